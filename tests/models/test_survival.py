@@ -69,6 +69,8 @@ def test_cox_matches_brute_force_partial_likelihood() -> None:
 def test_cox_matches_hand_written_score() -> None:
     # x=1 fails at t=1, x=0 at t=2, x=1 at t=3, x=0 censored at t=4. Risk sets give
     # L(b) = e^b/(2e^b+2) * 1/(e^b+2) * e^b/(e^b+1); the root of its score is found by bisection.
+    time, event, x = [1, 2, 3, 4], [1, 1, 1, 0], [1, 0, 1, 0]
+
     def score(b: float) -> float:
         eb = np.exp(b)
         return 1 - eb / (eb + 1) - eb / (eb + 2) + 1 - eb / (eb + 1)
