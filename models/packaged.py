@@ -1,0 +1,32 @@
+"""The MLflow pyfunc wrapper around :class:`RelapsePredictor` (logged as models-from-code).
+
+It imports nothing from ``training``; the model's own copy of ``models/`` and ``features/`` is
+bundled with it (``code_paths``), so a registered version keeps working as the repo moves on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from .predictor import RelapsePredictor
+
+
+class PackagedRelapseModel(mlflow.pyfunc.PythonModel):
+    """Input: the landmark's feature columns by catalogue name (missing allowed).
+
+    Output: ``relapse_probability``, ``risk_group``, ``base_value`` (log-odds) and one
+    ``contrib__<feature>`` column per feature (TreeSHAP, log-odds).
+    """
+
+    predictor: RelapsePredictor | None = None
+
+    def load_context(self, context: Any) -> None:
+        self.predictor = RelapsePredictor.load(context.artifacts["booster"], context.artifacts["metadata"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        if self.predictor is None:
+            raise RuntimeError("model context not loaded")
+        return self.predictor.predict_frame(pd.DataFrame(model_input))
