@@ -86,6 +86,29 @@ def features(
     console.print(f"wrote {out}: {len(frame):,} patients x {frame.shape[1]} columns ({landmark})")
 
 
+@app.command()
+def train(
+    store: StoreOpt = DEFAULT_STORE,
+    landmark: Annotated[str, typer.Option("--landmark", help="preinfusion, day30 or all")] = "all",
+    promote: Annotated[bool, typer.Option("--promote", help="make the new version champion regardless of the gate")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="seed for folds, tuning and XGBoost")] = 7,
+    n_configs: Annotated[int, typer.Option("--n-configs", min=1, help="hyperparameter configurations per tuning")] = 4,
+) -> None:
+    """Train, compare against clinical scores, track in MLflow and register the winner."""
+    from training.dataset import TrainingError
+    from training.job import landmarks_for, run_training, ui_command
+
+    from .console import console, fail
+
+    if landmark not in ("preinfusion", "day30", "all"):
+        fail(f"--landmark must be preinfusion, day30 or all, not {landmark!r}")
+    try:
+        run_training(store, landmarks_for(landmark), promote=promote, seed=seed, n_configs=n_configs, console=console)
+    except TrainingError as exc:
+        fail(str(exc))
+    console.print(f"MLflow UI: {ui_command()}")
+
+
 def main() -> None:
     app()
 
