@@ -1,0 +1,36 @@
+"""Small synthetic feature frames for model tests that do not need the store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.catalogue import load_catalogue
+
+
+def random_feature_frame(n: int, landmark: str = "preinfusion", *, seed: int = 0, missing: float = 0.2) -> tuple[pd.DataFrame, pd.Series]:
+    """A frame with every feature of ``landmark`` (dtypes as the feature store writes them) and a
+    label that depends on LDH, ECOG and product, so models have something to learn."""
+    rng = np.random.default_rng(seed)
+    columns: dict[str, object] = {"patient_id": [f"P{i:05d}" for i in range(n)],
+                                  "center": rng.choice(["C01", "C02", "C03", "C04"], n)}
+    for spec in load_catalogue().feature_specs(landmark):
+        if spec.type == "category":
+            values = rng.choice(np.array(spec.levels, dtype=object), n)
+        elif spec.type == "bool":
+            values = rng.integers(0, 2, n).astype(float)
+        else:
+            low, high = spec.range or (0.0, 100.0)
+            high = min(high, low + 1000)
+            values = rng.uniform(low, high, n)
+            if spec.type == "int":
+                values = np.round(values)
+        values = np.asarray(values, dtype=object if spec.type == "category" else float)
+        values[rng.random(n) < missing] = None if spec.type == "category" else np.nan
+        columns[spec.name] = values
+    frame = pd.DataFrame(columns)
+    ldh = np.nan_to_num(frame["ldh_preld"].to_numpy(float), nan=500.0)
+    ecog = np.nan_to_num(frame["ecog_preld"].to_numpy(float), nan=1.0)
+    lp = -1 + ldh / 500 + 0.5 * ecog + 0.8 * (frame["product"] == "tisa-cel").to_numpy()
+    label = pd.Series((rng.random(n) < 1 / (1 + np.exp(-lp))).astype(float), index=frame.index)
+    return frame, label
