@@ -56,7 +56,7 @@ def log_and_register(result: TrainResult, *, tags: dict[str, str], force_promote
         mlflow.log_metrics({f"time.{k}": v for k, v in result.timings.items()})
         _log_children(result)
         _log_tables_and_plots(result, out)
-        info = _log_model(result.predictor, out / "model", name)
+        info = log_packaged_model(result.predictor, out / "model", name)
         version = str(info.registered_model_version)
         champion = _champion_metrics(client, name, result)
         challenger = _holdout_auroc_slope(result.holdout_predictions[result.winner], result)
@@ -117,7 +117,12 @@ def _log_tables_and_plots(result: TrainResult, out: Path) -> None:
         mlflow.log_artifact(str(path))
 
 
-def _log_model(predictor: RelapsePredictor, directory: Path, name: str) -> Any:
+def log_packaged_model(predictor: RelapsePredictor, directory: Path, name: str) -> Any:
+    """Log ``predictor`` as one pyfunc model (models-from-code) in the active run and register it as ``name``.
+
+    Returns:
+        MLflow's ``ModelInfo`` (``registered_model_version``, ``model_uri``).
+    """
     import mlflow
 
     booster_path, metadata_path = predictor.save(directory)
