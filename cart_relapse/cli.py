@@ -109,6 +109,18 @@ def train(
     console.print(f"MLflow UI: {ui_command()}")
 
 
+@app.command()
+def demo(
+    patients: Annotated[int, typer.Option("--patients", min=100, help="synthetic patients")] = 5000,
+    seed: Annotated[int, typer.Option("--seed", help="random seed")] = 7,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="where the demo writes everything")] = Path("data"),
+) -> None:
+    """End to end on embedded defaults: synth (dirty) -> ingest -> features -> train -> serve -> score."""
+    from .demo import run_demo
+
+    run_demo(patients=patients, seed=seed, data_dir=data_dir)
+
+
 def main() -> None:
     app()
 
