@@ -188,3 +188,28 @@ def _breslow(
     cov = r2 / r0[:, None, None] - mean[:, :, None] * mean[:, None, :]
     hess = (d_tie[:, None, None] * cov).sum(axis=0)
     return loglik, grad, hess
+
+
+def cumulative_incidence_at(time: ArrayLike, cause: ArrayLike, t: float, k: int = 1) -> float:
+    """Aalen-Johansen cumulative incidence of cause ``k`` by time ``t`` under competing risks.
+
+    Args:
+        time: follow-up times.
+        cause: 0 for censored, otherwise the cause of the event (1, 2, ...).
+        t: the time at which to read the curve.
+        k: the cause of interest.
+
+    Returns:
+        The probability of failing from cause ``k`` by ``t``.
+    """
+    tt = np.asarray(time, dtype=float)
+    c = np.asarray(cause)
+    order = np.argsort(tt, kind="stable")
+    tt, c = tt[order], c[order]
+    uniq, first = np.unique(tt, return_index=True)
+    at_risk = len(tt) - first
+    d_all = np.add.reduceat((c != 0).astype(float), first)
+    d_k = np.add.reduceat((c == k).astype(float), first)
+    surv_before = np.concatenate([[1.0], np.cumprod(1.0 - d_all / at_risk)[:-1]])
+    keep = uniq <= t
+    return float(np.sum(surv_before[keep] * d_k[keep] / at_risk[keep]))

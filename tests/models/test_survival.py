@@ -7,7 +7,14 @@ import itertools
 import numpy as np
 import pytest
 
-from models.survival import cox_partial_loglik, fit_cox, km_curve, km_median, km_survival_at
+from models.survival import (
+    cox_partial_loglik,
+    cumulative_incidence_at,
+    fit_cox,
+    km_curve,
+    km_median,
+    km_survival_at,
+)
 
 # Six subjects: times and events chosen so that every KM step can be checked by hand.
 TIMES = np.array([1, 2, 2, 3, 4, 5], dtype=float)
@@ -98,3 +105,14 @@ def test_cox_recovers_known_hazard_ratio() -> None:
 def test_cox_rejects_no_events() -> None:
     with pytest.raises(ValueError, match="no events"):
         fit_cox([1, 2], [0, 0], [0, 1])
+
+
+def test_cumulative_incidence_by_hand() -> None:
+    # times 1..5; cause 1 at t=1, cause 2 at t=2, censored at 3, cause 1 at 4, censored at 5.
+    time, cause = [1, 2, 3, 4, 5], [1, 2, 0, 1, 0]
+    # AJ: t=1: 1/5 -> S=4/5; t=2: cause 2 -> S=3/5; t=4: S(4-)=3/5, 1 of 2 at risk -> +3/10.
+    assert cumulative_incidence_at(time, cause, 1, k=1) == pytest.approx(0.2)
+    assert cumulative_incidence_at(time, cause, 10, k=1) == pytest.approx(0.2 + 0.3)
+    assert cumulative_incidence_at(time, cause, 10, k=2) == pytest.approx(0.2)
+    # Without competing events it equals 1 - KM.
+    assert cumulative_incidence_at(TIMES, EVENTS, 3) == pytest.approx(1 - km_survival_at(TIMES, EVENTS, 3))

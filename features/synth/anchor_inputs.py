@@ -1,0 +1,76 @@
+"""Read the raw registry tables the way an analyst would, for the calibration anchors.
+
+Everything here uses only the emitted tables (never the latents): follow-up from ``outcomes``,
+and per-patient biomarker values from the long tables, converted to canonical units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..catalogue import load_catalogue
+
+
+def survival_frame(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """PFS from infusion for infused patients.
+
+    Args:
+        tables: registry tables.
+
+    Returns:
+        Frame indexed by patient_id with ``product``, ``time`` (days), ``event`` (progression or
+        death), ``cause`` (0 censored, 1 progression, 2 death without progression).
+    """
+    patients = tables["patients"].set_index("patient_id")
+    out = tables["outcomes"].set_index("patient_id").reindex(patients.index)
+    infusion = pd.to_datetime(patients["infusion_date"], errors="coerce")
+    prog = pd.to_datetime(out["progression_date"], errors="coerce")
+    death = pd.to_datetime(out["death_date"], errors="coerce")
+    last = pd.to_datetime(out["last_followup_date"], errors="coerce")
+    first_event = pd.concat([prog, death], axis=1).min(axis=1)
+    end = first_event.fillna(last)
+    frame = pd.DataFrame({
+        "product": patients["product"],
+        "time": (end - infusion).dt.days.astype(float),
+        "event": first_event.notna().astype(int),
+        "cause": np.where(prog.notna() & ~(death < prog), 1, np.where(death.notna(), 2, 0)),
+    })
+    return frame[infusion.notna()]
+
+
+def attrition(tables: dict[str, pd.DataFrame]) -> float:
+    """Fraction of apheresed patients never infused (empty ``infusion_date``)."""
+    return float(tables["patients"]["infusion_date"].isna().mean())
+
+
+def window_values(
+    tables: dict[str, pd.DataFrame], biomarker: str, days: tuple[int, int], *, with_uln: bool = False
+) -> pd.DataFrame:
+    """Latest value of ``biomarker`` collected within ``days`` of infusion, per infused patient.
+
+    Args:
+        tables: registry tables.
+        biomarker: catalogue name.
+        days: inclusive (first, last) day relative to infusion.
+        with_uln: also return the row's ``reference_high`` in the canonical unit as ``uln``.
+
+    Returns:
+        Frame indexed by patient_id with ``value`` (canonical unit; float, or text for categories)
+        and optionally ``uln``.
+    """
+    marker = load_catalogue().biomarker(biomarker)
+    rows = tables[marker.modality]
+    rows = rows[rows["biomarker"] == biomarker]
+    factor = rows["unit"].fillna("").map(lambda u: marker.unit_factor(u)).astype(float)
+    infusion = pd.to_datetime(tables["patients"].set_index("patient_id")["infusion_date"], errors="coerce")
+    collected = pd.to_datetime(rows["collected_at"], errors="coerce")
+    day = (collected - rows["patient_id"].map(infusion)).dt.days
+    value = rows["value"] if marker.type == "category" else pd.to_numeric(rows["value"], errors="coerce") * factor
+    frame = pd.DataFrame({
+        "patient_id": rows["patient_id"], "value": value, "uln": rows["reference_high"].astype(float) * factor,
+        "collected": collected, "reported": pd.to_datetime(rows["reported_at"], errors="coerce"), "day": day,
+    })
+    frame = frame[(frame["day"] >= days[0]) & (frame["day"] <= days[1])]
+    frame = frame.sort_values(["collected", "reported"]).groupby("patient_id").last()
+    return frame[["value", "uln"] if with_uln else ["value"]]
