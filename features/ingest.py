@@ -1,0 +1,146 @@
+"""Ingest one registry folder into the feature store, as one transaction.
+
+Steps: find the files, open the store, then inside a single transaction stage every file as text,
+classify patients (and apply them), outcomes, then observations, write the quarantine and the
+ingest record, and commit. Any error (a file that cannot be parsed, an interrupt) rolls the whole
+ingest back, so the store is exactly as before; a killed process leaves an uncommitted transaction
+that DuckDB discards on the next open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from .catalogue import Catalogue, load_catalogue
+from .lookup import register_catalogue
+from .persist import FileCounts, apply_keyed, apply_observations, count_rows, create_batch_files, write_quarantine
+from .readers import OBSERVATION_TABLES, RegistryFile, StagedFile, find_registry_files, stage_file
+from .report import FileReport, IngestReport
+from .store import open_store
+from .validate import install_macros
+from .validate_observations import classify_observations
+from .validate_patients import OUTCOME_VALUES, PATIENT_VALUES, classify_outcomes, classify_patients
+
+
+def ingest_directory(directory: Path, *, store: Path, catalogue: Catalogue | None = None) -> IngestReport:
+    """Validate the registry files of ``directory`` and load them into ``store``.
+
+    Args:
+        directory: a folder with ``patients``, ``outcomes``, ``clinical``, ``imaging``, ``ctdna``
+            and/or ``cellular`` as ``.csv`` or ``.parquet`` (docs/data-format.md).
+        store: the DuckDB store file (created if missing).
+        catalogue: the biomarker catalogue (the packaged one by default).
+
+    Returns:
+        The report; rows that failed validation are in the store's quarantine table.
+
+    Raises:
+        RegistryError: no registry files, a locked store; FileFormatError (a RegistryError) for a
+            file that cannot be parsed. The store is then unchanged.
+    """
+    directory, store = Path(directory), Path(store)
+    files = find_registry_files(directory)
+    catalogue = catalogue or load_catalogue()
+    existed = store.exists()
+    started, clock = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
+    con = open_store(store)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            report = _ingest(con, files, catalogue, directory, store, started, clock)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    except BaseException:
+        con.close()
+        if not existed:
+            _remove_store(store)
+        raise
+    con.close()
+    return report
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection, files: list[RegistryFile], catalogue: Catalogue, directory: Path, store: Path,
+    started: datetime, clock: float,
+) -> IngestReport:
+    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchone()[0]
+    con.execute("SET preserve_insertion_order = true")
+    install_macros(con)
+    register_catalogue(con, catalogue)
+    staged = [stage_file(con, f, i) for i, f in enumerate(files)]
+    create_batch_files(con, staged)
+    counts = _load_batch(con, staged, catalogue, ingest_id)
+    reports = tuple(FileReport(s.file.path, s.file.table, s.rows, counts.get(s.index, FileCounts())) for s in staged)
+    for r in reports:
+        if r.read != r.accepted + r.quarantined:
+            raise AssertionError(f"{r.file}: {r.read} rows read but {r.accepted} + {r.quarantined} classified")
+    report = IngestReport(ingest_id, directory, store, reports, time.perf_counter() - clock)
+    _record(con, report, staged, catalogue, started)
+    return report
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection, staged: list[StagedFile], catalogue: Catalogue, ingest_id: int
+) -> dict[int, FileCounts]:
+    """Classify and apply patients, then outcomes, then observations; return counts per file."""
+    counts: dict[int, FileCounts] = {}
+    by_table = {s.file.table: s for s in staged}
+    if "patients" in by_table:
+        classify_patients(con, by_table["patients"], catalogue)
+        counts |= _apply(con, "pat_checked", [by_table["patients"]], ingest_id, "patients", PATIENT_VALUES)
+    if "outcomes" in by_table:
+        classify_outcomes(con, by_table["outcomes"])
+        counts |= _apply(con, "outcomes_checked", [by_table["outcomes"]], ingest_id, "outcomes", OUTCOME_VALUES)
+    observations = [s for s in staged if s.file.table in OBSERVATION_TABLES]
+    if observations:
+        classify_observations(con, observations)
+        counts |= _apply(con, "obs_checked", observations, ingest_id, None, ())
+    return counts
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile], ingest_id: int,
+    table: str | None, values: tuple[str, ...],
+) -> dict[int, FileCounts]:
+    if table is None:
+        apply_observations(con, ingest_id)
+    else:
+        apply_keyed(con, checked, table, values, ingest_id)
+    write_quarantine(con, checked, staged, ingest_id)
+    return count_rows(con, checked)
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection, report: IngestReport, staged: list[StagedFile], catalogue: Catalogue,
+    started: datetime,
+) -> None:
+    """Append the ingest and its files to ``ingests`` / ``ingest_files``."""
+    finished = datetime.now(UTC).replace(tzinfo=None)
+    totals = [sum(getattr(f.counts, k) for f in report.files) for k in ("new", "stored", "updated")]
+    digest = hashlib.sha256(catalogue.model_dump_json().encode()).hexdigest()
+    con.execute(
+        "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [report.ingest_id, started, finished, str(report.directory.resolve()), digest, report.read, *totals,
+         report.quarantined],
+    )
+    con.executemany(
+        "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [report.ingest_id, str(s.file.path), s.file.table, s.file.fmt, s.sha256, s.size, r.read,
+             r.counts.new, r.counts.stored, r.counts.updated, r.quarantined]
+            for s, r in zip(staged, report.files, strict=True)
+        ],
+    )
+
+
+def _remove_store(store: Path) -> None:
+    """Delete a store file this failed ingest created (so a failure leaves no trace)."""
+    for path in (store, store.with_name(store.name + ".wal")):
+        path.unlink(missing_ok=True)

@@ -1,0 +1,137 @@
+"""Write a classified batch into the store: accepted rows, replaced current rows, quarantine.
+
+Every function here runs inside the ingest transaction and reads the temporary ``*_checked``
+tables made by the validate modules plus ``batch_files(file_idx, file_name, sha256, table_name)``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import duckdb
+
+from .readers import StagedFile, quote
+
+TOP_REASONS = 3
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """What happened to the rows of one file."""
+
+    new: int = 0
+    stored: int = 0
+    updated: int = 0
+    quarantined: int = 0
+    reasons: tuple[tuple[str, str, int], ...] = ()
+    """Most frequent (reason, field, rows), at most ``TOP_REASONS``, most frequent first."""
+
+
+def create_batch_files(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
+    """Create the temporary ``batch_files`` table naming each staged file.
+
+    Args:
+        con: the ingest connection.
+        staged: every staged file of the batch.
+    """
+    con.execute("CREATE OR REPLACE TEMP TABLE batch_files (file_idx INTEGER, file_name VARCHAR, "
+                "sha256 VARCHAR, table_name VARCHAR)")
+    con.executemany("INSERT INTO batch_files VALUES (?, ?, ?, ?)",
+                    [(f.index, str(f.file.path), f.sha256, f.file.table) for f in staged])
+
+
+def apply_keyed(
+    con: duckdb.DuckDBPyConnection, checked: str, table: str, values: tuple[str, ...], ingest_id: int
+) -> None:
+    """Insert new rows, replace updated ones (current table) and append both to the history.
+
+    Args:
+        con: the ingest connection.
+        checked: the classified temporary table (``pat_checked`` or ``outcomes_checked``).
+        table: ``patients`` or ``outcomes``.
+        values: the data columns after patient_id.
+        ingest_id: this ingest.
+    """
+    columns = ", ".join(("patient_id", *values))
+    rows = f"""SELECT {columns}, f.file_name, c.line, {int(ingest_id)}
+               FROM {checked} c JOIN batch_files f USING (file_idx)
+               WHERE c.status IN ('new', 'updated')"""
+    con.execute(f"DELETE FROM {table} WHERE patient_id IN "
+                f"(SELECT patient_id FROM {checked} WHERE status = 'updated')")
+    con.execute(f"INSERT INTO {table} {rows}")
+    con.execute(f"INSERT INTO {table}_history {rows}")
+
+
+def apply_observations(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
+    """Append the new observation reports of ``obs_checked``.
+
+    Args:
+        con: the ingest connection.
+        ingest_id: this ingest.
+    """
+    con.execute(f"""
+INSERT INTO observations
+SELECT patient_id, biomarker, modality, value, value_text, unit, original_value, original_unit,
+       collected_at, reported_at, reference_high, f.file_name, c.line, {int(ingest_id)}
+FROM obs_checked c JOIN batch_files f USING (file_idx)
+WHERE c.status = 'new'""")
+
+
+def write_quarantine(
+    con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile], ingest_id: int
+) -> None:
+    """Store the quarantined rows with their original text, unless already quarantined alike.
+
+    A row is already quarantined alike when the store holds the same file content (hash), line,
+    reason and field: re-ingesting a file does not duplicate its quarantine rows.
+
+    Args:
+        con: the ingest connection.
+        checked: the classified temporary table.
+        staged: the files whose rows are in ``checked``.
+        ingest_id: this ingest.
+    """
+    for f in staged:
+        original = "{" + ", ".join(f"{_sql_string(c)}: r.{quote(c)}" for c in f.columns) + "}"
+        con.execute(f"""
+INSERT INTO quarantine
+SELECT {int(ingest_id)}, b.file_name, b.sha256, c.line, b.table_name, CAST(to_json({original}) AS VARCHAR),
+       c.reason, c.field, c.detail
+FROM {checked} c
+JOIN {f.relation} r ON {f.line.replace('rowid', 'r.rowid')} = c.line
+JOIN batch_files b ON b.file_idx = c.file_idx
+WHERE c.file_idx = {f.index} AND c.status = 'quarantined'
+  AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source_sha256 = b.sha256 AND q.source_line = c.line
+                  AND q.reason = c.reason AND q.field = c.field)""")
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, checked: str) -> dict[int, FileCounts]:
+    """Per file index: rows by status and the top quarantine reasons.
+
+    Args:
+        con: the ingest connection.
+        checked: the classified temporary table.
+    """
+    statuses: dict[int, Counter[str]] = {}
+    for file_idx, status, rows in con.execute(
+        f"SELECT file_idx, status, count(*) FROM {checked} GROUP BY ALL"
+    ).fetchall():
+        statuses.setdefault(file_idx, Counter())[status] = rows
+    reasons: dict[int, list[tuple[str, str, int]]] = {}
+    for file_idx, reason, field, rows in con.execute(
+        f"""SELECT file_idx, reason, field, count(*) AS n FROM {checked} WHERE status = 'quarantined'
+            GROUP BY ALL ORDER BY file_idx, n DESC, reason, field"""
+    ).fetchall():
+        reasons.setdefault(file_idx, []).append((reason, field, rows))
+    return {
+        idx: FileCounts(
+            new=c["new"], stored=c["stored"], updated=c["updated"], quarantined=c["quarantined"],
+            reasons=tuple(reasons.get(idx, [])[:TOP_REASONS]),
+        )
+        for idx, c in statuses.items()
+    }
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -1,0 +1,111 @@
+"""Point-in-time retrieval: what was known about each eligible patient at a landmark.
+
+For landmark L (catalogue ``landmarks[L]``; landmark date = infusion_date + ``day``):
+
+* Cohort: patients with an infusion date. For a landmark after day 0, a patient is excluded when
+  the current outcome row has a progression or death date on or before the landmark date
+  (patients without an outcome row stay in; loss to follow-up before the landmark is not checked).
+* A stored report counts only if ``reported_at`` < landmark date + 1 day (reported at or before the
+  end of the landmark day), and its collection day (calendar days from infusion_date to the date of
+  ``collected_at``) lies inside the window of the feature, both ends inclusive, for the windows the
+  landmark allows.
+* Per patient and feature (biomarker x window) the chosen report is the first in this order:
+  latest ``collected_at``, then latest ``reported_at``, then higher ``ingest_id``, then larger
+  ``value`` (then larger ``value_text``), then later ``source_file`` and ``source_line``. The ingest
+  keeps (patient, biomarker, collected_at, reported_at) unique, so the tie-breakers after
+  ``reported_at`` only matter for rows written to the store by other means.
+
+Everything is one DuckDB query: a join of observations to the cohort and the landmark's windows,
+``QUALIFY row_number()`` for the choice, and a conditional-aggregation pivot generated from the
+catalogue.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from .catalogue import Catalogue
+from .lookup import register_windows
+from .readers import quote
+
+COHORT_COLUMNS = ("patient_id", "center", "infusion_date", "landmark_date", "apheresis_date", "age", "sex", "product")
+ULN_SUFFIX = "__uln"
+
+
+def point_in_time_values(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, landmark: str) -> pd.DataFrame:
+    """One row per eligible patient with the cohort columns, window features and ULN helpers.
+
+    Args:
+        con: an open store connection.
+        catalogue: the biomarker catalogue.
+        landmark: a catalogue landmark (KeyError naming the known ones otherwise).
+
+    Returns:
+        ``COHORT_COLUMNS``, then each window feature of the landmark in catalogue order (DOUBLE
+        for numbers and bools, text for categories), then ``<feature>__uln`` (the chosen row's
+        canonical reference_high) for every window feature of a biomarker with a default ULN.
+        Sorted by patient_id; dates as pandas datetimes.
+    """
+    if landmark not in catalogue.landmarks:
+        raise KeyError(f"unknown landmark {landmark!r}; expected one of {sorted(catalogue.landmarks)}")
+    register_windows(con, catalogue, landmark)
+    frame = con.execute(point_in_time_sql(catalogue, landmark)).df()
+    for column in ("infusion_date", "landmark_date", "apheresis_date"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    return frame
+
+
+def point_in_time_sql(catalogue: Catalogue, landmark: str) -> str:
+    """The retrieval query of one landmark (needs the ``cat_windows`` table of that landmark).
+
+    Args:
+        catalogue: the biomarker catalogue.
+        landmark: a catalogue landmark.
+    """
+    day = int(catalogue.landmarks[landmark].day)
+    return f"""
+WITH cohort AS ({_cohort_sql(day)}),
+chosen AS (
+    SELECT c.patient_id, w.feature, o.value, o.value_text, o.reference_high
+    FROM observations o
+    JOIN cohort c ON c.patient_id = o.patient_id
+    JOIN cat_windows w ON w.biomarker = o.biomarker
+    WHERE o.reported_at < CAST(c.landmark_date + 1 AS TIMESTAMP)
+      AND CAST(o.collected_at AS DATE) - c.infusion_date BETWEEN w.start_day AND w.end_day
+    QUALIFY row_number() OVER (
+        PARTITION BY c.patient_id, w.feature
+        ORDER BY o.collected_at DESC, o.reported_at DESC, o.ingest_id DESC, o.value DESC NULLS LAST,
+                 o.value_text DESC NULLS LAST, o.source_file DESC, o.source_line DESC) = 1
+),
+wide AS (
+    SELECT patient_id, {_pivot_sql(catalogue, landmark)}
+    FROM chosen GROUP BY patient_id
+)
+SELECT cohort.*, wide.* EXCLUDE (patient_id)
+FROM cohort LEFT JOIN wide USING (patient_id)
+ORDER BY cohort.patient_id"""
+
+
+def _cohort_sql(day: int) -> str:
+    landmark_date = f"p.infusion_date + {day}"
+    event_free = "" if day <= 0 else f"""
+      AND NOT coalesce(o.progression_date <= {landmark_date}, false)
+      AND NOT coalesce(o.death_date <= {landmark_date}, false)"""
+    return f"""
+    SELECT p.patient_id, p.center, p.infusion_date, {landmark_date} AS landmark_date, p.apheresis_date,
+           p.age, p.sex, p.product
+    FROM patients p LEFT JOIN outcomes o ON o.patient_id = p.patient_id
+    WHERE p.infusion_date IS NOT NULL{event_free}"""
+
+
+def _pivot_sql(catalogue: Catalogue, landmark: str) -> str:
+    """``max(...) FILTER (WHERE feature = ...)`` per window feature, then the ULN helpers."""
+    values, ulns = [], []
+    for spec in catalogue.window_features(landmark):
+        column = "value_text" if spec.type == "category" else "value"
+        name = spec.name.replace("'", "''")
+        values.append(f"max({column}) FILTER (WHERE feature = '{name}') AS {quote(spec.name)}")
+        if catalogue.biomarker(spec.biomarker or "").default_uln is not None:
+            ulns.append(f"max(reference_high) FILTER (WHERE feature = '{name}') AS {quote(spec.name + ULN_SUFFIX)}")
+    return ",\n        ".join(values + ulns)

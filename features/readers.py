@@ -1,0 +1,221 @@
+"""Find the registry files of a folder and stage each one, as text, in a DuckDB temporary table.
+
+Staging reads every column as VARCHAR (Parquet columns are cast to text), so that validation sees
+exactly what the file said and can quarantine a bad value instead of failing the whole file. The
+line of a staged row is ``rowid - first_rowid + 2`` (1 is the header; rows staged inside a
+transaction get row ids from a large base, hence the offset); Parquet rows are numbered the same
+way. DuckDB appends in source order (``preserve_insertion_order``, set by the ingest), and the row
+ids are checked to be contiguous.
+A file that cannot be parsed at all raises ``FileFormatError`` naming the file and, where DuckDB
+or the header check knows it, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .errors import FileFormatError, RegistryError
+
+OBSERVATION_TABLES = ("clinical", "imaging", "ctdna", "cellular")
+TABLE_ORDER = ("patients", "outcomes", *OBSERVATION_TABLES)
+FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+_OBSERVATION_COLUMNS = (("patient_id", "biomarker", "value", "collected_at"), ("unit", "reported_at", "reference_high"))
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "patients": (("patient_id", "center", "sex", "age", "product", "apheresis_date", "infusion_date"), ()),
+    "outcomes": (("patient_id", "progression_date", "death_date", "last_followup_date"), ()),
+    **{table: _OBSERVATION_COLUMNS for table in OBSERVATION_TABLES},
+}
+"""Per table: (required columns, optional columns). Other columns are kept in quarantine rows only."""
+
+
+@dataclass(frozen=True)
+class RegistryFile:
+    """One file of a registry folder."""
+
+    path: Path
+    table: str
+    fmt: str
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file loaded into the temporary table ``relation`` (all VARCHAR, original column names)."""
+
+    index: int
+    file: RegistryFile
+    relation: str
+    columns: tuple[str, ...]
+    rows: int
+    first_rowid: int
+    sha256: str
+    size: int
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    @property
+    def line(self) -> str:
+        """SQL expression of a staged row's line number (1 = header)."""
+        return f"(rowid - {self.first_rowid} + 2)"
+
+
+def find_registry_files(directory: Path) -> list[RegistryFile]:
+    """The registry files of ``directory`` in load order (patients, outcomes, observation tables).
+
+    Args:
+        directory: a folder holding ``<table>.csv`` or ``<table>.parquet`` files.
+
+    Returns:
+        The files found; other files are ignored.
+
+    Raises:
+        RegistryError: not a folder, no registry file in it, or one table given twice.
+    """
+    if not directory.is_dir():
+        raise RegistryError(f"{directory} is not a folder of registry files")
+    found: dict[str, RegistryFile] = {}
+    for path in sorted(directory.iterdir()):
+        fmt = FORMATS.get(path.suffix.lower())
+        if fmt is None or path.stem not in COLUMNS or not path.is_file():
+            continue
+        if path.stem in found:
+            raise RegistryError(f"{directory}: table {path.stem} is given twice ({found[path.stem].path.name}, {path.name})")
+        found[path.stem] = RegistryFile(path=path.resolve(), table=path.stem, fmt=fmt)
+    if not found:
+        names = ", ".join(f"{t}.csv" for t in TABLE_ORDER)
+        raise RegistryError(f"{directory}: no registry files found (expected some of {names}, or .parquet)")
+    return [found[t] for t in TABLE_ORDER if t in found]
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, file: RegistryFile, index: int) -> StagedFile:
+    """Load ``file`` into the temporary table ``raw_<index>``, every column as text.
+
+    Args:
+        con: an open connection (inside the ingest transaction).
+        file: the file to read.
+        index: its position in the batch (names the temporary table).
+
+    Returns:
+        The staged file with its row count, content hash and size.
+
+    Raises:
+        FileFormatError: undecodable, ragged or unterminated CSV, unreadable Parquet, or a
+            header with duplicate, empty or missing required columns.
+    """
+    relation = f"raw_{index}"
+    if file.fmt == "csv":
+        columns = _csv_header(file.path)
+        _check_columns(file, columns)
+        _load_csv(con, file.path, relation, columns)
+    else:
+        columns = _parquet_columns(con, file.path)
+        _check_columns(file, tuple(name for name, _ in columns))
+        _load_parquet(con, file.path, relation, columns)
+        columns = tuple(name for name, _ in columns)
+    rows, first, last = con.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {relation}").fetchone()
+    if rows and last - first + 1 != rows:
+        raise RuntimeError(f"{file.path}: staged row ids are not contiguous; line numbers would be wrong")
+    digest, size = _sha256(file.path)
+    return StagedFile(index, file, relation, tuple(columns), rows, first or 0, digest, size)
+
+
+def quote(name: str) -> str:
+    """A SQL identifier for any column name."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _csv_header(path: Path) -> tuple[str, ...]:
+    with path.open("rb") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise FileFormatError(str(path), "empty file: no header row", line=1)
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileFormatError(str(path), "header is not valid UTF-8", line=1) from None
+    return tuple(name.strip() for name in next(csv.reader([text.rstrip("\r\n")])))
+
+
+def _check_columns(file: RegistryFile, columns: tuple[str, ...]) -> None:
+    if any(not name for name in columns):
+        raise FileFormatError(str(file.path), "header has an empty column name", line=1)
+    if any(name.lower() == "rowid" for name in columns):
+        raise FileFormatError(str(file.path), "a column may not be called rowid", line=1)
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        raise FileFormatError(str(file.path), f"header repeats column(s) {', '.join(repeated)}", line=1)
+    required, _ = COLUMNS[file.table]
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise FileFormatError(str(file.path), f"missing required column(s) {', '.join(missing)}", line=1)
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, relation: str, columns: tuple[str, ...]) -> None:
+    spec = "{" + ", ".join("'" + name.replace("'", "''") + "': 'VARCHAR'" for name in columns) + "}"
+    sql = f"""CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM read_csv(?, header = true,
+              columns = {spec}, delim = ',', quote = '"', escape = '"', strict_mode = true,
+              auto_detect = false, encoding = 'utf-8')"""
+    try:
+        con.execute(sql, [str(path)])
+    except duckdb.Error as exc:
+        line, reason = _csv_error(str(exc))
+        raise FileFormatError(str(path), reason, line=line) from None
+
+
+def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str]]:
+    try:
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise FileFormatError(str(path), f"not a readable Parquet file ({_first_line(str(exc))})") from None
+    return [(name, kind) for name, kind, *_ in described]
+
+
+def _load_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, relation: str, columns: list[tuple[str, str]]
+) -> None:
+    casts = []
+    for name, kind in columns:
+        column = quote(name)
+        text = f"CAST({column} AS VARCHAR)"
+        if kind in ("DOUBLE", "FLOAT"):
+            text = f"CASE WHEN isnan({column}) THEN NULL ELSE {text} END"
+        casts.append(f"{text} AS {column}")
+    sql = f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT {', '.join(casts)} FROM read_parquet(?)"
+    try:
+        con.execute(sql, [str(path)])
+    except duckdb.Error as exc:
+        raise FileFormatError(str(path), f"Parquet file cannot be read ({_first_line(str(exc))})") from None
+
+
+def _csv_error(text: str) -> tuple[int | None, str]:
+    """The line and a short reason from a DuckDB CSV error message."""
+    match = re.search(r"CSV Error on Line: (\d+)", text)
+    line = int(match.group(1)) if match else None
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if columns:
+        return line, f"expected {columns.group(1)} columns, found {columns.group(2)}"
+    if "Invalid unicode" in text:
+        return line, "not valid UTF-8 text"
+    if "unterminated quote" in text:
+        return line, "quoted value is never closed"
+    return line, f"cannot be parsed as CSV ({_first_line(text)})"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

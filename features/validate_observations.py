@@ -1,0 +1,176 @@
+"""Classify the staged observation rows (clinical, imaging, ctdna, cellular) in two SQL passes.
+
+Pass 1 (``obs_parsed``) checks each row on its own, in this order, the first failure winning:
+unknown biomarker, missing unit, unknown unit, bad value (empty, not a finite number, not a whole
+number for ``int``, not 0/1/true/false for ``bool``, not a level for ``category``), out of range
+(canonical value against the catalogue range, inclusive), bad reference_high (not a positive
+number), malformed collected_at, malformed reported_at, reported before collected.
+
+Pass 2 (``obs_checked``) checks the rows that passed against the batch and the store: unknown
+patient (not in ``patients``, which already holds this batch's accepted patients), then within the
+batch the same observation report (patient, biomarker, collected_at, reported_at) given twice with
+the same content (the first by file order and line is kept, the others are ``duplicate``) or with
+different content (all are ``conflicting report``), then against the store (same report stored
+with another content: ``conflicting report``; same content: accepted as already ``stored``).
+
+``status`` is ``new``, ``stored`` or ``quarantined``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from .readers import StagedFile
+from .validate import reason_sql, union_sources
+
+_FIELDS = ("patient_id", "biomarker", "value", "unit", "collected_at", "reported_at", "reference_high")
+
+_CODE = """CASE
+    WHEN vtype IS NULL THEN 'biomarker'
+    WHEN canon_unit <> '' AND unit IS NULL THEN 'unit_missing'
+    WHEN factor IS NULL THEN 'unit_unknown'
+    WHEN value IS NULL THEN 'value_missing'
+    WHEN vtype IN ('float', 'int') AND num IS NULL THEN 'value_number'
+    WHEN vtype = 'int' AND num <> round(num) THEN 'value_int'
+    WHEN vtype = 'bool' AND canonical IS NULL THEN 'value_bool'
+    WHEN vtype = 'category' AND level IS NULL THEN 'value_level'
+    WHEN canonical < min_value OR canonical > max_value THEN 'range'
+    WHEN reference_high IS NOT NULL AND NOT coalesce(ref_num > 0, false) THEN 'reference_high'
+    WHEN collected_ts IS NULL THEN 'collected_at'
+    WHEN reported_at IS NOT NULL AND reported_ts IS NULL THEN 'reported_at'
+    WHEN reported_ts < collected_ts THEN 'order'
+END"""
+
+_DETAIL = """CASE code
+    WHEN 'biomarker' THEN format('biomarker {} is not in the catalogue', coalesce(biomarker, '(empty)'))
+    WHEN 'unit_missing' THEN format('{} needs a unit ({})', biomarker, accepted_units)
+    WHEN 'unit_unknown' THEN format('unit {} is not accepted for {} ({})', coalesce(unit, '(empty)'),
+                                    biomarker, accepted_units)
+    WHEN 'value_missing' THEN 'value is empty'
+    WHEN 'value_number' THEN format('{} is not a number', value)
+    WHEN 'value_int' THEN format('{} is not a whole number', value)
+    WHEN 'value_bool' THEN format('{} is not 0, 1, true or false', value)
+    WHEN 'value_level' THEN format('{} is not one of {}', value, array_to_string(levels, ', '))
+    WHEN 'range' THEN CASE WHEN canon_unit = '' THEN format('{} is outside [{}, {}]', value, min_value, max_value)
+                           ELSE format('{} {} = {} {}, outside [{}, {}] {}', value, unit, canonical, canon_unit,
+                                       min_value, max_value, canon_unit) END
+    WHEN 'reference_high' THEN format('reference_high {} is not a positive number', reference_high)
+    WHEN 'collected_at' THEN format('collected_at {} is not an ISO date', coalesce(collected_at, '(empty)'))
+    WHEN 'reported_at' THEN format('reported_at {} is not an ISO date', reported_at)
+    WHEN 'order' THEN format('reported_at {} is before collected_at {}', reported_at, collected_at)
+END"""
+
+_SAME_AS = """(same_num({row}value, {agg}v_lo) AND same_num({row}value, {agg}v_hi)
+    AND {row}value_text IS NOT DISTINCT FROM {agg}t_lo AND {agg}t_lo IS NOT DISTINCT FROM {agg}t_hi
+    AND CASE WHEN {row}reference_high IS NULL THEN {agg}r_n = 0
+             ELSE {agg}r_n = {agg}n AND same_num({row}reference_high, {agg}r_lo)
+                  AND same_num({row}reference_high, {agg}r_hi) END)"""
+
+_STATS = """count(*) AS n, min(value) AS v_lo, max(value) AS v_hi, min(value_text) AS t_lo,
+    max(value_text) AS t_hi, min(reference_high) AS r_lo, max(reference_high) AS r_hi,
+    count(reference_high) AS r_n"""
+
+_KEY = "patient_id, biomarker, collected_at, reported_at"
+_POSITION = "file_idx * 10000000000 + line"
+
+
+def classify_observations(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
+    """Create the temporary table ``obs_checked``: every staged observation row, classified.
+
+    Args:
+        con: the ingest connection, with the catalogue tables and macros registered and this
+            batch's patients already applied to ``patients``.
+        staged: the staged observation files (at least one).
+
+    Columns of ``obs_checked``: file_idx, line, the store's observation columns, status, reason,
+    field, detail.
+    """
+    con.execute(_parse_sql(union_sources(staged, _FIELDS)))
+    con.execute(_check_sql())
+
+
+def _parse_sql(source: str) -> str:
+    return f"""
+CREATE OR REPLACE TEMP TABLE obs_parsed AS
+WITH src AS ({source}),
+typed AS (
+    SELECT s.*, b.modality, b.type AS vtype, b.unit AS canon_unit, b.min_value, b.max_value, b.levels,
+           b.accepted_units, u.factor, finite_num(s.value) AS num, finite_num(s.reference_high) AS ref_num,
+           iso_ts(s.collected_at) AS collected_ts, iso_ts(s.reported_at) AS reported_ts
+    FROM src s
+    LEFT JOIN cat_biomarkers b ON b.biomarker = s.biomarker
+    LEFT JOIN cat_units u ON u.biomarker = s.biomarker AND u.unit = coalesce(s.unit, '')
+),
+valued AS (
+    SELECT *,
+        CASE vtype
+            WHEN 'bool' THEN CASE WHEN lower(value) = 'true' OR num = 1 THEN 1.0
+                                  WHEN lower(value) = 'false' OR num = 0 THEN 0.0 END
+            WHEN 'category' THEN NULL
+            ELSE CASE WHEN factor = 1 THEN num ELSE round_sig(num * factor) END END AS canonical,
+        CASE WHEN vtype = 'category' AND list_contains(levels, value) THEN value END AS level
+    FROM typed
+),
+coded AS (SELECT *, {_CODE} AS code FROM valued)
+SELECT file_idx, line, patient_id, biomarker, modality, canonical AS value, level AS value_text,
+       canon_unit AS unit, value AS original_value, unit AS original_unit, collected_ts AS collected_at,
+       coalesce(reported_ts, collected_ts) AS reported_at,
+       CASE WHEN factor = 1 THEN ref_num ELSE round_sig(ref_num * factor) END AS reference_high, code,
+       {_DETAIL} AS detail
+FROM coded"""
+
+
+def _check_sql() -> str:
+    reason, field = reason_sql("final_code")
+    return f"""
+CREATE OR REPLACE TEMP TABLE obs_checked AS
+WITH ctx AS (
+    SELECT o.* REPLACE (CASE WHEN o.code IS NULL AND p.patient_id IS NULL THEN 'patient' ELSE o.code END AS code)
+    FROM obs_parsed o LEFT JOIN patients p ON p.patient_id = o.patient_id
+),
+batch AS (
+    SELECT {_KEY}, {_STATS}, min({_POSITION}) AS first_pos
+    FROM ctx WHERE code IS NULL GROUP BY ALL HAVING count(*) > 1
+),
+stored AS (
+    SELECT {_KEY}, {_STATS}
+    FROM (SELECT * FROM observations SEMI JOIN ctx USING ({_KEY}))
+    GROUP BY ALL
+),
+classified AS (
+    SELECT c.*, s.n AS stored_n,
+        CASE
+            WHEN c.code IS NOT NULL THEN c.code
+            WHEN b.n IS NOT NULL AND NOT {_batch_consistent()} THEN 'conflict_batch'
+            WHEN b.n IS NOT NULL AND {_POSITION.replace('file_idx', 'c.file_idx').replace('line', 'c.line')}
+                 <> b.first_pos THEN 'duplicate'
+            WHEN s.n IS NOT NULL AND NOT {_SAME_AS.format(row='c.', agg='s.')} THEN 'conflict_store'
+        END AS final_code,
+        s.v_lo AS stored_value, s.t_lo AS stored_text
+    FROM ctx c
+    LEFT JOIN batch b USING ({_KEY})
+    LEFT JOIN stored s USING ({_KEY})
+)
+SELECT file_idx, line, patient_id, biomarker, modality, value, value_text, unit, original_value,
+    original_unit, collected_at, reported_at, reference_high,
+    CASE WHEN final_code IS NOT NULL THEN 'quarantined' WHEN stored_n IS NULL THEN 'new' ELSE 'stored' END
+        AS status,
+    {reason} AS reason, {field} AS field,
+    CASE final_code
+        WHEN 'patient' THEN format('patient {{}} is not in patients', coalesce(patient_id, '(empty)'))
+        WHEN 'conflict_batch' THEN format('another row of this batch reports {{}} collected {{}} (reported {{}}) '
+                                          'with a different value', biomarker, collected_at, reported_at)
+        WHEN 'duplicate' THEN format('repeats an earlier row of this batch: {{}} collected {{}} (reported {{}})',
+                                     biomarker, collected_at, reported_at)
+        WHEN 'conflict_store' THEN format('the store already has {{}} collected {{}} reported {{}} with value {{}}',
+                                          biomarker, collected_at, reported_at,
+                                          coalesce(stored_text, CAST(stored_value AS VARCHAR), '(empty)'))
+        ELSE detail
+    END AS detail
+FROM classified"""
+
+
+def _batch_consistent() -> str:
+    """Every row of a batch group has the same content (value, level, reference_high)."""
+    return """(same_num(b.v_lo, b.v_hi) AND b.t_lo IS NOT DISTINCT FROM b.t_hi
+        AND (b.r_n = 0 OR (b.r_n = b.n AND same_num(b.r_lo, b.r_hi))))"""
