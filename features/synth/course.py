@@ -19,11 +19,12 @@ LOG_CAR_PEAK_MEDIAN = float(np.log(16.0))
 _V2V_MEDIAN = np.array([35.0, 43.0, 41.0])  # axi, tisa, liso (evidence 1: vein-to-vein time)
 _BURDEN_SHIFT = np.array([0.25, -1.2, -0.6, 0.05, 0.45])  # by bridging response none/CR/PR/SD/PD
 _EXPANSION_PRODUCT = np.array([0.3, -0.6, -0.1])
-_RISK_PRODUCT = np.array([0.0, 0.8, 0.05])
-_EARLY_TAU = 75.0  # days: scale of the early (residual-disease) progression hazard
-_EARLY_SCALE = 0.42
+_RISK_PRODUCT = np.array([0.0, 0.55, 0.05])
+_FAIL_MEDIAN = np.array([110.0, 55.0, 100.0])  # days: median time to early failure by product
+_EARLY_SCALE = 0.32
 _LATE_RATE = 0.00035  # per day: slow late relapse
-_NRM_1Y = 0.045
+_NRM_1Y = 0.09
+_UNSEEN_SD = 1.7  # post-infusion residual disease not predictable before infusion
 
 
 def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -> Arrays:
@@ -46,11 +47,11 @@ def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -
     out = _sample_bridging(rng, patients, history)
     out.update(_sample_attrition(rng, patients, history, out))
     out["expansion"] = (
-        LOG_CAR_PEAK_MEDIAN + _EXPANSION_PRODUCT[patients["product"]] + 0.5 * history["fitness"]
+        LOG_CAR_PEAK_MEDIAN + _EXPANSION_PRODUCT[patients["product"]] + 0.7 * history["fitness"]
         - 0.2 * history["inflammation"] + 0.2 * out["burden_infusion"] + 0.85 * rng.normal(size=len(out["v2v"]))
     )
     out["residual"] = _residual_disease(rng, patients, history, out)
-    out["seen_day30"] = out["residual"] + 0.45 * rng.normal(size=len(out["v2v"]))
+    out["seen_day30"] = out["residual"] + 0.3 * rng.normal(size=len(out["v2v"]))
     out.update(_sample_outcome(rng, patients, history, out))
     return out
 
@@ -93,18 +94,19 @@ def _sample_attrition(rng: np.random.Generator, patients: Arrays, history: Array
 def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> NDArray:
     """Post-infusion log-hazard of progression: pre-infusion risk, expansion and unseen noise."""
     four_one_bb = patients["product"] != 0
+    bridging_failed = course["bridging_response"] >= 3
     return (
-        0.8 * course["burden_infusion"] + 0.35 * history["primary_refractory"]
-        + history["tp53"] * (0.35 + 0.35 * four_one_bb) + 0.15 * history["inflammation"]
-        + 0.2 * history["frailty"] + _RISK_PRODUCT[patients["product"]]
-        - 0.4 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN) + 1.0 * rng.normal(size=len(four_one_bb))
+        0.9 * course["burden_infusion"] + 0.55 * history["primary_refractory"]
+        + history["tp53"] * (0.4 + 0.4 * four_one_bb) + 0.1 * history["inflammation"]
+        + 0.2 * history["frailty"] + 0.5 * bridging_failed + _RISK_PRODUCT[patients["product"]]
+        - 0.6 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN) + _UNSEEN_SD * rng.normal(size=len(four_one_bb))
     )
 
 
 def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> Arrays:
     """Progression, death and follow-up, relative to (planned) infusion."""
     n = len(patients["age"])
-    progression = _progression_time(rng, course["residual"])
+    progression = _progression_time(rng, course["residual"], patients["product"])
     age_z = (patients["age"] - 63.0) / 10.0
     nrm_h = -np.log(1 - _NRM_1Y) * np.exp(0.35 * age_z + 0.3 * history["frailty"] + 0.2 * history["inflammation"] - 0.1)
     nrm = 365.0 * (rng.exponential(size=n) / nrm_h) ** (1 / 0.7)
@@ -127,16 +129,15 @@ def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays,
     }
 
 
-def _progression_time(rng: np.random.Generator, residual: NDArray) -> NDArray:
-    """Time to progression under an early decaying hazard plus a small late hazard.
+def _progression_time(rng: np.random.Generator, residual: NDArray, product: NDArray) -> NDArray:
+    """Time to progression: a cure-type mixture driven by residual disease.
 
-    Early hazard ``s e^r / tau * exp(-t / tau)`` (its total ``s e^r`` sets the chance of early
-    failure); late hazard ``rate * e^(r / 2)``.
+    A patient fails early with probability ``1 - exp(-s e^r)``; the failure time is log-normal
+    with a product-specific median, earlier for more residual disease. Everyone also carries a
+    small late-relapse hazard ``rate * e^(r / 2)``.
     """
     n = len(residual)
-    total = _EARLY_SCALE * np.exp(residual)
-    e1 = rng.exponential(size=n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        early = np.where(e1 < total, -_EARLY_TAU * np.log1p(-e1 / total), np.inf)
+    fails = rng.random(n) < -np.expm1(-_EARLY_SCALE * np.exp(residual))
+    log_t = np.log(_FAIL_MEDIAN[product]) - 0.3 * residual + 0.6 * rng.normal(size=n)
     late = rng.exponential(size=n) / (_LATE_RATE * np.exp(residual / 2))
-    return np.maximum(np.minimum(early, late), 1.0)
+    return np.maximum(np.where(fails, np.minimum(np.exp(log_t), late), late), 1.0)

@@ -17,7 +17,7 @@ from .rows import RowBlock, draw, observe, window_days
 _LAG = (3, 12)
 # Detection thresholds on the residual-disease scale (undetectable below).
 DAY7_THRESHOLD = 0.3
-DAY28_THRESHOLD = 0.9
+DAY28_THRESHOLD = 0.2
 
 
 def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
@@ -44,7 +44,8 @@ def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
                 window=window_days("preld")),
         observe(rng, "ctdna", day7, present=post & draw(rng, 0.6, n), days=(7, 9), lag=_LAG,
                 window=window_days("early")),
-        observe(rng, "ctdna", day28, present=post & draw(rng, 0.8, n), days=(26, 30), lag=_LAG,
+        observe(rng, "ctdna", day28, present=post & draw(rng, np.where(progressed, 0.15, 0.8), n), days=(26, 30),
+                lag=_LAG,
                 window=window_days("day30")),
         observe(rng, "ctdna", month3, present=post & draw(rng, 0.6, n), days=(85, 95), lag=_LAG, window=None),
     ]

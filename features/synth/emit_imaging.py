@@ -14,7 +14,8 @@ from .cohort import Arrays
 from .rows import RowBlock, draw, observe, window_days
 
 # Cut-points of the day-30 PET score on the visible-residual scale: DS1-2 | DS3 | DS4 | DS5.
-DEAUVILLE_CUTS = (0.05, 0.75, 2.15)
+DEAUVILLE_CUTS = (-0.6, 1.05, 5.05)
+READER_SD = 1.0
 _PET_LAG = (0, 3)
 
 
@@ -62,12 +63,36 @@ def deauville_from_signal(rng: np.random.Generator, signal: NDArray) -> NDArray[
     return np.where(band == 0, np.where(rng.random(len(signal)) < 0.4, 1, 2), band + 2)
 
 
+def pet_signal(rng: np.random.Generator, ctx: Arrays, progressed: NDArray[np.bool_]) -> NDArray:
+    """What the day-30 PET sees: visible residual disease, inflammatory uptake, progression.
+
+    About 10% of patients have an inflammatory flare (residual uptake that is not tumour, Dean
+    2023), which makes Deauville 4-5 less specific than ctDNA.
+
+    Args:
+        rng: random generator.
+        ctx: merged patient arrays.
+        progressed: progression before the scan (always read as disease).
+
+    Returns:
+        The signal on the residual-disease scale, before reader noise.
+    """
+    n = len(progressed)
+    flare = (rng.random(n) < 0.10) * rng.uniform(1.5, 5.5, size=n)
+    return ctx["seen_day30"] + 0.45 * ctx["inflammation"] + flare + 3.0 * progressed
+
+
+def deauville_signal(rng: np.random.Generator, signal: NDArray) -> NDArray:
+    """The visual Deauville read: the PET signal plus reader noise (coarser than SUVmax)."""
+    return signal + READER_SD * rng.normal(size=len(signal))
+
+
 def _day30(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     n = len(ctx["age"])
     progressed = ctx["progression_latent"] <= 27
-    signal = ctx["seen_day30"] + 0.3 * ctx["inflammation"] + 0.3 * rng.normal(size=n) + 3.0 * progressed
-    ds = deauville_from_signal(rng, signal)
-    over = signal - DEAUVILLE_CUTS[2]
+    signal = pet_signal(rng, ctx, progressed)
+    ds = deauville_from_signal(rng, deauville_signal(rng, signal))
+    over = signal + 0.35 * rng.normal(size=n) - DEAUVILLE_CUTS[2]
     suv = np.select(
         [ds <= 2, ds == 3, ds == 4],
         [np.exp(np.log(2.0) + 0.15 * rng.normal(size=n)), np.exp(np.log(3.0) + 0.12 * rng.normal(size=n)),
@@ -75,7 +100,7 @@ def _day30(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
         np.exp(np.log(11.0) + 0.3 * over + 0.3 * rng.normal(size=n)),
     )
     tmtv = np.where(ds <= 3, 0.0, np.exp(np.log(np.where(ds == 4, 12.0, 60.0)) + 0.8 * over + 0.6 * rng.normal(size=n)))
-    scanned = ctx["infused"] & draw(rng, np.where(progressed, 0.55, 0.86), n)
+    scanned = ctx["infused"] & draw(rng, np.where(progressed, 0.3, 0.86), n)
     segmented = scanned & draw(rng, centre_attribute(ctx["centre"], "tmtv") + 0.15, n)
     kw = {"days": (24, 30), "lag": _PET_LAG, "window": window_days("day30")}
     return [

@@ -43,7 +43,7 @@ def _lognormal(rng: np.random.Generator, median: float | NDArray, shift: NDArray
 
 def _apheresis(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     n = len(ctx["age"])
-    ldh = _ldh(rng, ctx, -0.1 + 0.35 * ctx["burden"] + 0.1 * ctx["inflammation"] + 0.45 * rng.normal(size=n))
+    ldh = _ldh(rng, ctx, -0.05 + 0.16 * ctx["burden"] + 0.1 * ctx["inflammation"] + 0.6 * rng.normal(size=n))
     alc = _lognormal(rng, 0.85, 0.35 * ctx["fitness"], 0.45)
     kw = {"days": (-5, 0), "lag": _LAB_LAG, "window": window_days("apheresis"), "offset": -ctx["v2v"]}
     return [observe(rng, "ldh", ldh, present=draw(rng, 0.88, n), **kw),
@@ -59,8 +59,8 @@ def _preld(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     ferritin_missing = np.where(ctx["eu"], 0.15, 0.32)
     values = {
         "ecog": (ecog_from_frailty(frailty).astype(float), 0.96),
-        "ldh": (_ldh(rng, ctx, -0.05 + 0.38 * burden + 0.1 * infl + 0.42 * rng.normal(size=n)), 0.93),
-        "crp": (_lognormal(rng, 1.5, 1.1 * infl + 0.15 * burden, 0.8), 1 - crp_missing),
+        "ldh": (_ldh(rng, ctx, 0.0 + 0.16 * burden + 0.1 * infl + 0.62 * rng.normal(size=n)), 0.93),
+        "crp": (_lognormal(rng, 1.5, 1.1 * infl + 0.05 * burden, 0.8), 1 - crp_missing),
         "ferritin": (_lognormal(rng, np.where(ctx["eu"], 600.0, 400.0), 0.75 * infl, 0.65), 1 - ferritin_missing),
         "albumin": (3.7 - 0.25 * infl - 0.1 * ctx["frailty"] + 0.3 * rng.normal(size=n), 0.9),
         "platelets": (_platelets(rng, ctx, 165.0), 0.97),

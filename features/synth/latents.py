@@ -33,7 +33,7 @@ def sample_history(rng: np.random.Generator, patients: Arrays) -> Arrays:
     n = len(patients["age"])
     out = _sample_treatment_history(rng, patients)
     burden = rng.normal(size=n) + 0.15 * out["primary_refractory"]
-    inflammation = 0.55 * burden + 0.835 * rng.normal(size=n)
+    inflammation = 0.45 * burden + 0.89 * rng.normal(size=n)
     age_z = (patients["age"] - 63.0) / 10.0
     frailty = 0.45 * burden + 0.25 * inflammation + 0.15 * age_z + 0.8 * rng.normal(size=n)
     recent = out["benda_washout"] < 9.0
