@@ -17,7 +17,7 @@ from .rows import RowBlock, draw, observe, window_days
 _LAG = (3, 12)
 # Detection thresholds on the residual-disease scale (undetectable below).
 DAY7_THRESHOLD = 0.3
-DAY28_THRESHOLD = 0.2
+DAY28_THRESHOLD = -0.1
 
 
 def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:

@@ -35,7 +35,7 @@ def emit_imaging(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
 def _baseline(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     n = len(ctx["age"])
     burden = ctx["burden_infusion"]
-    tmtv = np.clip(190.0 * np.exp(1.1 * burden + 0.55 * rng.normal(size=n)), 1.0, 16000.0)
+    tmtv = np.clip(190.0 * np.exp(1.2 * burden + 0.45 * rng.normal(size=n)), 1.0, 16000.0)
     suvmax = np.clip(15.0 * np.exp(0.25 * burden + 0.15 * ctx["primary_refractory"] + 0.35 * rng.normal(size=n)),
                      2.5, 120.0)
     tlg = tmtv * suvmax * 0.42 * np.exp(0.15 * rng.normal(size=n))
