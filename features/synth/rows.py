@@ -100,7 +100,10 @@ def add_repeats(rng: np.random.Generator, blocks: list[RowBlock], *, rate: float
         if block.window is None or not is_float(block.biomarker) or len(block.patient) == 0:
             continue
         pick = rng.random(len(block.patient)) < rate
-        day = np.clip(block.day[pick] + rng.choice([-2, -1, 1, 2], size=pick.sum()), *block.window)
+        shift = rng.choice([-2, -1, 1, 2], size=pick.sum())
+        day = block.day[pick] + shift
+        outside = (day < block.window[0]) | (day > block.window[1])
+        day = np.where(outside, block.day[pick] - shift, day)  # stays in the window, never the same day
         value = block.value[pick] * rng.lognormal(0.0, 0.07, size=pick.sum())
         extra.append(replace(block, patient=block.patient[pick], value=value, day=day, lag=block.lag[pick]))
     return blocks + extra
