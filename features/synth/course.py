@@ -51,7 +51,7 @@ def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -
         - 0.2 * history["inflammation"] + 0.2 * out["burden_infusion"] + 0.85 * rng.normal(size=len(out["v2v"]))
     )
     out["residual"] = _residual_disease(rng, patients, history, out)
-    out["seen_day30"] = out["residual"] + 0.3 * rng.normal(size=len(out["v2v"]))
+    out["seen_day30"] = out["residual"] + 0.15 * rng.normal(size=len(out["v2v"]))
     out.update(_sample_outcome(rng, patients, history, out))
     return out
 

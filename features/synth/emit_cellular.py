@@ -60,7 +60,7 @@ def _post(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     measured = infused & draw(rng, centre_attribute(ctx["centre"], "expansion"), n)
     research = infused & draw(rng, centre_attribute(ctx["centre"], "flow"), n)
     peak = np.exp(ctx["expansion"])
-    day28 = peak * np.exp(-1.8 - 0.3 * ctx["seen_day30"] + 0.6 * rng.normal(size=n))
+    day28 = peak * np.exp(-1.8 - 0.5 * ctx["seen_day30"] + 0.5 * rng.normal(size=n))
     residual = ctx["residual"]
     return [
         observe(rng, "product_tn_pct", _pct(rng, 0.3, 0.5 * ctx["fitness"], 0.5), present=research | (

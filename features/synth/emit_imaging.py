@@ -92,13 +92,9 @@ def _day30(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     progressed = ctx["progression_latent"] <= 27
     signal = pet_signal(rng, ctx, progressed)
     ds = deauville_from_signal(rng, deauville_signal(rng, signal))
-    over = signal + 0.35 * rng.normal(size=n) - DEAUVILLE_CUTS[2]
-    suv = np.select(
-        [ds <= 2, ds == 3, ds == 4],
-        [np.exp(np.log(2.0) + 0.15 * rng.normal(size=n)), np.exp(np.log(3.0) + 0.12 * rng.normal(size=n)),
-         np.exp(np.log(6.0) + 0.3 * over + 0.25 * rng.normal(size=n))],
-        np.exp(np.log(11.0) + 0.3 * over + 0.3 * rng.normal(size=n)),
-    )
+    quantitative = signal + 0.25 * rng.normal(size=n)  # SUVmax and TMTV: finer than the visual score
+    over = quantitative - DEAUVILLE_CUTS[2]
+    suv = 2.5 * np.exp(0.3 * (quantitative - DEAUVILLE_CUTS[0]) + 0.12 * rng.normal(size=n))
     tmtv = np.where(ds <= 3, 0.0, np.exp(np.log(np.where(ds == 4, 12.0, 60.0)) + 0.8 * over + 0.6 * rng.normal(size=n)))
     scanned = ctx["infused"] & draw(rng, np.where(progressed, 0.3, 0.86), n)
     segmented = scanned & draw(rng, centre_attribute(ctx["centre"], "tmtv") + 0.15, n)

@@ -103,7 +103,7 @@ def _post(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     infused = ctx["infused"]
     il6 = _lognormal(rng, 35.0, 0.6 * (ctx["expansion"] - 2.77) + 0.4 * ctx["burden_infusion"], 1.0)
     progressed = ctx["progression_latent"] <= 28
-    ldh30 = _ldh(rng, ctx, -0.25 + 0.35 * ctx["seen_day30"] + 0.8 * progressed + 0.35 * rng.normal(size=n))
+    ldh30 = _ldh(rng, ctx, -0.3 + 0.45 * ctx["seen_day30"] + 0.8 * progressed + 0.35 * rng.normal(size=n))
     kw30 = {"days": (26, 30), "lag": _LAB_LAG, "window": window_days("day30")}
     return [
         observe(rng, "il6", il6, present=infused & draw(rng, centre_attribute(ctx["centre"], "il6"), n),
