@@ -19,12 +19,12 @@ LOG_CAR_PEAK_MEDIAN = float(np.log(16.0))
 _V2V_MEDIAN = np.array([35.0, 43.0, 41.0])  # axi, tisa, liso (evidence 1: vein-to-vein time)
 _BURDEN_SHIFT = np.array([0.25, -1.2, -0.6, 0.05, 0.45])  # by bridging response none/CR/PR/SD/PD
 _EXPANSION_PRODUCT = np.array([0.3, -0.6, -0.1])
-_RISK_PRODUCT = np.array([0.0, 0.45, 0.05])
+_RISK_PRODUCT = np.array([0.0, 0.55, 0.05])
 _FAIL_MEDIAN = np.array([115.0, 38.0, 100.0])  # days: median time to early failure by product
-_EARLY_SCALE = 0.32
+_EARLY_SCALE = 0.29
 _LATE_RATE = 0.00035  # per day: slow late relapse
 _NRM_1Y = 0.09
-_UNSEEN_SD = 1.7  # post-infusion residual disease not predictable before infusion
+_UNSEEN_SD = 2.1  # post-infusion residual disease not predictable before infusion
 
 
 def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -> Arrays:
@@ -96,10 +96,10 @@ def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Array
     four_one_bb = patients["product"] != 0
     bridging_failed = course["bridging_response"] >= 3
     return (
-        1.0 * course["burden_infusion"] + 0.55 * history["primary_refractory"]
+        1.1 * course["burden_infusion"] + 0.55 * history["primary_refractory"]
         + history["tp53"] * (0.4 + 0.4 * four_one_bb) + 0.1 * history["inflammation"]
-        + 0.2 * history["frailty"] + 0.5 * bridging_failed + _RISK_PRODUCT[patients["product"]]
-        - 0.6 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN) + _UNSEEN_SD * rng.normal(size=len(four_one_bb))
+        + 0.2 * history["frailty"] + 0.6 * bridging_failed + _RISK_PRODUCT[patients["product"]]
+        - 0.7 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN) + _UNSEEN_SD * rng.normal(size=len(four_one_bb))
     )
 
 
