@@ -1,8 +1,8 @@
 """ctDNA rows (research programmes only): pre-LD, day 7, day 28 and month 3.
 
 Pre-LD level follows tumour burden; day-7 and day-28 detectability follow post-infusion residual
-disease. Results come back 3-12 days after the draw, so some day-28 samples are reported after
-day 30. The month-3 sample lies outside every window.
+disease. Results come back 3-12 days after the draw (2-9 for the week-4 sample drawn on days 21-28),
+so some day-28 samples are reported after day 30. The month-3 sample lies outside every window.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from .cohort import Arrays
 from .rows import RowBlock, draw, observe, window_days
 
 _LAG = (3, 12)
+# The week-4 sample of the landmark protocols goes to a rapid-turnaround lab; still, about a third
+# of the results come back only after day 30 and are invisible to the day-30 model.
+_LAG_DAY28 = (2, 9)
 # Detection thresholds on the residual-disease scale (undetectable below).
 DAY7_THRESHOLD = 0.3
 DAY28_THRESHOLD = -0.1
@@ -44,9 +47,8 @@ def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
                 window=window_days("preld")),
         observe(rng, "ctdna", day7, present=post & draw(rng, 0.6, n), days=(7, 9), lag=_LAG,
                 window=window_days("early")),
-        observe(rng, "ctdna", day28, present=post & draw(rng, np.where(progressed, 0.15, 0.8), n), days=(26, 30),
-                lag=_LAG,
-                window=window_days("day30")),
+        observe(rng, "ctdna", day28, present=post & draw(rng, np.where(progressed, 0.15, 0.8), n), days=(21, 28),
+                lag=_LAG_DAY28, window=window_days("day30")),
         observe(rng, "ctdna", month3, present=post & draw(rng, 0.6, n), days=(85, 95), lag=_LAG, window=None),
     ]
 

@@ -108,7 +108,7 @@ def test_reporting_lags_repeats_and_corrections(clean: dict[str, pd.DataFrame]) 
     collected, reported = pd.to_datetime(obs["collected_at"]), pd.to_datetime(obs["reported_at"])
     assert (reported >= collected).all()
     lag = (reported - collected).dt.days
-    assert lag[obs["biomarker"] == "ctdna"].between(3, 19).all()
+    assert lag[obs["biomarker"] == "ctdna"].between(2, 19).all()  # week-4 samples: rapid lab, 2-9 days
     key = ["patient_id", "biomarker", "collected_at"]
     per_key = obs.groupby(key)["value"].nunique()
     assert (per_key > 1).any(), "expected some corrected re-reports"
