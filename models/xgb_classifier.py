@@ -21,7 +21,7 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         specs: feature specs to use, in order (a subset gives a modality ablation).
         n_estimators, max_depth, learning_rate, subsample, colsample_bytree, min_child_weight,
         reg_lambda: XGBoost hyperparameters.
-        n_jobs: threads for training.
+        n_jobs: threads for training (1 is fastest for registry-sized data; parallelise folds instead).
         random_state: seed.
     """
 
@@ -36,7 +36,7 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         colsample_bytree: float = 0.8,
         min_child_weight: float = 5.0,
         reg_lambda: float = 1.0,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
         random_state: int = 0,
     ) -> None:
         self.specs = specs

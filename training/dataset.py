@@ -57,7 +57,7 @@ def load_training_data(store: Path, landmark: str, *, horizon_days: int = HORIZO
         raise TrainingError(f"store {store} has no eligible patients or no outcomes for landmark {landmark}; ingest a registry first")
     labels = build_labels(outcomes, landmark_day=catalogue.landmarks[landmark].day, horizon_days=horizon_days)
     labels = labels[labels["at_risk"]].reindex(frame.index)
-    labels["at_risk"] = labels["at_risk"].fillna(False).astype(bool)
+    labels["at_risk"] = labels["at_risk"].notna()
     counts = count_labels(labels.assign(at_risk=True))
     _check_events(landmark, counts)
     return TrainingData(

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold
 
 from .candidates import Candidate
@@ -58,27 +59,37 @@ def cross_predict(
     tune_specs: Sequence[Any] = (),
     n_configs: int = 4,
     seed: int = 0,
+    n_jobs: int = 1,
     on_fold: Callable[[str], None] | None = None,
 ) -> CrossPrediction:
     """Fit every candidate on each fold's labelled training patients; predict its test patients.
 
-    XGBoost parameters are tuned per fold on that fold's training patients only (``tune``), then
-    shared by every XGBoost candidate of the fold (the ablations included).
+    XGBoost parameters are chosen per fold by ``tune`` on that fold's training patients only,
+    then shared by every XGBoost candidate of the fold (the ablations included). Folds run in
+    ``n_jobs`` worker processes.
     """
     probabilities = pd.DataFrame(np.nan, index=frame.index, columns=[c.name for c in candidates])
     tuned: dict[str, dict[str, Any]] = {}
-    for fold in folds:
-        train = fold.train[label.iloc[fold.train].notna().to_numpy()]
-        X_train, y_train = frame.iloc[train], label.iloc[train].to_numpy(dtype=int)
-        params, _ = tune(X_train, y_train, tune_specs, n_configs=n_configs, seed=seed)
+    jobs = (delayed(_run_fold)(fold, frame, label, candidates, tune, tune_specs, n_configs, seed) for fold in folds)
+    for fold, fold_probs, params in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
         tuned[fold.name] = params
-        X_test = frame.iloc[fold.test]
-        for candidate in candidates:
-            model = candidate.build(params, seed=seed).fit(X_train, y_train)
-            probabilities.iloc[fold.test, probabilities.columns.get_loc(candidate.name)] = model.predict_proba(X_test)[:, 1]
+        for name, values in fold_probs.items():
+            probabilities.iloc[fold.test, probabilities.columns.get_loc(name)] = values
         if on_fold:
             on_fold(fold.name)
     return CrossPrediction(probabilities, tuned)
+
+
+def _run_fold(
+    fold: Fold, frame: pd.DataFrame, label: pd.Series, candidates: Sequence[Candidate],
+    tune: Callable[..., tuple[dict[str, Any], pd.DataFrame]], tune_specs: Sequence[Any], n_configs: int, seed: int,
+) -> tuple[Fold, dict[str, np.ndarray], dict[str, Any]]:
+    train = fold.train[label.iloc[fold.train].notna().to_numpy()]
+    X_train, y_train = frame.iloc[train], label.iloc[train].to_numpy(dtype=int)
+    params, _ = tune(X_train, y_train, tune_specs, n_configs=n_configs, seed=seed)
+    X_test = frame.iloc[fold.test]
+    probs = {c.name: c.build(params, seed=seed).fit(X_train, y_train).predict_proba(X_test)[:, 1] for c in candidates}
+    return fold, probs, params
 
 
 def subgroup_table(

@@ -18,7 +18,7 @@ from .dataset import TrainingData
 from .evaluate import CrossPrediction, centre_folds, cross_predict, stratified_folds, subgroup_table
 from .explain_checks import shap_direction_checks
 from .metrics import auroc, harrell_c, summarise
-from .tune import tune_xgb
+from .tune import default_params, tune_xgb
 
 Progress = Callable[[str], None]
 
@@ -45,13 +45,16 @@ class TrainResult:
         return self.holdout_metrics.set_index("candidate").loc[self.winner].to_dict()
 
 
-def train_landmark(data: TrainingData, *, seed: int = 7, n_configs: int = 4, progress: Progress | None = None) -> TrainResult:
+def train_landmark(
+    data: TrainingData, *, seed: int = 7, n_configs: int = 4, n_jobs: int = 2, progress: Progress | None = None
+) -> TrainResult:
     """Cross-validate, run leave-one-centre-out, fit the final model and explain it.
 
     Args:
         data: the landmark's training data (see :func:`training.dataset.load_training_data`).
         seed: seeds folds, tuning and XGBoost.
         n_configs: hyperparameter configurations tried per tuning.
+        n_jobs: folds fitted in parallel (worker processes).
         progress: called with a short message after each step.
 
     Returns:
@@ -67,14 +70,15 @@ def train_landmark(data: TrainingData, *, seed: int = 7, n_configs: int = 4, pro
     clock = time.perf_counter()
     folds = stratified_folds(dev_labels["label"], seed=seed)
     oof = cross_predict(dev, dev_labels["label"], candidates, folds, tune_specs=main_specs, n_configs=n_configs,
-                        seed=seed, on_fold=lambda f: say(f"cross-validation {f} done"))
+                        seed=seed, n_jobs=n_jobs, on_fold=lambda f: say(f"cross-validation {f} done"))
     cv_metrics = _metric_table(oof.probabilities, dev_labels, seed)
     timings["cross_validation_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     loco_candidates = [c for c in candidates if c.in_loco]
+    # Leave-one-centre-out uses the fixed default hyperparameters: no tuning, so no test centre in tuning either.
     loco = cross_predict(dev, dev_labels["label"], loco_candidates, centre_folds(dev["center"], dev_labels["label"]),
-                         tune_specs=main_specs, n_configs=n_configs, seed=seed,
+                         tune=default_params, tune_specs=main_specs, seed=seed, n_jobs=n_jobs,
                          on_fold=lambda f: say(f"leave-one-centre-out {f} done"))
     loco_metrics = _loco_table(loco.probabilities, dev_labels["label"], dev["center"])
     timings["leave_one_centre_out_s"] = time.perf_counter() - clock

@@ -29,6 +29,15 @@ SEARCH_SPACE: dict[str, Sequence[Any]] = {
 }
 
 
+DEFAULT_PARAMS: dict[str, Any] = {"max_depth": 3, "learning_rate": 0.05, "n_estimators": 250, "min_child_weight": 5.0,
+                                  "subsample": 0.85, "colsample_bytree": 0.8, "reg_lambda": 1.0}
+
+
+def default_params(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], **_: Any) -> tuple[dict[str, Any], pd.DataFrame]:
+    """No search: the fixed defaults (used where per-fold tuning would cost more than it tells)."""
+    return dict(DEFAULT_PARAMS), pd.DataFrame([DEFAULT_PARAMS])
+
+
 def sample_configs(n_configs: int, seed: int) -> list[dict[str, Any]]:
     """``n_configs`` distinct random draws from :data:`SEARCH_SPACE` (deterministic for a seed)."""
     rng = np.random.default_rng(seed)
