@@ -121,6 +121,51 @@ def demo(
     run_demo(patients=patients, seed=seed, data_dir=data_dir)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to bind; non-loopback needs CART_RELAPSE_API_TOKEN")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="port")] = 8000,
+    model_uri: Annotated[list[str] | None, typer.Option("--model-uri", help="LANDMARK=URI, repeatable (default: champions)")] = None,
+) -> None:
+    """Serve predictions with TreeSHAP explanations over HTTP (models loaded once from MLflow)."""
+    from pydantic import ValidationError
+
+    from features.catalogue import load_catalogue
+    from serving.server import run_server
+    from serving.settings import ServingConfigError, Settings, parse_model_uris
+
+    from .console import fail
+
+    try:
+        settings = Settings(model_uris=parse_model_uris(model_uri or [], tuple(load_catalogue().landmarks)))
+        run_server(settings, host=host, port=port)
+    except (ServingConfigError, ValidationError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def score(
+    store: StoreOpt = DEFAULT_STORE,
+    landmark: LandmarkOpt = "preinfusion",
+    input_path: Annotated[Path | None, typer.Option("--input", help="feature-frame Parquet instead of --store")] = None,
+    out: Annotated[Path, typer.Option("--out", help="output Parquet (replaced atomically)")] = Path("data/scores.parquet"),
+    model_uri: Annotated[str | None, typer.Option("--model-uri", help="model URI (default: the landmark's champion)")] = None,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=100, help="patients per chunk")] = 10_000,
+) -> None:
+    """Score a cohort in chunks: probability, risk group, top-3 drivers and every contribution."""
+    from features.errors import RegistryError
+    from serving.score_job import ScoringError, run_scoring
+
+    from .console import console, fail
+
+    try:
+        run = run_scoring(landmark=landmark, out=out, store=store, input_path=input_path, model_uri=model_uri,
+                          chunk_rows=chunk_rows, console=console)
+    except (ScoringError, RegistryError, KeyError, OSError, ValueError) as exc:  # ValueError: bad columns or values
+        fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
+    console.print(f"wrote {run.out}: {run.rows:,} patients scored with {run.model} in {run.seconds:.1f} s")
+
+
 def main() -> None:
     app()
 

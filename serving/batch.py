@@ -1,0 +1,154 @@
+"""Batch scoring of a registry cohort: stream chunks through the model, write one Parquet atomically.
+
+Each chunk goes through ``RelapsePredictor.predict_frame`` (the pyfunc's own code path), so the
+file holds the numbers the API and ``mlflow.pyfunc`` give. Two worker threads each score a chunk
+on one XGBoost thread (both cores busy, no OpenMP team stalls); at most ``workers + 1`` chunks are
+in flight, so memory stays bounded. The output goes to a temporary file beside the destination and
+replaces it only when complete: a failure leaves any previous file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xgboost as xgb
+
+from models.predictor import CONTRIB_PREFIX, RelapsePredictor
+
+TOP_DRIVERS = 3
+DEFAULT_CHUNK_ROWS = 10_000
+
+
+class ScoringInputError(ValueError):
+    """The cohort cannot be scored by this model (names the columns or the landmark)."""
+
+
+def score_cohort(
+    predictor: RelapsePredictor, chunks: Iterable[pd.DataFrame], out: Path, *, workers: int = 2,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
+    """Score every chunk and write ``out`` (Parquet) atomically.
+
+    Args:
+        predictor: the model.
+        chunks: feature frames (``patient_id`` plus the model's feature columns).
+        out: destination; replaced only once every chunk is written.
+        workers: scoring threads (each uses one XGBoost thread).
+        on_chunk: called with the row count of each written chunk (progress bars).
+
+    Returns:
+        The number of patients scored.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    rows = 0
+    try:
+        with open(temporary, "wb") as handle:
+            writer: pq.ParquetWriter | None = None
+            for scored in score_chunks(predictor, chunks, workers=workers):
+                table = pa.Table.from_pandas(scored, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(handle, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                rows += len(scored)
+                if on_chunk is not None:
+                    on_chunk(len(scored))
+            if writer is None:
+                writer = pq.ParquetWriter(handle, _empty_schema(predictor))
+            writer.close()
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return rows
+
+
+def score_chunks(predictor: RelapsePredictor, chunks: Iterable[pd.DataFrame], *, workers: int = 2) -> Iterator[pd.DataFrame]:
+    """Scored chunks in input order, computed by ``workers`` threads with bounded look-ahead."""
+    single = RelapsePredictor(predictor.booster.copy(), predictor.metadata)
+    single.booster.set_param({"nthread": 1})
+    pending: deque[Future[pd.DataFrame]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
+        try:
+            for chunk in chunks:
+                pending.append(pool.submit(_score_single_thread, single, chunk))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def score_frame(predictor: RelapsePredictor, frame: pd.DataFrame) -> pd.DataFrame:
+    """One chunk: patient_id, probability, risk group, base value, top drivers, every contribution."""
+    missing = [c for c in ("patient_id", *predictor.feature_names) if c not in frame.columns]
+    if missing:
+        raise ScoringInputError(f"the cohort lacks column(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} "
+                                f"needed by the {predictor.metadata.landmark} model")
+    scored = predictor.predict_frame(frame)
+    contributions = scored.iloc[:, 3:].to_numpy()
+    head = pd.DataFrame({"patient_id": frame["patient_id"].astype(str).to_numpy()}, index=scored.index)
+    return pd.concat([head, scored.iloc[:, :3], top_drivers(contributions, predictor.feature_names, scored.index),
+                      scored.iloc[:, 3:]], axis=1).reset_index(drop=True)
+
+
+def top_drivers(contributions: np.ndarray, names: tuple[str, ...], index: pd.Index) -> pd.DataFrame:
+    """``top{k}_feature`` / ``top{k}_contribution`` for the k largest absolute contributions per row."""
+    k = min(TOP_DRIVERS, contributions.shape[1])
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
+    labels = np.asarray(names, dtype=object)[order]
+    values = np.take_along_axis(contributions, order, axis=1)
+    columns: dict[str, np.ndarray] = {}
+    for i in range(k):
+        columns[f"top{i + 1}_feature"] = labels[:, i]
+        columns[f"top{i + 1}_contribution"] = values[:, i]
+    return pd.DataFrame(columns, index=index)
+
+
+def parquet_chunks(path: Path, predictor: RelapsePredictor, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> tuple[int, Iterator[pd.DataFrame]]:
+    """(row count, chunks) of a feature-frame Parquet file, reading only the columns the model needs.
+
+    Raises:
+        ScoringInputError: the file lacks ``patient_id`` or some of the model's features.
+    """
+    parquet = pq.ParquetFile(path)
+    present = set(parquet.schema_arrow.names)
+    needed = ["patient_id", *predictor.feature_names]
+    missing = [c for c in needed if c not in present]
+    if missing:
+        raise ScoringInputError(f"{path} lacks column(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} "
+                                f"needed by the {predictor.metadata.landmark} model (was it written for this landmark?)")
+    batches = parquet.iter_batches(batch_size=chunk_rows, columns=needed)
+    return parquet.metadata.num_rows, (batch.to_pandas() for batch in batches)
+
+
+def frame_chunks(frame: pd.DataFrame, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """Consecutive row slices of an in-memory frame."""
+    for start in range(0, len(frame), chunk_rows):
+        yield frame.iloc[start:start + chunk_rows]
+
+
+def _score_single_thread(predictor: RelapsePredictor, chunk: pd.DataFrame) -> pd.DataFrame:
+    with xgb.config_context(nthread=1):
+        return score_frame(predictor, chunk)
+
+
+def _empty_schema(predictor: RelapsePredictor) -> pa.Schema:
+    fields = [("patient_id", pa.string()), ("relapse_probability", pa.float64()), ("risk_group", pa.string()),
+              ("base_value", pa.float64())]
+    for i in range(min(TOP_DRIVERS, len(predictor.feature_names))):
+        fields += [(f"top{i + 1}_feature", pa.string()), (f"top{i + 1}_contribution", pa.float64())]
+    fields += [(CONTRIB_PREFIX + name, pa.float64()) for name in predictor.feature_names]
+    return pa.schema(fields)

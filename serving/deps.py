@@ -1,0 +1,37 @@
+"""Request dependencies: the app's settings, its model registry and one landmark's model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from .errors import model_unavailable, unknown_landmark
+from .loader import LoadFailure, ModelRegistry
+from .model import ServingModel
+from .settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    return request.app.state.models
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+
+
+def get_model(landmark: str, registry: RegistryDep) -> ServingModel:
+    """The landmark's loaded model; 404 for an unknown landmark, 503 while missing or loading."""
+    if landmark not in registry.landmarks:
+        raise unknown_landmark(landmark, registry.landmarks)
+    slot = registry.get(landmark)
+    if isinstance(slot, ServingModel):
+        return slot
+    raise model_unavailable(landmark, slot.reason if isinstance(slot, LoadFailure) else "still loading")
+
+
+ModelDep = Annotated[ServingModel, Depends(get_model)]

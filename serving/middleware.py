@@ -1,0 +1,102 @@
+"""ASGI middleware: request id + access log + last-resort 500, and bearer-token auth.
+
+Access log lines carry the request id, method, route template, status and latency only: never
+the raw path, query, headers, body, patient ids or biomarker values. An unexpected error is logged
+with its type and stack frames (no message, which could quote input) and answered with a bare 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+import traceback
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("cart_relapse.serving")
+REQUEST_ID_HEADER = b"x-request-id"
+PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+
+
+class RequestContextMiddleware:
+    """Give each request an id (``X-Request-ID``), log one line per request, turn crashes into 500s."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started, status = time.perf_counter(), 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except HTTPException:
+            raise  # the framework's own 4xx signals (e.g. the body limit), answered further out
+        except Exception as exc:
+            _log_unexpected(exc, scope, request_id)
+            if not response_started:
+                await internal_error(request_id)(scope, receive, send_with_id)
+        finally:
+            logger.info("request_id=%s method=%s route=%s status=%d latency_ms=%.2f", request_id, scope["method"],
+                        route_template(scope), status, (time.perf_counter() - started) * 1e3)
+
+
+class TokenAuthMiddleware:
+    """Require ``Authorization: Bearer <token>`` on every path but health and docs (before the body is read)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or self._authorised(scope):
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse({"detail": "missing or invalid bearer token (Authorization: Bearer <token>)"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        await response(scope, receive, send)
+
+    def _authorised(self, scope: Scope) -> bool:
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                scheme, _, credentials = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._expected)
+        return False
+
+
+def internal_error(request_id: str) -> JSONResponse:
+    """The bare 500 answer: a request id to quote, no details."""
+    return JSONResponse({"detail": "internal server error", "request_id": request_id}, status_code=500)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/predict/{landmark}``), never the raw path."""
+    route = scope.get("route")
+    if route is None and "app" in scope:  # rejected before routing (401): match without running it
+        for candidate in scope["app"].router.routes:
+            if candidate.matches(scope)[0] is Match.FULL:
+                route = candidate
+                break
+    return getattr(route, "path", None) or "<unmatched>"
+
+
+def _log_unexpected(exc: Exception, scope: Scope, request_id: str) -> None:
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("unhandled %s request_id=%s route=%s\n%s", type(exc).__name__, request_id, route_template(scope), frames)

@@ -1,0 +1,49 @@
+"""``GET /v1/models``: each landmark's model, its training metrics and its features (from the catalogue)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from features.catalogue import Catalogue, FeatureSpec, load_catalogue
+from models.predictor import SYNTHETIC_NOTICE
+
+from ..deps import RegistryDep
+from ..loader import LoadFailure, ModelRegistry
+from ..model import ServingModel
+from ..schemas import FeatureInfo, LandmarkModelInfo, ModelsResponse
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+
+@router.get("/models", response_model=ModelsResponse)
+def list_models(registry: RegistryDep) -> ModelsResponse:
+    """Name, version, alias, metrics and the synthetic-data notice of every landmark's model, with
+    each feature's canonical unit, accepted units, type, levels and valid range."""
+    catalogue = load_catalogue()
+    return ModelsResponse(models=[landmark_info(catalogue, registry, lm) for lm in registry.landmarks])
+
+
+def landmark_info(catalogue: Catalogue, registry: ModelRegistry, landmark: str) -> LandmarkModelInfo:
+    slot = registry.get(landmark)
+    if not isinstance(slot, ServingModel):
+        reason = slot.reason if isinstance(slot, LoadFailure) else "still loading"
+        status = "unavailable" if isinstance(slot, LoadFailure) else "loading"
+        features = [feature_info(catalogue, s, used=False) for s in catalogue.feature_specs(landmark)]
+        return LandmarkModelInfo(landmark=landmark, status=status, reason=reason, notice=SYNTHETIC_NOTICE, features=features)
+    meta = slot.predictor.metadata
+    used = set(slot.predictor.feature_names)
+    return LandmarkModelInfo(
+        landmark=landmark, status="ready", name=slot.name, version=slot.version, alias=slot.alias, uri=slot.uri,
+        metrics=meta.metrics, thresholds=meta.thresholds.model_dump(), synthetic_data=meta.synthetic_data,
+        notice=meta.notice,
+        features=[feature_info(catalogue, f.spec, used=f.spec.name in used) for f in slot.schema.fields.values()],
+    )
+
+
+def feature_info(catalogue: Catalogue, spec: FeatureSpec, *, used: bool) -> FeatureInfo:
+    accepted = list(catalogue.biomarker(spec.biomarker).accepted_units) if spec.biomarker else [spec.unit]
+    return FeatureInfo(
+        name=spec.name, source=spec.source, modality=spec.modality, type=spec.type, unit=spec.unit,
+        accepted_units=accepted, levels=list(spec.levels) if spec.levels else None, range=spec.range,
+        used_by_model=used, description=spec.description,
+    )

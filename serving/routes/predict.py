@@ -1,0 +1,102 @@
+"""``POST /v1/predict/{landmark}`` (one patient) and ``/v1/predict/{landmark}/batch`` (several)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from models.predictor import SYNTHETIC_NOTICE
+
+from ..deps import ModelDep, SettingsDep
+from ..errors import batch_too_large
+from ..inputs import InputError, InputIssue, PatientValues
+from ..model import ServingModel
+from ..predict import PatientPrediction, predict_patients
+from ..schemas import (
+    BatchPredictionRequest,
+    BatchPredictionResponse,
+    ErrorResponse,
+    ExplanationBody,
+    FeatureContribution,
+    ModelRef,
+    PredictionRequest,
+    PredictionResponse,
+    ValidationErrorResponse,
+)
+
+router = APIRouter(prefix="/v1/predict", tags=["predict"])
+_ERRORS = {404: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ValidationErrorResponse},
+           503: {"model": ErrorResponse}}
+
+
+@router.post("/{landmark}", response_model=PredictionResponse, responses=_ERRORS)
+async def predict(landmark: str, request: PredictionRequest, model: ModelDep) -> Response:
+    """Relapse probability, risk group and TreeSHAP explanation for one patient."""
+    patient = model.schema.parse(request.features)
+    prediction = predict_patients(model, [patient])[0]
+    return _json(prediction_response(model, prediction, request.patient_id))
+
+
+@router.post("/{landmark}/batch", response_model=BatchPredictionResponse, responses=_ERRORS)
+async def predict_batch(landmark: str, request: BatchPredictionRequest, model: ModelDep, settings: SettingsDep) -> Response:
+    """The same for several patients (each may carry a ``patient_id``); all or nothing on bad input."""
+    if len(request.patients) > settings.max_batch_size:
+        raise batch_too_large(len(request.patients), settings.max_batch_size)
+    patients = parse_patients(model, request.patients)
+    predictions = await run_in_threadpool(predict_patients, model, patients)
+    body = BatchPredictionResponse(
+        predictions=[prediction_response(model, p, r.patient_id) for p, r in zip(predictions, request.patients, strict=True)],
+        notice=model.predictor.metadata.notice,
+    )
+    return _json(body)
+
+
+def parse_patients(model: ServingModel, requests: Sequence[PredictionRequest]) -> list[PatientValues]:
+    """Validate every patient; one 422 listing the bad fields of all of them."""
+    patients: list[PatientValues] = []
+    issues: list[InputIssue] = []
+    for i, item in enumerate(requests):
+        try:
+            patients.append(model.schema.parse(item.features, loc=("body", "patients", i, "features")))
+        except InputError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise InputError(issues)
+    return patients
+
+
+def prediction_response(model: ServingModel, prediction: PatientPrediction, patient_id: str | None) -> PredictionResponse:
+    """The JSON body of one prediction: contributions sorted by absolute size, totals per modality."""
+    contributions = [
+        FeatureContribution.model_construct(feature=spec.name, value=_shown(spec.type, prediction.values.get(spec.name)),
+                                            contribution=float(c), modality=spec.modality)
+        for spec, c in zip(model.specs, prediction.contributions, strict=True)
+    ]
+    contributions.sort(key=lambda item: -abs(item.contribution))
+    totals: dict[str, float] = {}
+    for spec, c in zip(model.specs, prediction.contributions, strict=True):
+        totals[spec.modality] = totals.get(spec.modality, 0.0) + float(c)
+    return PredictionResponse.model_construct(
+        patient_id=patient_id, landmark=model.landmark, relapse_probability=prediction.relapse_probability,
+        risk_group=prediction.risk_group, model=ModelRef.model_construct(name=model.name, version=model.version, alias=model.alias),
+        explanation=ExplanationBody.model_construct(base_value=prediction.base_value, contributions=contributions,
+                                                    modality_totals=totals),
+        missing_features=prediction.missing_features, warnings=prediction.warnings,
+        notice=model.predictor.metadata.notice or SYNTHETIC_NOTICE,
+    )
+
+
+def _shown(value_type: str, value: float | str | None) -> float | int | bool | str | None:
+    """The value as its catalogue type shows it: true/false for bool, whole numbers for int."""
+    if value is None or isinstance(value, str):
+        return value
+    if value_type == "bool":
+        return bool(value)
+    return int(value) if value_type == "int" else value
+
+
+def _json(body: PredictionResponse | BatchPredictionResponse) -> Response:
+    return Response(content=body.model_dump_json(), media_type="application/json")

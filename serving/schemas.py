@@ -1,0 +1,139 @@
+"""Request and response bodies of the API (``XRequest`` / ``XResponse``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.catalogue import Modality, ValueType
+
+
+_FEATURES_DESCRIPTION = (
+    "Feature name -> value in the catalogue's canonical unit (number, true/false or category level), or "
+    '{"value": 12, "unit": "mg/L"} for an accepted alternative unit (LDH also takes "reference_high", the '
+    "centre's ULN). null or absent means missing. Derived features (ipi, car_hematotox, ...) may be given; "
+    "absent ones are computed from the given values, ones sent as null stay missing. "
+    "See GET /v1/models for names, units, levels and ranges."
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PredictionRequest(_Strict):
+    """One patient."""
+
+    patient_id: str | None = Field(default=None, max_length=128, description="echoed back; never logged")
+    features: dict[str, Any] = Field(
+        description=_FEATURES_DESCRIPTION,
+        examples=[{"age": 64, "product": "axi-cel", "ecog_preld": 1, "crp_preld": {"value": 12, "unit": "mg/L"},
+                   "ldh_preld": {"value": 410, "unit": "U/L", "reference_high": 250}, "tmtv_preld": None}],
+    )
+
+
+class BatchPredictionRequest(_Strict):
+    """Several patients (at most the server's ``max_batch_size``; 413 above it)."""
+
+    patients: list[PredictionRequest]
+
+
+class FeatureContribution(_Strict):
+    """One feature's TreeSHAP contribution to the log-odds of relapse."""
+
+    feature: str
+    value: bool | int | float | str | None = Field(description="the canonical value the model used (null if missing)")
+    contribution: float
+    modality: Modality
+
+
+class ExplanationBody(_Strict):
+    """``base_value + sum(contributions) == logit(relapse_probability)``."""
+
+    base_value: float = Field(description="log-odds before any feature is known")
+    contributions: list[FeatureContribution] = Field(description="every feature, largest absolute contribution first")
+    modality_totals: dict[str, float]
+
+
+class ModelRef(_Strict):
+    name: str
+    version: str | None
+    alias: str | None = None
+
+
+class PredictionResponse(_Strict):
+    patient_id: str | None = None
+    landmark: str
+    relapse_probability: float
+    risk_group: Literal["low", "intermediate", "high"]
+    model: ModelRef
+    explanation: ExplanationBody
+    missing_features: list[str]
+    warnings: list[str]
+    notice: str
+
+
+class BatchPredictionResponse(_Strict):
+    predictions: list[PredictionResponse]
+    notice: str
+
+
+class FeatureInfo(_Strict):
+    """A feature as the catalogue defines it."""
+
+    name: str
+    source: Literal["biomarker", "patient", "derived"]
+    modality: Modality
+    type: ValueType
+    unit: str
+    accepted_units: list[str]
+    levels: list[str] | None
+    range: tuple[float, float] | None
+    used_by_model: bool
+    description: str
+
+
+class LandmarkModelInfo(_Strict):
+    landmark: str
+    status: Literal["ready", "unavailable", "loading"]
+    reason: str | None = None
+    name: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    uri: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    synthetic_data: bool = True
+    notice: str
+    features: list[FeatureInfo]
+
+
+class ModelsResponse(_Strict):
+    models: list[LandmarkModelInfo]
+
+
+class LandmarkHealth(_Strict):
+    ready: bool
+    version: str | None = None
+    reason: str | None = None
+
+
+class HealthResponse(_Strict):
+    status: Literal["live", "ready", "not ready"]
+    models: dict[str, LandmarkHealth] = Field(default_factory=dict)
+
+
+class ErrorItem(_Strict):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(_Strict):
+    detail: list[ErrorItem]
+
+
+class ErrorResponse(_Strict):
+    detail: str
+    request_id: str | None = None
