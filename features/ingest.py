@@ -23,7 +23,7 @@ from .readers import OBSERVATION_TABLES, RegistryFile, StagedFile, find_registry
 from .report import FileReport, IngestReport
 from .store import open_store
 from .validate import install_macros
-from .validate_observations import classify_observations
+from .validate_observations import classify_observations, parse_columns
 from .validate_patients import OUTCOME_VALUES, PATIENT_VALUES, classify_outcomes, classify_patients
 
 
@@ -50,9 +50,10 @@ def ingest_directory(directory: Path, *, store: Path, catalogue: Catalogue | Non
     started, clock = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
     con = open_store(store)
     try:
+        staged = _stage(con, files, catalogue)
         con.execute("BEGIN TRANSACTION")
         try:
-            report = _ingest(con, files, catalogue, directory, store, started, clock)
+            report = _ingest(con, staged, catalogue, directory, store, started, clock)
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -66,20 +67,31 @@ def ingest_directory(directory: Path, *, store: Path, catalogue: Catalogue | Non
     return report
 
 
-def _ingest(
-    con: duckdb.DuckDBPyConnection, files: list[RegistryFile], catalogue: Catalogue, directory: Path, store: Path,
-    started: datetime, clock: float,
-) -> IngestReport:
-    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchone()[0]
+def _stage(con: duckdb.DuckDBPyConnection, files: list[RegistryFile], catalogue: Catalogue) -> list[StagedFile]:
+    """Read every file into a temporary table, parsing observation files on the way.
+
+    Runs before the transaction starts: temporary tables are never written to the store, and a
+    file that cannot be parsed stops the ingest before anything else happens.
+    """
     con.execute("SET preserve_insertion_order = true")
     install_macros(con)
     register_catalogue(con, catalogue)
-    staged = [stage_file(con, f, i) for i, f in enumerate(files)]
+    return [
+        stage_file(con, f, i, parse_columns if f.table in OBSERVATION_TABLES else None)
+        for i, f in enumerate(files)
+    ]
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection, staged: list[StagedFile], catalogue: Catalogue, directory: Path, store: Path,
+    started: datetime, clock: float,
+) -> IngestReport:
+    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchone()[0]
     create_batch_files(con, staged)
     counts = _load_batch(con, staged, catalogue, ingest_id)
-    reports = tuple(FileReport(s.file.path, s.file.table, s.rows, counts.get(s.index, FileCounts())) for s in staged)
+    reports = tuple(FileReport(s.file.path, s.file.table, s.rows, counts[s.index]) for s in staged)
     for r in reports:
-        if r.read != r.accepted + r.quarantined:
+        if r.read != r.accepted + r.quarantined or min(r.counts.new, r.quarantined) < 0:
             raise AssertionError(f"{r.file}: {r.read} rows read but {r.accepted} + {r.quarantined} classified")
     report = IngestReport(ingest_id, directory, store, reports, time.perf_counter() - clock)
     _record(con, report, staged, catalogue, started)
@@ -93,28 +105,31 @@ def _load_batch(
     counts: dict[int, FileCounts] = {}
     by_table = {s.file.table: s for s in staged}
     if "patients" in by_table:
-        classify_patients(con, by_table["patients"], catalogue)
-        counts |= _apply(con, "pat_checked", [by_table["patients"]], ingest_id, "patients", PATIENT_VALUES)
+        patients = [by_table["patients"]]
+        classify_patients(con, patients[0], catalogue)
+        apply_keyed(con, "pat_checked", "patients", PATIENT_VALUES, ingest_id)
+        counts |= _quarantine_and_count(con, "pat_checked", patients, ingest_id)
     if "outcomes" in by_table:
-        classify_outcomes(con, by_table["outcomes"])
-        counts |= _apply(con, "outcomes_checked", [by_table["outcomes"]], ingest_id, "outcomes", OUTCOME_VALUES)
+        outcomes = [by_table["outcomes"]]
+        classify_outcomes(con, outcomes[0])
+        apply_keyed(con, "outcomes_checked", "outcomes", OUTCOME_VALUES, ingest_id)
+        counts |= _quarantine_and_count(con, "outcomes_checked", outcomes, ingest_id)
     observations = [s for s in staged if s.file.table in OBSERVATION_TABLES]
     if observations:
         classify_observations(con, observations)
-        counts |= _apply(con, "obs_checked", observations, ingest_id, None, ())
+        inserted = apply_observations(con, ingest_id)
+        found = _quarantine_and_count(con, "obs_exceptions", observations, ingest_id)
+        if inserted != sum(c.new for c in found.values()):
+            raise AssertionError(f"{inserted} observations inserted, {sum(c.new for c in found.values())} expected")
+        counts |= found
     return counts
 
 
-def _apply(
-    con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile], ingest_id: int,
-    table: str | None, values: tuple[str, ...],
+def _quarantine_and_count(
+    con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile], ingest_id: int
 ) -> dict[int, FileCounts]:
-    if table is None:
-        apply_observations(con, ingest_id)
-    else:
-        apply_keyed(con, checked, table, values, ingest_id)
     write_quarantine(con, checked, staged, ingest_id)
-    return count_rows(con, checked)
+    return count_rows(con, checked, staged)
 
 
 def _record(

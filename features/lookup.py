@@ -4,7 +4,8 @@
   accepted_units)``
 * ``cat_units(biomarker, unit, factor)``: the canonical unit (factor 1) and every alternative;
   unitless biomarkers have the unit ``''``.
-* ``cat_windows(feature, biomarker, window_name, start_day, end_day)``: a landmark's window features.
+* ``cat_windows(feature, biomarker, window_name, start_day, end_day)``: a landmark's window features,
+  and ``cat_window_days(feature, biomarker, window_name, day)``: one row per day of each window.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def register_catalogue(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> 
 
 
 def register_windows(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, landmark: str) -> None:
-    """Create (or replace) the temporary ``cat_windows`` table of one landmark's window features.
+    """Create (or replace) the temporary ``cat_windows`` and ``cat_window_days`` of one landmark.
 
     Args:
         con: an open store connection.
@@ -58,6 +59,9 @@ def register_windows(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, landm
         if s.source == "biomarker"
     ]
     _create_temp(con, "cat_windows", _WINDOWS_DDL, rows)
+    con.execute("""CREATE OR REPLACE TEMP TABLE cat_window_days AS
+        SELECT feature, biomarker, window_name, CAST(unnest(range(start_day, end_day + 1)) AS INTEGER) AS day
+        FROM cat_windows""")
 
 
 def _create_temp(con: duckdb.DuckDBPyConnection, name: str, ddl: str, rows: Sequence[tuple]) -> None:

@@ -1,7 +1,7 @@
 """Write a classified batch into the store: accepted rows, replaced current rows, quarantine.
 
-Every function here runs inside the ingest transaction and reads the temporary ``*_checked``
-tables made by the validate modules plus ``batch_files(file_idx, file_name, sha256, table_name)``.
+Every function here runs inside the ingest transaction and reads the classified temporary tables
+or views made by the validate modules plus ``batch_files(file_idx, file_name, sha256, table_name)``.
 """
 
 from __future__ import annotations
@@ -63,19 +63,30 @@ def apply_keyed(
     con.execute(f"INSERT INTO {table}_history {rows}")
 
 
-def apply_observations(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
-    """Append the new observation reports of ``obs_checked``.
+def apply_observations(con: duckdb.DuckDBPyConnection, ingest_id: int) -> int:
+    """Append the new observation reports of the ``obs_classified`` view.
+
+    The insert runs without insertion-order preservation: the rows need no order, and DuckDB
+    can then write them in parallel straight to the file.
 
     Args:
         con: the ingest connection.
         ingest_id: this ingest.
+
+    Returns:
+        The number of rows inserted.
     """
-    con.execute(f"""
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        inserted = con.execute(f"""
 INSERT INTO observations
 SELECT patient_id, biomarker, modality, value, value_text, unit, original_value, original_unit,
        collected_at, reported_at, reference_high, f.file_name, c.line, {int(ingest_id)}
-FROM obs_checked c JOIN batch_files f USING (file_idx)
-WHERE c.status = 'new'""")
+FROM obs_classified c JOIN batch_files f USING (file_idx)
+WHERE c.status = 'new'""").fetchone()[0]
+    finally:
+        con.execute("SET preserve_insertion_order = true")
+    return int(inserted)
 
 
 def write_quarantine(
@@ -106,18 +117,24 @@ WHERE c.file_idx = {f.index} AND c.status = 'quarantined'
                   AND q.reason = c.reason AND q.field = c.field)""")
 
 
-def count_rows(con: duckdb.DuckDBPyConnection, checked: str) -> dict[int, FileCounts]:
+def count_rows(
+    con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile]
+) -> dict[int, FileCounts]:
     """Per file index: rows by status and the top quarantine reasons.
+
+    ``checked`` must hold every row that is not new (it may hold the new ones too): new rows are
+    counted as the file's rows minus the others.
 
     Args:
         con: the ingest connection.
         checked: the classified temporary table.
+        staged: the files whose rows are in ``checked``.
     """
-    statuses: dict[int, Counter[str]] = {}
+    statuses: dict[int, Counter[str]] = {f.index: Counter() for f in staged}
     for file_idx, status, rows in con.execute(
-        f"SELECT file_idx, status, count(*) FROM {checked} GROUP BY ALL"
+        f"SELECT file_idx, status, count(*) FROM {checked} WHERE status <> 'new' GROUP BY ALL"
     ).fetchall():
-        statuses.setdefault(file_idx, Counter())[status] = rows
+        statuses[file_idx][status] = rows
     reasons: dict[int, list[tuple[str, str, int]]] = {}
     for file_idx, reason, field, rows in con.execute(
         f"""SELECT file_idx, reason, field, count(*) AS n FROM {checked} WHERE status = 'quarantined'
@@ -125,11 +142,12 @@ def count_rows(con: duckdb.DuckDBPyConnection, checked: str) -> dict[int, FileCo
     ).fetchall():
         reasons.setdefault(file_idx, []).append((reason, field, rows))
     return {
-        idx: FileCounts(
-            new=c["new"], stored=c["stored"], updated=c["updated"], quarantined=c["quarantined"],
-            reasons=tuple(reasons.get(idx, [])[:TOP_REASONS]),
+        f.index: FileCounts(
+            new=f.rows - sum(statuses[f.index].values()), stored=statuses[f.index]["stored"],
+            updated=statuses[f.index]["updated"], quarantined=statuses[f.index]["quarantined"],
+            reasons=tuple(reasons.get(f.index, [])[:TOP_REASONS]),
         )
-        for idx, c in statuses.items()
+        for f in staged
     }
 
 

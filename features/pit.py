@@ -11,13 +11,14 @@ For landmark L (catalogue ``landmarks[L]``; landmark date = infusion_date + ``da
   landmark allows.
 * Per patient and feature (biomarker x window) the chosen report is the first in this order:
   latest ``collected_at``, then latest ``reported_at``, then higher ``ingest_id``, then larger
-  ``value`` (then larger ``value_text``), then later ``source_file`` and ``source_line``. The ingest
-  keeps (patient, biomarker, collected_at, reported_at) unique, so the tie-breakers after
-  ``reported_at`` only matter for rows written to the store by other means.
+  ``value`` (then larger ``value_text``). The ingest keeps (patient, biomarker, collected_at,
+  reported_at) unique, so the tie-breakers after ``reported_at`` only matter for rows written to
+  the store by other means; rows equal on all five keys have the same value, and which one's
+  ``reference_high`` is used is then unspecified.
 
-Everything is one DuckDB query: a join of observations to the cohort and the landmark's windows,
-``QUALIFY row_number()`` for the choice, and a conditional-aggregation pivot generated from the
-catalogue.
+Everything is one DuckDB query: an equi-join of observations to the cohort and to the landmark's
+(biomarker, window day) table, ``arg_max`` over the ordering above for the choice (a hash
+aggregate, no sort), and a conditional-aggregation pivot generated from the catalogue.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def point_in_time_values(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, l
 
 
 def point_in_time_sql(catalogue: Catalogue, landmark: str) -> str:
-    """The retrieval query of one landmark (needs the ``cat_windows`` table of that landmark).
+    """The retrieval query of one landmark (needs ``cat_window_days`` of that landmark).
 
     Args:
         catalogue: the biomarker catalogue.
@@ -67,20 +68,21 @@ def point_in_time_sql(catalogue: Catalogue, landmark: str) -> str:
     return f"""
 WITH cohort AS ({_cohort_sql(day)}),
 chosen AS (
-    SELECT c.patient_id, w.feature, o.value, o.value_text, o.reference_high
+    SELECT c.patient_id, d.feature,
+        arg_max({{'value': o.value, 'value_text': o.value_text, 'reference_high': o.reference_high}},
+                {{'collected_at': o.collected_at, 'reported_at': o.reported_at, 'ingest_id': o.ingest_id,
+                  'value': o.value, 'value_text': o.value_text}}) AS pick
     FROM observations o
     JOIN cohort c ON c.patient_id = o.patient_id
-    JOIN cat_windows w ON w.biomarker = o.biomarker
+    JOIN cat_window_days d ON d.biomarker = o.biomarker AND d.day = CAST(o.collected_at AS DATE) - c.infusion_date
     WHERE o.reported_at < CAST(c.landmark_date + 1 AS TIMESTAMP)
-      AND CAST(o.collected_at AS DATE) - c.infusion_date BETWEEN w.start_day AND w.end_day
-    QUALIFY row_number() OVER (
-        PARTITION BY c.patient_id, w.feature
-        ORDER BY o.collected_at DESC, o.reported_at DESC, o.ingest_id DESC, o.value DESC NULLS LAST,
-                 o.value_text DESC NULLS LAST, o.source_file DESC, o.source_line DESC) = 1
+    GROUP BY ALL
 ),
 wide AS (
     SELECT patient_id, {_pivot_sql(catalogue, landmark)}
-    FROM chosen GROUP BY patient_id
+    FROM (SELECT patient_id, feature, pick.value AS value, pick.value_text AS value_text,
+                 pick.reference_high AS reference_high FROM chosen)
+    GROUP BY patient_id
 )
 SELECT cohort.*, wide.* EXCLUDE (patient_id)
 FROM cohort LEFT JOIN wide USING (patient_id)

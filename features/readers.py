@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from .errors import FileFormatError, RegistryError
 OBSERVATION_TABLES = ("clinical", "imaging", "ctdna", "cellular")
 TABLE_ORDER = ("patients", "outcomes", *OBSERVATION_TABLES)
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
+PREFIX = "__p_"
+"""Names of columns derived while staging start with this."""
 
 _OBSERVATION_COLUMNS = (("patient_id", "biomarker", "value", "collected_at"), ("unit", "reported_at", "reference_high"))
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -94,13 +97,18 @@ def find_registry_files(directory: Path) -> list[RegistryFile]:
     return [found[t] for t in TABLE_ORDER if t in found]
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, file: RegistryFile, index: int) -> StagedFile:
+def stage_file(
+    con: duckdb.DuckDBPyConnection, file: RegistryFile, index: int, derive: Callable[[StagedFile], str] | None = None
+) -> StagedFile:
     """Load ``file`` into the temporary table ``raw_<index>``, every column as text.
 
     Args:
-        con: an open connection (inside the ingest transaction).
+        con: an open connection (staging needs no transaction: temporary tables are never stored).
         file: the file to read.
         index: its position in the batch (names the temporary table).
+        derive: optional extra select expressions over the text columns, computed in the same
+            pass (given a preliminary ``StagedFile`` to know which columns exist); their names
+            must start with ``PREFIX``.
 
     Returns:
         The staged file with its row count, content hash and size.
@@ -111,19 +119,22 @@ def stage_file(con: duckdb.DuckDBPyConnection, file: RegistryFile, index: int) -
     """
     relation = f"raw_{index}"
     if file.fmt == "csv":
-        columns = _csv_header(file.path)
-        _check_columns(file, columns)
-        _load_csv(con, file.path, relation, columns)
+        names = _csv_header(file.path)
+        _check_columns(file, names)
+        source = _csv_source(names)
     else:
-        columns = _parquet_columns(con, file.path)
-        _check_columns(file, tuple(name for name, _ in columns))
-        _load_parquet(con, file.path, relation, columns)
-        columns = tuple(name for name, _ in columns)
+        typed = _parquet_columns(con, file.path)
+        names = tuple(name for name, _ in typed)
+        _check_columns(file, names)
+        source = _parquet_source(typed)
+    extra = derive(StagedFile(index, file, relation, names, 0, 0, "", 0)) if derive else ""
+    sql = f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT *{', ' + extra if extra else ''} FROM {source}"
+    _read(con, sql, file)
     rows, first, last = con.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {relation}").fetchone()
     if rows and last - first + 1 != rows:
         raise RuntimeError(f"{file.path}: staged row ids are not contiguous; line numbers would be wrong")
     digest, size = _sha256(file.path)
-    return StagedFile(index, file, relation, tuple(columns), rows, first or 0, digest, size)
+    return StagedFile(index, file, relation, names, rows, first or 0, digest, size)
 
 
 def quote(name: str) -> str:
@@ -146,8 +157,8 @@ def _csv_header(path: Path) -> tuple[str, ...]:
 def _check_columns(file: RegistryFile, columns: tuple[str, ...]) -> None:
     if any(not name for name in columns):
         raise FileFormatError(str(file.path), "header has an empty column name", line=1)
-    if any(name.lower() == "rowid" for name in columns):
-        raise FileFormatError(str(file.path), "a column may not be called rowid", line=1)
+    if any(name.lower() == "rowid" or name.startswith(PREFIX) for name in columns):
+        raise FileFormatError(str(file.path), f"column names rowid and {PREFIX}* are reserved", line=1)
     repeated = sorted({name for name in columns if columns.count(name) > 1})
     if repeated:
         raise FileFormatError(str(file.path), f"header repeats column(s) {', '.join(repeated)}", line=1)
@@ -157,16 +168,10 @@ def _check_columns(file: RegistryFile, columns: tuple[str, ...]) -> None:
         raise FileFormatError(str(file.path), f"missing required column(s) {', '.join(missing)}", line=1)
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, relation: str, columns: tuple[str, ...]) -> None:
+def _csv_source(columns: tuple[str, ...]) -> str:
     spec = "{" + ", ".join("'" + name.replace("'", "''") + "': 'VARCHAR'" for name in columns) + "}"
-    sql = f"""CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM read_csv(?, header = true,
-              columns = {spec}, delim = ',', quote = '"', escape = '"', strict_mode = true,
-              auto_detect = false, encoding = 'utf-8')"""
-    try:
-        con.execute(sql, [str(path)])
-    except duckdb.Error as exc:
-        line, reason = _csv_error(str(exc))
-        raise FileFormatError(str(path), reason, line=line) from None
+    return f"""read_csv($path, header = true, columns = {spec}, delim = ',', quote = '"', escape = '"',
+               strict_mode = true, auto_detect = false, encoding = 'utf-8')"""
 
 
 def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str]]:
@@ -177,9 +182,7 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[s
     return [(name, kind) for name, kind, *_ in described]
 
 
-def _load_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, relation: str, columns: list[tuple[str, str]]
-) -> None:
+def _parquet_source(columns: list[tuple[str, str]]) -> str:
     casts = []
     for name, kind in columns:
         column = quote(name)
@@ -187,11 +190,18 @@ def _load_parquet(
         if kind in ("DOUBLE", "FLOAT"):
             text = f"CASE WHEN isnan({column}) THEN NULL ELSE {text} END"
         casts.append(f"{text} AS {column}")
-    sql = f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT {', '.join(casts)} FROM read_parquet(?)"
+    return f"(SELECT {', '.join(casts)} FROM read_parquet($path))"
+
+
+def _read(con: duckdb.DuckDBPyConnection, sql: str, file: RegistryFile) -> None:
+    """Run a statement reading ``file`` (as ``$path``); parse errors become FileFormatError."""
     try:
-        con.execute(sql, [str(path)])
+        con.execute(sql, {"path": str(file.path)})
     except duckdb.Error as exc:
-        raise FileFormatError(str(path), f"Parquet file cannot be read ({_first_line(str(exc))})") from None
+        if file.fmt == "parquet":
+            raise FileFormatError(str(file.path), f"Parquet file cannot be read ({_first_line(str(exc))})") from None
+        line, reason = _csv_error(str(exc))
+        raise FileFormatError(str(file.path), reason, line=line) from None
 
 
 def _csv_error(text: str) -> tuple[int | None, str]:

@@ -60,6 +60,8 @@ SIGNIFICANT_DIGITS = 12
 12 mg/L of CRP is stored as 1.2 mg/dL rather than 1.2000000000000002."""
 
 _MACROS = f"""
+CREATE OR REPLACE TEMP MACRO tidy(x) AS
+    CASE WHEN prefix(x, ' ') OR suffix(x, ' ') THEN nullif(trim(x), '') ELSE nullif(x, '') END;
 CREATE OR REPLACE TEMP MACRO iso_ts(x) AS
     CASE WHEN regexp_full_match(x, '{ISO_DATE}') THEN TRY_CAST(x AS TIMESTAMP) END;
 CREATE OR REPLACE TEMP MACRO finite_num(x) AS
@@ -74,7 +76,7 @@ CREATE OR REPLACE TEMP MACRO same_num(a, b) AS
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the temporary SQL macros ``iso_ts``, ``finite_num``, ``round_sig`` and ``same_num``.
+    """Create the temporary SQL macros ``tidy``, ``iso_ts``, ``finite_num``, ``round_sig``, ``same_num``.
 
     Args:
         con: an open connection.
@@ -97,8 +99,13 @@ def reason_sql(code: str = "code") -> tuple[str, str]:
 
 
 def text_column(staged: StagedFile, name: str) -> str:
-    """The trimmed text of a staged column, NULL when empty or when the file lacks the column."""
-    return f"nullif(trim({quote(name)}), '')" if staged.has(name) else "NULL::VARCHAR"
+    """The text of a staged column without surrounding spaces, NULL when empty or absent."""
+    return f"tidy({quote(name)})" if staged.has(name) else "NULL::VARCHAR"
+
+
+def raw_column(staged: StagedFile, name: str) -> str:
+    """The text of a staged column exactly as read, NULL::VARCHAR when the file lacks it."""
+    return quote(name) if staged.has(name) else "NULL::VARCHAR"
 
 
 def union_sources(staged: Iterable[StagedFile], columns: Iterable[str]) -> str:

@@ -1,12 +1,17 @@
 """Classify the staged observation rows (clinical, imaging, ctdna, cellular) in two SQL passes.
 
-Pass 1 (``obs_parsed``) checks each row on its own, in this order, the first failure winning:
+Parsing (text -> numbers and timestamps) happens while the file is staged (``parse_columns``).
+The checks are views, so the millions of valid rows are never copied again: only the rows that
+are not new (quarantined or already stored) are materialised, in ``obs_exceptions``, and the new
+rows stream straight from ``obs_classified`` into the store.
+
+Row checks (view ``obs_ctx``) look at each row on its own, in this order, the first failure winning:
 unknown biomarker, missing unit, unknown unit, bad value (empty, not a finite number, not a whole
 number for ``int``, not 0/1/true/false for ``bool``, not a level for ``category``), out of range
 (canonical value against the catalogue range, inclusive), bad reference_high (not a positive
 number), malformed collected_at, malformed reported_at, reported before collected.
 
-Pass 2 (``obs_checked``) checks the rows that passed against the batch and the store: unknown
+Then (view ``obs_ctx`` and ``obs_classified``) the rows that passed are checked against the batch and the store: unknown
 patient (not in ``patients``, which already holds this batch's accepted patients), then within the
 batch the same observation report (patient, biomarker, collected_at, reported_at) given twice with
 the same content (the first by file order and line is kept, the others are ``duplicate``) or with
@@ -14,16 +19,30 @@ different content (all are ``conflicting report``), then against the store (same
 with another content: ``conflicting report``; same content: accepted as already ``stored``).
 
 ``status`` is ``new``, ``stored`` or ``quarantined``.
+
+Work in proportion to the batch: one staging pass, one aggregate over a hash of the valid rows'
+keys (batch duplicates), one semi-join with the stored observations (skipped while the store has none), one
+pass writing the exceptions and one inserting the new rows.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from .readers import StagedFile
-from .validate import reason_sql, union_sources
+from .readers import PREFIX, StagedFile
+from .validate import raw_column, reason_sql, text_column
 
-_FIELDS = ("patient_id", "biomarker", "value", "unit", "collected_at", "reported_at", "reference_high")
+_TIDIED = ("patient_id", "biomarker", "value", "unit", "reference_high")
+"""Text columns used without surrounding spaces (computed in the view: cheaper than storing)."""
+
+_PARSED = {
+    "num": "finite_num(value)",
+    "ref_num": "finite_num(reference_high)",
+    "collected_ts": "iso_ts(tidy(collected_at))",
+    "reported_given": "tidy(reported_at) IS NOT NULL",
+    "reported_ts": "iso_ts(tidy(reported_at))",
+}
+"""Columns computed while staging (named ``PREFIX + key``), from the raw text columns."""
 
 _CODE = """CASE
     WHEN vtype IS NULL THEN 'biomarker'
@@ -37,7 +56,7 @@ _CODE = """CASE
     WHEN canonical < min_value OR canonical > max_value THEN 'range'
     WHEN reference_high IS NOT NULL AND NOT coalesce(ref_num > 0, false) THEN 'reference_high'
     WHEN collected_ts IS NULL THEN 'collected_at'
-    WHEN reported_at IS NOT NULL AND reported_ts IS NULL THEN 'reported_at'
+    WHEN reported_given AND reported_ts IS NULL THEN 'reported_at'
     WHEN reported_ts < collected_ts THEN 'order'
 END"""
 
@@ -55,9 +74,9 @@ _DETAIL = """CASE code
                            ELSE format('{} {} = {} {}, outside [{}, {}] {}', value, unit, canonical, canon_unit,
                                        min_value, max_value, canon_unit) END
     WHEN 'reference_high' THEN format('reference_high {} is not a positive number', reference_high)
-    WHEN 'collected_at' THEN format('collected_at {} is not an ISO date', coalesce(collected_at, '(empty)'))
-    WHEN 'reported_at' THEN format('reported_at {} is not an ISO date', reported_at)
-    WHEN 'order' THEN format('reported_at {} is before collected_at {}', reported_at, collected_at)
+    WHEN 'collected_at' THEN format('collected_at {} is not an ISO date', coalesce(collected_text, '(empty)'))
+    WHEN 'reported_at' THEN format('reported_at {} is not an ISO date', reported_text)
+    WHEN 'order' THEN format('reported_at {} is before collected_at {}', reported_text, collected_text)
 END"""
 
 _SAME_AS = """(same_num({row}value, {agg}v_lo) AND same_num({row}value, {agg}v_hi)
@@ -74,29 +93,75 @@ _KEY = "patient_id, biomarker, collected_at, reported_at"
 _POSITION = "file_idx * 10000000000 + line"
 
 
+def parse_columns(staged: StagedFile) -> str:
+    """Select expressions parsing an observation file's text while it is staged.
+
+    Args:
+        staged: the file being staged (its columns tell which optional ones exist).
+    """
+    return ", ".join(
+        f"{_column_expr(staged, expr)} AS {PREFIX}{name}" for name, expr in _PARSED.items()
+    )
+
+
 def classify_observations(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
-    """Create the temporary table ``obs_checked``: every staged observation row, classified.
+    """Create the views ``obs_ctx`` and ``obs_classified`` and the table ``obs_exceptions``.
 
     Args:
         con: the ingest connection, with the catalogue tables and macros registered and this
             batch's patients already applied to ``patients``.
-        staged: the staged observation files (at least one).
+        staged: the staged observation files (at least one), staged with ``parse_columns``.
 
-    Columns of ``obs_checked``: file_idx, line, the store's observation columns, status, reason,
-    field, detail.
+    ``obs_classified`` has file_idx, line, the store's observation columns, status, reason,
+    field and detail; ``obs_exceptions`` holds file_idx, line, status, reason, field and detail
+    of its rows whose status is not ``new``.
     """
-    con.execute(_parse_sql(union_sources(staged, _FIELDS)))
-    con.execute(_check_sql())
+    con.execute(_ctx_sql(staged))
+    # Repeated keys are found by grouping on a 64-bit hash of the key (cheap), then grouped exactly
+    # on the few candidate rows (a hash collision only costs a few extra candidates).
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_repeated AS
+        SELECT key_hash FROM (SELECT hash({_KEY}) AS key_hash FROM obs_ctx WHERE code IS NULL)
+        GROUP BY key_hash HAVING count(*) > 1""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_batch AS
+        SELECT {_KEY}, {_STATS}, min({_POSITION}) AS first_pos
+        FROM obs_ctx WHERE code IS NULL AND hash({_KEY}) IN (SELECT key_hash FROM obs_repeated)
+        GROUP BY ALL HAVING count(*) > 1""")
+    stored = "observations" if con.execute("SELECT count(*) FROM (FROM observations LIMIT 1)").fetchone()[0] else (
+        "(FROM observations WHERE false)")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_stored AS
+        SELECT {_KEY}, {_STATS}
+        FROM {stored} WHERE hash({_KEY}) IN (SELECT hash({_KEY}) FROM obs_ctx WHERE code IS NULL)
+        GROUP BY ALL""")
+    con.execute(_classified_sql())
+    con.execute("""CREATE OR REPLACE TEMP TABLE obs_exceptions AS
+        SELECT file_idx, line, status, reason, field, detail FROM obs_classified WHERE status <> 'new'""")
 
 
-def _parse_sql(source: str) -> str:
+def _column_expr(staged: StagedFile, expr: str) -> str:
+    """``expr`` with each raw column it names replaced by NULL when the file lacks the column."""
+    for column in ("patient_id", "biomarker", "value", "unit", "collected_at", "reported_at", "reference_high"):
+        if not staged.has(column):
+            expr = expr.replace(f"({column})", "(NULL::VARCHAR)")
+    return expr
+
+
+def _ctx_sql(staged: list[StagedFile]) -> str:
+    raw = {c: c for c in ("value", "unit", "collected_at", "reported_at")}
+    parts = []
+    for f in staged:
+        parsed = ", ".join([f"{text_column(f, name)} AS {name}" for name in _TIDIED]
+                           + [f"{PREFIX}{name} AS {name}" for name in _PARSED])
+        originals = ", ".join(f"{raw_column(f, c)} AS {alias}" for c, alias in
+                              zip(raw, ("original_value", "original_unit", "collected_text", "reported_text"),
+                                  strict=True))
+        parts.append(f"SELECT {f.index} AS file_idx, {f.line} AS line, {parsed}, {originals} FROM {f.relation}")
+    source = "\nUNION ALL\n".join(parts)
     return f"""
-CREATE OR REPLACE TEMP TABLE obs_parsed AS
+CREATE OR REPLACE TEMP VIEW obs_ctx AS
 WITH src AS ({source}),
 typed AS (
     SELECT s.*, b.modality, b.type AS vtype, b.unit AS canon_unit, b.min_value, b.max_value, b.levels,
-           b.accepted_units, u.factor, finite_num(s.value) AS num, finite_num(s.reference_high) AS ref_num,
-           iso_ts(s.collected_at) AS collected_ts, iso_ts(s.reported_at) AS reported_ts
+           b.accepted_units, u.factor
     FROM src s
     LEFT JOIN cat_biomarkers b ON b.biomarker = s.biomarker
     LEFT JOIN cat_units u ON u.biomarker = s.biomarker AND u.unit = coalesce(s.unit, '')
@@ -112,32 +177,20 @@ valued AS (
     FROM typed
 ),
 coded AS (SELECT *, {_CODE} AS code FROM valued)
-SELECT file_idx, line, patient_id, biomarker, modality, canonical AS value, level AS value_text,
-       canon_unit AS unit, value AS original_value, unit AS original_unit, collected_ts AS collected_at,
-       coalesce(reported_ts, collected_ts) AS reported_at,
-       CASE WHEN factor = 1 THEN ref_num ELSE round_sig(ref_num * factor) END AS reference_high, code,
-       {_DETAIL} AS detail
-FROM coded"""
+SELECT c.file_idx, c.line, c.patient_id, c.biomarker, c.modality, c.canonical AS value, c.level AS value_text,
+       c.canon_unit AS unit, c.original_value, c.original_unit, c.collected_ts AS collected_at,
+       coalesce(c.reported_ts, c.collected_ts) AS reported_at,
+       CASE WHEN c.factor = 1 THEN c.ref_num ELSE round_sig(c.ref_num * c.factor) END AS reference_high,
+       CASE WHEN c.code IS NULL AND p.patient_id IS NULL THEN 'patient' ELSE c.code END AS code,
+       {_DETAIL.replace("CASE code", "CASE c.code")} AS detail
+FROM coded c LEFT JOIN patients p ON p.patient_id = c.patient_id"""
 
 
-def _check_sql() -> str:
+def _classified_sql() -> str:
     reason, field = reason_sql("final_code")
     return f"""
-CREATE OR REPLACE TEMP TABLE obs_checked AS
-WITH ctx AS (
-    SELECT o.* REPLACE (CASE WHEN o.code IS NULL AND p.patient_id IS NULL THEN 'patient' ELSE o.code END AS code)
-    FROM obs_parsed o LEFT JOIN patients p ON p.patient_id = o.patient_id
-),
-batch AS (
-    SELECT {_KEY}, {_STATS}, min({_POSITION}) AS first_pos
-    FROM ctx WHERE code IS NULL GROUP BY ALL HAVING count(*) > 1
-),
-stored AS (
-    SELECT {_KEY}, {_STATS}
-    FROM (SELECT * FROM observations SEMI JOIN ctx USING ({_KEY}))
-    GROUP BY ALL
-),
-classified AS (
+CREATE OR REPLACE TEMP VIEW obs_classified AS
+WITH classified AS (
     SELECT c.*, s.n AS stored_n,
         CASE
             WHEN c.code IS NOT NULL THEN c.code
@@ -147,9 +200,9 @@ classified AS (
             WHEN s.n IS NOT NULL AND NOT {_SAME_AS.format(row='c.', agg='s.')} THEN 'conflict_store'
         END AS final_code,
         s.v_lo AS stored_value, s.t_lo AS stored_text
-    FROM ctx c
-    LEFT JOIN batch b USING ({_KEY})
-    LEFT JOIN stored s USING ({_KEY})
+    FROM obs_ctx c
+    LEFT JOIN obs_batch b USING ({_KEY})
+    LEFT JOIN obs_stored s USING ({_KEY})
 )
 SELECT file_idx, line, patient_id, biomarker, modality, value, value_text, unit, original_value,
     original_unit, collected_at, reported_at, reference_high,
