@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def ingest_directory(directory: Path, *, store: Path, catalogue: Catalogue | Non
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
+        report = replace(report, seconds=time.perf_counter() - clock)
     except BaseException:
         con.close()
         if not existed:
