@@ -36,20 +36,26 @@ class RequestContextMiddleware:
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
         started, status = time.perf_counter(), 500
-        response_started = False
+        response_started = outer_failed = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, outer_failed
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
-            await send(message)
+            try:
+                await send(message)
+            except BaseException:
+                outer_failed = True  # raised by the server or an outer middleware (e.g. the 413 body limit)
+                raise
 
         try:
             await self.app(scope, receive, send_with_id)
         except HTTPException:
             raise  # the framework's own 4xx signals (e.g. the body limit), answered further out
         except Exception as exc:
+            if outer_failed:
+                raise
             _log_unexpected(exc, scope, request_id)
             if not response_started:
                 await internal_error(request_id)(scope, receive, send_with_id)

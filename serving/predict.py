@@ -47,6 +47,8 @@ def predict_patients(model: ServingModel, patients: Sequence[PatientValues]) -> 
     Returns:
         One prediction per patient, in order.
     """
+    if not patients:
+        return []
     rows = complete_derived(model, patients)
     result = explain_rows(model, rows)
     groups = model.predictor.risk_groups(result.probability)

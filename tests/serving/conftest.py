@@ -1,0 +1,131 @@
+"""Fixtures for the API and batch-scoring tests: small models fitted on factory frames (no training
+pipeline), a TestClient factory, and (integration) a temporary MLflow registry holding both."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+with warnings.catch_warnings():  # starlette's notice about httpx vs httpx2, raised on import
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from features.catalogue import load_catalogue
+from models.predictor import ModelMetadata, RelapsePredictor, RiskThresholds
+from models.xgb_classifier import XGBRelapseClassifier
+from serving.app import create_app
+from serving.loader import ModelSlot
+from serving.model import ServingModel
+from serving.settings import Settings
+from tests.factories import random_feature_frame
+
+LANDMARKS = ("preinfusion", "day30")
+TOKEN = "test-token-0123456789abcdef"
+
+
+def make_predictor(landmark: str, *, n: int = 400, seed: int = 1, trees: int = 40) -> RelapsePredictor:
+    """A small XGBoost model on a factory frame, wrapped like training wraps its winner."""
+    frame, label = random_feature_frame(n, landmark, seed=seed)
+    specs = load_catalogue().feature_specs(landmark)
+    model = XGBRelapseClassifier(specs, n_estimators=trees, max_depth=3, n_jobs=1).fit(frame, label.to_numpy(int))
+    ranges = {s.name: (float(frame[s.name].quantile(0.005)), float(frame[s.name].quantile(0.995)))
+              for s in specs if s.type in ("float", "int")}
+    metadata = ModelMetadata(landmark=landmark, horizon_days=365, features=specs,
+                             thresholds=RiskThresholds(low=0.3, high=0.6), training_ranges=ranges,
+                             metrics={"auroc": 0.71, "brier": 0.2}, training_fingerprint="test",
+                             trained_at="2026-01-01T00:00:00")
+    return RelapsePredictor(model.booster_, metadata)
+
+
+@pytest.fixture(scope="session")
+def predictors() -> dict[str, RelapsePredictor]:
+    return {lm: make_predictor(lm) for lm in LANDMARKS}
+
+
+@pytest.fixture(scope="session")
+def serving_models(predictors) -> dict[str, ModelSlot]:
+    return {lm: ServingModel.build(p, name=f"cart-relapse-{lm}", version="7", alias="champion")
+            for lm, p in predictors.items()}
+
+
+def settings(**overrides: Any) -> Settings:
+    """Settings independent of the environment the tests run in."""
+    values: dict[str, Any] = {"api_token": None, "mlflow_tracking_uri": "sqlite:///unused.db"} | overrides
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_client(serving_models) -> Iterator[Callable[..., TestClient]]:
+    """``make_client(models=..., **settings)``: a started TestClient (closed after the test)."""
+    clients: list[TestClient] = []
+
+    def factory(models: Mapping[str, ModelSlot] | None = None, **overrides: Any) -> TestClient:
+        app = create_app(settings(**overrides), models=serving_models if models is None else models)
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    return make_client()
+
+
+def request_features(row: pd.Series, landmark: str, *, derived: bool = True) -> dict[str, Any]:
+    """A frame row as the API's ``features`` object (NaN -> null); without derived features if asked."""
+    out: dict[str, Any] = {}
+    for spec in load_catalogue().feature_specs(landmark):
+        if spec.source == "derived" and not derived:
+            continue
+        value = row[spec.name]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out[spec.name] = None
+        elif spec.type == "category":
+            out[spec.name] = str(value)
+        elif spec.type == "bool":
+            out[spec.name] = bool(value)
+        elif spec.type == "int":
+            out[spec.name] = int(value)
+        else:
+            out[spec.name] = float(value)
+    return out
+
+
+def contributions_in_model_order(body: dict[str, Any], predictor: RelapsePredictor) -> np.ndarray:
+    by_name = {c["feature"]: c["contribution"] for c in body["explanation"]["contributions"]}
+    return np.array([by_name[name] for name in predictor.feature_names])
+
+
+@pytest.fixture(scope="session")
+def mlflow_registry(tmp_path_factory, predictors) -> dict[str, Any]:
+    """A temporary sqlite MLflow registry with both landmarks registered and aliased ``champion``."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from training.register import log_packaged_model
+
+    root: Path = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.create_experiment("serving-tests", artifact_location=(root / "artifacts").as_uri())
+    versions = {}
+    for landmark, predictor in predictors.items():
+        name = f"cart-relapse-{landmark}"
+        with mlflow.start_run(experiment_id=experiment):
+            info = log_packaged_model(predictor, root / f"model-{landmark}", name)
+        versions[landmark] = str(info.registered_model_version)
+        MlflowClient().set_registered_model_alias(name, "champion", versions[landmark])
+    return {"uri": uri, "versions": versions, "root": root}
