@@ -23,7 +23,8 @@ def shap_direction_checks(frame: pd.DataFrame, explanation: Explanation, *, min_
     """Spearman correlation between each biomarker and the summed contributions of its features.
 
     Returns:
-        One row per applicable check: ``check``, ``n``, ``spearman`` and ``ok`` (correlation > 0).
+        One row per applicable check: ``check``, ``n``, ``spearman``, ``ok`` (correlation > 0) and a
+        ``note`` (e.g. the model gives the biomarker no weight at all).
     """
     index = {name: j for j, name in enumerate(explanation.feature_names)}
     rows = []
@@ -36,9 +37,12 @@ def shap_direction_checks(frame: pd.DataFrame, explanation: Explanation, *, min_
         known = ~np.isnan(value)
         if known.sum() < min_rows or np.nanstd(value) == 0:
             continue
+        if np.std(contribution[known]) == 0:
+            rows.append({"check": check, "n": int(known.sum()), "spearman": np.nan, "ok": False, "note": "not used by the model"})
+            continue
         rho = float(spearmanr(value[known], contribution[known]).statistic)
-        rows.append({"check": check, "n": int(known.sum()), "spearman": rho, "ok": bool(rho > 0)})
-    return pd.DataFrame(rows, columns=["check", "n", "spearman", "ok"])
+        rows.append({"check": check, "n": int(known.sum()), "spearman": rho, "ok": bool(rho > 0), "note": ""})
+    return pd.DataFrame(rows, columns=["check", "n", "spearman", "ok", "note"])
 
 
 def _value(frame: pd.DataFrame, spec: str) -> np.ndarray | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -33,7 +34,10 @@ def setup_tracking(uri: str | None = None) -> str:
     uri = resolve_tracking_uri(uri)
     if uri.startswith(("http://", "https://")):
         _probe_http(uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: mlflow configures its logger then
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
