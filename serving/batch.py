@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -50,21 +51,9 @@ def score_cohort(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    rows = 0
     try:
         with open(temporary, "wb") as handle:
-            writer: pq.ParquetWriter | None = None
-            for scored in score_chunks(predictor, chunks, workers=workers):
-                table = pa.Table.from_pandas(scored, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(handle, table.schema)
-                writer.write_table(table.cast(writer.schema))
-                rows += len(scored)
-                if on_chunk is not None:
-                    on_chunk(len(scored))
-            if writer is None:
-                writer = pq.ParquetWriter(handle, _empty_schema(predictor))
-            writer.close()
+            rows = _write_parquet(score_chunks(predictor, chunks, workers=workers), handle, _empty_schema(predictor), on_chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, out)
@@ -138,6 +127,29 @@ def frame_chunks(frame: pd.DataFrame, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> I
     """Consecutive row slices of an in-memory frame."""
     for start in range(0, len(frame), chunk_rows):
         yield frame.iloc[start:start + chunk_rows]
+
+
+def _write_parquet(
+    tables: Iterable[pd.DataFrame], handle: BinaryIO, empty: pa.Schema, on_chunk: Callable[[int], None] | None,
+) -> int:
+    """Write every frame to ``handle`` as one Parquet file (the first frame fixes the schema)."""
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    try:
+        for frame in tables:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(handle, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            rows += len(frame)
+            if on_chunk is not None:
+                on_chunk(len(frame))
+        if writer is None:
+            writer = pq.ParquetWriter(handle, empty)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 def _score_single_thread(predictor: RelapsePredictor, chunk: pd.DataFrame) -> pd.DataFrame:
