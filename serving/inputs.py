@@ -152,7 +152,7 @@ def _parse_object(spec_field: InputField, raw: dict[str, Any]) -> tuple[Value | 
         raise _Reject("unit must be a string", "string_type", ("unit",))
     factor = spec_field.units.get(unit.strip())
     if factor is None:
-        raise _Reject(f"unknown unit {unit!r} for {spec.name}; accepted: {list(spec_field.units)}", "unknown_unit", ("unit",))
+        raise _Reject(f"unknown unit {_shown(unit)} for {spec.name}; accepted: {list(spec_field.units)}", "unknown_unit", ("unit",))
     value = _coerce(spec, raw["value"], factor=factor, unit=unit, sub_loc=("value",))
     return value, _reference_high(spec_field, raw.get("reference_high"), factor)
 
@@ -177,7 +177,7 @@ def _coerce(spec: FeatureSpec, raw: Any, *, factor: float, unit: str, sub_loc: t
         return _boolean(raw, sub_loc)
     number = _finite_number(raw, sub_loc)
     if spec.type == "int" and number != int(number):
-        raise _Reject(f"expected an integer, got {raw!r}", "int_from_float", sub_loc)
+        raise _Reject(f"expected an integer, got {_shown(raw)}", "int_from_float", sub_loc)
     value = _convert(number, factor)
     _check_range(spec, value, raw, unit, sub_loc)
     return value
@@ -188,7 +188,7 @@ def _level(spec: FeatureSpec, raw: Any, sub_loc: tuple[str, ...]) -> str:
     if not isinstance(raw, str):
         raise _Reject(f"expected one of {list(levels)}, got a {type(raw).__name__}", "string_type", sub_loc)
     if raw not in levels:
-        raise _Reject(f"unknown level {raw!r}; expected one of {list(levels)}", "unknown_level", sub_loc)
+        raise _Reject(f"unknown level {_shown(raw)}; expected one of {list(levels)}", "unknown_level", sub_loc)
     return raw
 
 
@@ -197,13 +197,16 @@ def _boolean(raw: Any, sub_loc: tuple[str, ...]) -> float:
         return float(raw)
     if isinstance(raw, int | float) and raw in (0, 1):
         return float(raw)
-    raise _Reject(f"expected true/false (or 0/1), got {raw!r}", "bool_type", sub_loc)
+    raise _Reject(f"expected true/false (or 0/1), got {_shown(raw)}", "bool_type", sub_loc)
 
 
 def _finite_number(raw: Any, sub_loc: tuple[str, ...]) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise _Reject(f"expected a number, got a {type(raw).__name__}", "float_type", sub_loc)
-    number = float(raw)
+    try:
+        number = float(raw)
+    except OverflowError:  # a JSON integer beyond float range
+        raise _Reject("number too large", "finite_number", sub_loc) from None
     if not math.isfinite(number):
         raise _Reject("NaN and infinity are not accepted; send null for a missing value", "finite_number", sub_loc)
     return number
@@ -214,8 +217,14 @@ def _check_range(spec: FeatureSpec, value: float, raw: Any, unit: str, sub_loc: 
         return
     low, high = spec.range
     if not low <= value <= high:
-        given = f"{raw!r} {unit}".strip()
+        given = f"{_shown(raw)} {unit}".strip()
         raise _Reject(f"{given} is outside the valid range [{low:g}, {high:g}] {spec.unit}".rstrip(), "out_of_range", sub_loc)
+
+
+def _shown(raw: Any, limit: int = 40) -> str:
+    """``repr(raw)``, shortened: error messages quote the input, never at length."""
+    text = repr(raw)
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def _convert(number: float, factor: float) -> float:
