@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx
 
 import pandas as pd
 from rich.table import Table
@@ -21,6 +29,7 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
     from features.synth import generate_registry, write_registry
 
     raw, store = data_dir / "raw", data_dir / "store.duckdb"
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{(data_dir / 'mlflow.db').resolve()}")
     for stale in (raw, store, store.with_suffix(".duckdb.wal")):
         if stale.is_dir():
             shutil.rmtree(stale)
@@ -48,7 +57,81 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
     from training.job import run_training, ui_command
 
     run_training(store, list(frames), console=console)
+
+    console.rule("5. HTTP API: one sample patient per landmark")
+    serve_samples(frames)
+
+    console.rule("6. batch scoring of the registry cohort")
+    from serving.score_job import run_scoring
+
+    for landmark, out in (("preinfusion", data_dir / "scores.parquet"), ("day30", data_dir / "scores_day30.parquet")):
+        run = run_scoring(landmark=landmark, out=out, store=store, console=console)
+        console.print(f"wrote {run.out}: {run.rows:,} patients scored with {run.model} in {run.seconds:.1f} s")
     console.print(f"open the MLflow UI on the demo's store: [bold]{ui_command()}[/]")
+
+
+def serve_samples(frames: dict[str, pd.DataFrame]) -> None:
+    """Start `cart-relapse serve` in the background, send one patient per landmark, stop it."""
+    port = _free_port()
+    command = [sys.executable, "-m", "cart_relapse.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, server)
+        for landmark, frame in frames.items():
+            patient = _sample_patient(frame, landmark)
+            response = httpx.post(f"{base}/v1/predict/{landmark}", json=patient, timeout=30)
+            response.raise_for_status()
+            console.print(prediction_table(landmark, response.json()))
+    finally:
+        server.terminate()
+        server.wait(15)
+    console.print(f"server on port {port} stopped")
+
+
+def prediction_table(landmark: str, body: dict) -> Table:
+    model = body["model"]
+    title = (f"{landmark}: P(relapse or death by 12 months) = {body['relapse_probability']:.3f} "
+             f"({body['risk_group']} risk; {model['name']} v{model['version']})")
+    table = Table(title=title, caption=body["notice"])
+    for col in ("top driver", "value", "contribution (log-odds)", "modality"):
+        table.add_column(col)
+    for item in body["explanation"]["contributions"][:5]:
+        table.add_row(item["feature"], str(item["value"]), f"{item['contribution']:+.3f}", item["modality"])
+    return table
+
+
+def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict:
+    """The most completely documented patient of the frame, as an API request."""
+    names = load_catalogue().feature_names(landmark)
+    row = frame.loc[frame[names].notna().sum(axis=1).idxmax()]
+    features = {}
+    for name in names:
+        value = row[name]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        features[name] = value.item() if hasattr(value, "item") else value
+    return {"patient_id": "demo-sample", "features": features}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(base: str, server: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"`cart-relapse serve` exited with {server.returncode}")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"API not ready after {timeout:.0f} s")
 
 
 def summary_table(frames: dict[str, pd.DataFrame]) -> Table:
