@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     model_alias: str = Field(default="champion", min_length=1)
     model_uris: dict[str, str] = Field(default_factory=dict, description="landmark -> model URI overrides")
     max_batch_size: int = Field(default=1000, ge=1, description="patients per batch request (413 above)")
-    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="request body limit in bytes (413 above)")
+    max_body_bytes: int = Field(default=5_000_000, ge=1024, description="request body limit in bytes (413 above); "
+                                "a patient with every feature is about 2.5 kB")
 
     @field_validator("api_token", mode="before")
     @classmethod

@@ -45,10 +45,13 @@ async def predict_batch(landmark: str, request: BatchPredictionRequest, model: M
     """The same for several patients (each may carry a ``patient_id``); all or nothing on bad input."""
     if len(request.patients) > settings.max_batch_size:
         raise batch_too_large(len(request.patients), settings.max_batch_size)
-    patients = parse_patients(model, request.patients)
-    predictions = await run_in_threadpool(predict_patients, model, patients)
+    return await run_in_threadpool(_batch, model, request.patients)  # keeps the event loop free for other requests
+
+
+def _batch(model: ServingModel, requests: Sequence[PredictionRequest]) -> Response:
+    predictions = predict_patients(model, parse_patients(model, requests))
     body = BatchPredictionResponse(
-        predictions=[prediction_response(model, p, r.patient_id) for p, r in zip(predictions, request.patients, strict=True)],
+        predictions=[prediction_response(model, p, r.patient_id) for p, r in zip(predictions, requests, strict=True)],
         notice=model.predictor.metadata.notice,
     )
     return _json(body)

@@ -151,3 +151,14 @@ def test_body_size_limit_is_a_413(make_client):
     chunked = client.post("/v1/predict/preinfusion", content=iter([b'{"features": {"age": 60}, "pad": "', b"y" * 4000, b'"}']),
                           headers={"content-type": "application/json"})
     assert chunked.status_code == 413
+
+
+def test_default_limits_admit_a_full_batch_of_complete_patients(client):
+    from serving.settings import Settings
+
+    limit = Settings.model_fields["max_batch_size"].default
+    frame, _ = random_feature_frame(limit, "day30", seed=15, missing=0.0)
+    patients = [{"patient_id": f"P{i:06d}", "features": request_features(row, "day30")} for i, (_, row) in enumerate(frame.iterrows())]
+    response = client.post("/v1/predict/day30/batch", json={"patients": patients})
+    assert response.status_code == 200
+    assert [p["patient_id"] for p in response.json()["predictions"]] == [p["patient_id"] for p in patients]
