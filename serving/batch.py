@@ -53,7 +53,7 @@ def score_cohort(
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as handle:
-            rows = _write_parquet(score_chunks(predictor, chunks, workers=workers), handle, _empty_schema(predictor), on_chunk)
+            rows = _write_parquet(score_chunks(predictor, chunks, workers=workers), handle, output_schema(predictor), on_chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, out)
@@ -62,11 +62,11 @@ def score_cohort(
     return rows
 
 
-def score_chunks(predictor: RelapsePredictor, chunks: Iterable[pd.DataFrame], *, workers: int = 2) -> Iterator[pd.DataFrame]:
-    """Scored chunks in input order, computed by ``workers`` threads with bounded look-ahead."""
+def score_chunks(predictor: RelapsePredictor, chunks: Iterable[pd.DataFrame], *, workers: int = 2) -> Iterator[pa.Table]:
+    """Scored chunks (``score_table``) in input order, computed by ``workers`` threads with bounded look-ahead."""
     single = RelapsePredictor(predictor.booster.copy(), predictor.metadata)
     single.booster.set_param({"nthread": 1})
-    pending: deque[Future[pd.DataFrame]] = deque()
+    pending: deque[Future[pa.Table]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
         try:
             for chunk in chunks:
@@ -80,30 +80,42 @@ def score_chunks(predictor: RelapsePredictor, chunks: Iterable[pd.DataFrame], *,
                 future.cancel()
 
 
-def score_frame(predictor: RelapsePredictor, frame: pd.DataFrame) -> pd.DataFrame:
-    """One chunk: patient_id, probability, risk group, base value, top drivers, every contribution."""
+def score_table(predictor: RelapsePredictor, frame: pd.DataFrame) -> pa.Table:
+    """One chunk: patient_id, probability, risk group, base value, top drivers, every contribution.
+
+    The numbers are ``RelapsePredictor.predict_frame``'s (the same ``explain_frame`` and
+    ``risk_groups``), laid out straight into Arrow columns.
+    """
     missing = [c for c in ("patient_id", *predictor.feature_names) if c not in frame.columns]
     if missing:
         raise ScoringInputError(f"the cohort lacks column(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} "
                                 f"needed by the {predictor.metadata.landmark} model")
-    scored = predictor.predict_frame(frame)
-    contributions = scored.iloc[:, 3:].to_numpy()
-    head = pd.DataFrame({"patient_id": frame["patient_id"].astype(str).to_numpy()}, index=scored.index)
-    return pd.concat([head, scored.iloc[:, :3], top_drivers(contributions, predictor.feature_names, scored.index),
-                      scored.iloc[:, 3:]], axis=1).reset_index(drop=True)
+    result = predictor.explain_frame(frame)
+    columns: dict[str, pa.Array] = {
+        "patient_id": pa.array(frame["patient_id"].astype(str).to_numpy(), pa.string()),
+        "relapse_probability": pa.array(result.probability),
+        "risk_group": pa.array(predictor.risk_groups(result.probability), pa.string()),
+        "base_value": pa.array(result.base_value),
+    }
+    columns.update(top_drivers(result.contributions, predictor.feature_names))
+    by_feature = np.ascontiguousarray(result.contributions.T)
+    columns.update({CONTRIB_PREFIX + name: pa.array(by_feature[j]) for j, name in enumerate(predictor.feature_names)})
+    return pa.table(columns)
 
 
-def top_drivers(contributions: np.ndarray, names: tuple[str, ...], index: pd.Index) -> pd.DataFrame:
-    """``top{k}_feature`` / ``top{k}_contribution`` for the k largest absolute contributions per row."""
+def top_drivers(contributions: np.ndarray, names: tuple[str, ...]) -> dict[str, pa.Array]:
+    """``top{k}_feature`` / ``top{k}_contribution``: the k largest absolute contributions per row, largest first."""
     k = min(TOP_DRIVERS, contributions.shape[1])
-    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
+    size = np.abs(contributions)
+    candidates = np.argpartition(-size, k - 1, axis=1)[:, :k] if k < contributions.shape[1] else np.indices(size.shape)[1]
+    order = np.take_along_axis(candidates, np.argsort(-np.take_along_axis(size, candidates, 1), axis=1, kind="stable"), 1)
     labels = np.asarray(names, dtype=object)[order]
     values = np.take_along_axis(contributions, order, axis=1)
-    columns: dict[str, np.ndarray] = {}
+    columns: dict[str, pa.Array] = {}
     for i in range(k):
-        columns[f"top{i + 1}_feature"] = labels[:, i]
-        columns[f"top{i + 1}_contribution"] = values[:, i]
-    return pd.DataFrame(columns, index=index)
+        columns[f"top{i + 1}_feature"] = pa.array(labels[:, i], pa.string())
+        columns[f"top{i + 1}_contribution"] = pa.array(values[:, i])
+    return columns
 
 
 def parquet_chunks(path: Path, predictor: RelapsePredictor, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> tuple[int, Iterator[pd.DataFrame]]:
@@ -130,34 +142,30 @@ def frame_chunks(frame: pd.DataFrame, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> I
 
 
 def _write_parquet(
-    tables: Iterable[pd.DataFrame], handle: BinaryIO, empty: pa.Schema, on_chunk: Callable[[int], None] | None,
+    tables: Iterable[pa.Table], handle: BinaryIO, schema: pa.Schema, on_chunk: Callable[[int], None] | None,
 ) -> int:
-    """Write every frame to ``handle`` as one Parquet file (the first frame fixes the schema)."""
-    writer: pq.ParquetWriter | None = None
+    """Write every table to ``handle`` as one Parquet file (dictionary-encoding the text columns only)."""
+    text = [f.name for f in schema if pa.types.is_string(f.type)]
+    writer = pq.ParquetWriter(handle, schema, use_dictionary=text)
     rows = 0
     try:
-        for frame in tables:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(handle, table.schema)
-            writer.write_table(table.cast(writer.schema))
-            rows += len(frame)
+        for table in tables:
+            writer.write_table(table)
+            rows += table.num_rows
             if on_chunk is not None:
-                on_chunk(len(frame))
-        if writer is None:
-            writer = pq.ParquetWriter(handle, empty)
+                on_chunk(table.num_rows)
     finally:
-        if writer is not None:
-            writer.close()
+        writer.close()
     return rows
 
 
-def _score_single_thread(predictor: RelapsePredictor, chunk: pd.DataFrame) -> pd.DataFrame:
+def _score_single_thread(predictor: RelapsePredictor, chunk: pd.DataFrame) -> pa.Table:
     with xgb.config_context(nthread=1):
-        return score_frame(predictor, chunk)
+        return score_table(predictor, chunk)
 
 
-def _empty_schema(predictor: RelapsePredictor) -> pa.Schema:
+def output_schema(predictor: RelapsePredictor) -> pa.Schema:
+    """The columns of the scores file, in order."""
     fields = [("patient_id", pa.string()), ("relapse_probability", pa.float64()), ("risk_group", pa.string()),
               ("base_value", pa.float64())]
     for i in range(min(TOP_DRIVERS, len(predictor.feature_names))):
