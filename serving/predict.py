@@ -90,8 +90,8 @@ def encode_rows(model: ServingModel, rows: Sequence[dict[str, Value]]) -> np.nda
 
 def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> list[dict[str, Value]]:
     """Each patient's values plus the derived features they did not send, computed by
-    ``add_derived_features`` from the values they did send (missing when not computable).
-    A derived feature sent as ``null`` stays missing."""
+    ``add_derived_features`` from the values they did send (missing when not computable or not
+    finite). A derived feature sent as ``null`` stays missing."""
     rows = [dict(p.values) for p in patients]
     derived = model.schema.derived
     todo = [i for i, p in enumerate(patients) if any(n not in p.values and n not in p.nulls for n in derived)]
@@ -101,7 +101,7 @@ def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> 
     columns = {name: computed[name].to_numpy(dtype=float) for name in derived}
     for k, i in enumerate(todo):
         for name in derived:
-            if name not in rows[i] and name not in patients[i].nulls and not math.isnan(columns[name][k]):
+            if name not in rows[i] and name not in patients[i].nulls and math.isfinite(columns[name][k]):
                 rows[i][name] = float(columns[name][k])
     return rows
 

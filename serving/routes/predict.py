@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -19,9 +21,6 @@ from ..schemas import (
     BatchPredictionRequest,
     BatchPredictionResponse,
     ErrorResponse,
-    ExplanationBody,
-    FeatureContribution,
-    ModelRef,
     PredictionRequest,
     PredictionResponse,
     ValidationErrorResponse,
@@ -50,11 +49,10 @@ async def predict_batch(landmark: str, request: BatchPredictionRequest, model: M
 
 def _batch(model: ServingModel, requests: Sequence[PredictionRequest]) -> Response:
     predictions = predict_patients(model, parse_patients(model, requests))
-    body = BatchPredictionResponse(
-        predictions=[prediction_response(model, p, r.patient_id) for p, r in zip(predictions, requests, strict=True)],
-        notice=model.predictor.metadata.notice,
-    )
-    return _json(body)
+    return _json({
+        "predictions": [prediction_response(model, p, r.patient_id) for p, r in zip(predictions, requests, strict=True)],
+        "notice": model.predictor.metadata.notice,
+    })
 
 
 def parse_patients(model: ServingModel, requests: Sequence[PredictionRequest]) -> list[PatientValues]:
@@ -71,25 +69,25 @@ def parse_patients(model: ServingModel, requests: Sequence[PredictionRequest]) -
     return patients
 
 
-def prediction_response(model: ServingModel, prediction: PatientPrediction, patient_id: str | None) -> PredictionResponse:
-    """The JSON body of one prediction: contributions sorted by absolute size, totals per modality."""
+def prediction_response(model: ServingModel, prediction: PatientPrediction, patient_id: str | None) -> dict[str, Any]:
+    """One ``PredictionResponse`` as plain data (built without pydantic: this is the hot path; the
+    tests validate it against the schema): contributions sorted by absolute size, modality totals."""
     contributions = [
-        FeatureContribution.model_construct(feature=spec.name, value=_shown(spec.type, prediction.values.get(spec.name)),
-                                            contribution=float(c), modality=spec.modality)
+        {"feature": spec.name, "value": _shown(spec.type, prediction.values.get(spec.name)), "contribution": float(c),
+         "modality": spec.modality}
         for spec, c in zip(model.specs, prediction.contributions, strict=True)
     ]
-    contributions.sort(key=lambda item: -abs(item.contribution))
+    contributions.sort(key=lambda item: -abs(item["contribution"]))
     totals: dict[str, float] = {}
-    for spec, c in zip(model.specs, prediction.contributions, strict=True):
-        totals[spec.modality] = totals.get(spec.modality, 0.0) + float(c)
-    return PredictionResponse.model_construct(
-        patient_id=patient_id, landmark=model.landmark, relapse_probability=prediction.relapse_probability,
-        risk_group=prediction.risk_group, model=ModelRef.model_construct(name=model.name, version=model.version, alias=model.alias),
-        explanation=ExplanationBody.model_construct(base_value=prediction.base_value, contributions=contributions,
-                                                    modality_totals=totals),
-        missing_features=prediction.missing_features, warnings=prediction.warnings,
-        notice=model.predictor.metadata.notice or SYNTHETIC_NOTICE,
-    )
+    for item in contributions:
+        totals[item["modality"]] = totals.get(item["modality"], 0.0) + item["contribution"]
+    return {
+        "patient_id": patient_id, "landmark": model.landmark, "relapse_probability": prediction.relapse_probability,
+        "risk_group": prediction.risk_group, "model": {"name": model.name, "version": model.version, "alias": model.alias},
+        "explanation": {"base_value": prediction.base_value, "contributions": contributions, "modality_totals": totals},
+        "missing_features": prediction.missing_features, "warnings": prediction.warnings,
+        "notice": model.predictor.metadata.notice or SYNTHETIC_NOTICE,
+    }
 
 
 def _shown(value_type: str, value: float | str | None) -> float | int | bool | str | None:
@@ -101,5 +99,6 @@ def _shown(value_type: str, value: float | str | None) -> float | int | bool | s
     return int(value) if value_type == "int" else value
 
 
-def _json(body: PredictionResponse | BatchPredictionResponse) -> Response:
-    return Response(content=body.model_dump_json(), media_type="application/json")
+def _json(body: dict[str, Any]) -> Response:
+    """Serialise with the standard library (floats as their shortest round-trip repr, as pydantic does)."""
+    return Response(content=json.dumps(body, allow_nan=False, separators=(",", ":")), media_type="application/json")

@@ -162,3 +162,14 @@ def test_default_limits_admit_a_full_batch_of_complete_patients(client):
     response = client.post("/v1/predict/day30/batch", json={"patients": patients})
     assert response.status_code == 200
     assert [p["patient_id"] for p in response.json()["predictions"]] == [p["patient_id"] for p in patients]
+
+
+def test_responses_match_the_documented_schemas(client):
+    from serving.schemas import BatchPredictionResponse, PredictionResponse
+
+    frame, _ = random_feature_frame(3, "day30", seed=16)
+    patients = [{"patient_id": f"P{i}", "features": request_features(row, "day30", derived=i != 1)} for i, (_, row) in enumerate(frame.iterrows())]
+    single = client.post("/v1/predict/day30", json=patients[0]).json()
+    assert PredictionResponse.model_validate(single).model_dump(mode="json") == single
+    batch = client.post("/v1/predict/day30/batch", json={"patients": patients}).json()
+    assert BatchPredictionResponse.model_validate(batch).model_dump(mode="json") == batch
