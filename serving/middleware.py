@@ -34,7 +34,6 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
         started, status = time.perf_counter(), 500
         response_started = outer_failed = False
 
