@@ -5,10 +5,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -72,21 +68,14 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
 
 def serve_samples(frames: dict[str, pd.DataFrame]) -> None:
     """Start `cart-relapse serve` in the background, send one patient per landmark, stop it."""
-    port = _free_port()
-    command = [sys.executable, "-m", "cart_relapse.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, server)
+    from serving.process import api_server
+
+    with api_server() as base:
         for landmark, frame in frames.items():
-            patient = _sample_patient(frame, landmark)
-            response = httpx.post(f"{base}/v1/predict/{landmark}", json=patient, timeout=30)
+            response = httpx.post(f"{base}/v1/predict/{landmark}", json=_sample_patient(frame, landmark), timeout=30)
             response.raise_for_status()
             console.print(prediction_table(landmark, response.json()))
-    finally:
-        server.terminate()
-        server.wait(15)
-    console.print(f"server on port {port} stopped")
+    console.print(f"server at {base} stopped")
 
 
 def prediction_table(landmark: str, body: dict) -> Table:
@@ -112,26 +101,6 @@ def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict:
             continue
         features[name] = value.item() if hasattr(value, "item") else value
     return {"patient_id": "demo-sample", "features": features}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(base: str, server: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"`cart-relapse serve` exited with {server.returncode}")
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"API not ready after {timeout:.0f} s")
 
 
 def summary_table(frames: dict[str, pd.DataFrame]) -> Table:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from rich.console import Console
+
+from serving.process import free_port, venv_env, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -87,14 +87,13 @@ def test_gate_keeps_champion_when_not_better_and_promote_forces(trained):
 
 def test_mlflow_models_serve_serves_the_champion(trained, tmp_path):
     store, uri, outcomes = trained
-    port = _free_port()
-    bin_dir = os.path.dirname(sys.executable)  # mlflow's server shells out to `uvicorn` on PATH
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    mlflow_bin = os.path.join(bin_dir, "mlflow")
+    port = free_port()
+    mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
     server = subprocess.Popen([mlflow_bin, "models", "serve", "--env-manager", "local", "-m", "models:/cart-relapse-day30@champion",
-                               "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--host", "127.0.0.1", "--port", str(port)], env=venv_env({"MLFLOW_TRACKING_URI": uri}),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/ping", server)
+        wait_ready(f"http://127.0.0.1:{port}/ping", server, timeout=90)
         frame = outcomes[1].result.data.frame.head(3)
         predictor = outcomes[1].result.predictor
         columns = list(predictor.feature_names)
@@ -106,22 +105,3 @@ def test_mlflow_models_serve_serves_the_champion(trained, tmp_path):
     finally:
         server.terminate()
         server.wait(10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
