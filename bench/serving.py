@@ -28,7 +28,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from features.catalogue import load_catalogue  # noqa: E402
+from serving.process import api_server, free_port, venv_env, wait_ready  # noqa: E402
 from tests.factories import random_feature_frame  # noqa: E402
 
 LANDMARK = "day30"
@@ -136,17 +136,15 @@ def _latency_benchmarks(args: argparse.Namespace, uri: str, frame: pd.DataFrame,
         "api_raw": [json.dumps({"features": {k: v for k, v in r.items() if k not in derived}}) for r in rows],
         "mlflow": [json.dumps({"dataframe_split": {"columns": columns, "data": [[r[c] for c in columns]]}}) for r in rows],
     }
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "CART_RELAPSE_API_TOKEN": "", "MLFLOW_REGISTRY_URI": uri,
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # mlflow runs `uvicorn` by name
-    api_port, mlflow_port = _free_port(), _free_port()
-    api_cmd = [sys.executable, "-m", "cart_relapse.cli", "serve", "--port", str(api_port)]
+    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri, "CART_RELAPSE_API_TOKEN": ""}
+    mlflow_port = free_port()
     mlflow_cmd = [sys.executable, "-m", "mlflow", "models", "serve", "--env-manager", "local", "-m",
                   f"models:/cart-relapse-{LANDMARK}@champion", "-p", str(mlflow_port), "-h", "127.0.0.1", "-w", "1"]
-    urls = {"api": f"http://127.0.0.1:{api_port}/v1/predict/{LANDMARK}", "mlflow": f"http://127.0.0.1:{mlflow_port}/invocations"}
-    urls["api_raw"] = urls["api"]
-    checks = {"api": _check_api, "api_raw": _check_api, "mlflow": _check_mlflow}
-    with _server(api_cmd, workdir, env, f"http://127.0.0.1:{api_port}/health/ready", console, "cart-relapse serve"), \
-            _server(mlflow_cmd, workdir, env, f"http://127.0.0.1:{mlflow_port}/ping", console, "mlflow models serve"):
+    checks = {"api": _check_api, "mlflow": _check_mlflow, "api_raw": _check_api}
+    console.print("starting cart-relapse serve and mlflow models serve (loopback)")
+    with api_server(env=env, timeout=180) as api_base, _mlflow_server(mlflow_cmd, workdir, venv_env(env), f"http://127.0.0.1:{mlflow_port}/ping"):
+        url = f"{api_base}/v1/predict/{LANDMARK}"
+        urls = {"api": url, "mlflow": f"http://127.0.0.1:{mlflow_port}/invocations", "api_raw": url}
         with console.status(f"{args.requests} sequential requests to each, alternating"):
             results: dict[str, Any] = {key: {"sequential": t} for key, t in _sequential(urls, bodies, checks, args).items()}
         with console.status(f"{args.clients} concurrent clients, alternating rounds"):
@@ -232,20 +230,23 @@ def _timed_posts(client: httpx.Client, url: str, bodies: list[str], check: Check
 
 
 @contextmanager
-def _server(cmd: list[str], cwd: Path, env: dict[str, str], ready_url: str, console: Console, label: str) -> Iterator[None]:
-    log = open(cwd / f"{label.split()[0]}.log", "w")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        with console.status(f"starting {label}"):
-            _wait_ready(ready_url, process, cwd / log.name)
-        yield
-    finally:
-        _stop(process)
-        log.close()
+def _mlflow_server(cmd: list[str], cwd: Path, env: dict[str, str], ready_url: str) -> Iterator[None]:
+    """``mlflow models serve`` runs uvicorn as a child process: start it in its own process group,
+    stop the whole group, and show its log if it never gets ready."""
+    log_path = cwd / "mlflow-serve.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            try:
+                wait_ready(ready_url, process, timeout=180)
+            except (RuntimeError, TimeoutError) as exc:
+                raise RuntimeError(f"{exc}:\n{log_path.read_text()[-3000:]}") from None
+            yield
+        finally:
+            _stop_group(process)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server and any workers it started (its own process group)."""
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
@@ -254,26 +255,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---------------------------------------------------------------------------------------- batch

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from features.frame import write_frame
 from serving.app import create_app
 from serving.loader import LoadFailure, load_registry_models
 from serving.model import ServingModel
+from serving.process import free_port
 from tests.factories import random_feature_frame
 
 from .conftest import TestClient, contributions_in_model_order, request_features, settings
@@ -111,9 +111,7 @@ def test_score_command_writes_the_pyfunc_numbers(mlflow_registry, tmp_path, monk
 
 @pytest.mark.slow
 def test_serve_command_runs_uvicorn_and_answers(mlflow_registry):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_registry["uri"], "CART_RELAPSE_API_TOKEN": ""}
     process = subprocess.Popen([sys.executable, "-m", "cart_relapse.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
