@@ -43,12 +43,23 @@ def setup_tracking(uri: str | None = None) -> str:
     mlflow.set_registry_uri(uri)
     try:
         experiment = mlflow.get_experiment_by_name(EXPERIMENT)
-        if experiment is not None:
-            return experiment.experiment_id
-        location = None if uri.startswith(("http://", "https://")) else DEFAULT_ARTIFACTS.resolve().as_uri()
-        return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        if experiment is None:
+            experiment_id = mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location(uri))
+        else:
+            experiment_id = experiment.experiment_id
+        mlflow.set_experiment(experiment_id=experiment_id)  # never MLflow's Default experiment (./mlruns)
+        return experiment_id
     except Exception as exc:  # MLflow raises many types for an unusable store
         raise TrainingError(f"MLflow tracking store {uri} is not usable: {exc}") from exc
+
+
+def artifact_location(uri: str) -> str | None:
+    """Artifacts beside a sqlite database (``<db folder>/mlartifacts``); a server decides its own."""
+    if uri.startswith(("http://", "https://", "databricks")):
+        return None
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
+    return DEFAULT_ARTIFACTS.resolve().as_uri()
 
 
 def _probe_http(uri: str) -> None:
