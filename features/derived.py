@@ -11,7 +11,7 @@ platelets <75 -> 2, 75-175 -> 1, >175 -> 0 (x10^9/L); ANC <1.2 x10^9/L -> 1; hae
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from .catalogue import load_catalogue
 
 HELPER_COLUMNS = ("ldh_preld__uln", "ldh_apheresis__uln", "apheresis_date")
 BENDAMUSTINE_RECENT_MONTHS = 9.0
+NAN = np.nan
 
 
 def add_derived_features(frame: pd.DataFrame, landmark: str) -> pd.DataFrame:
@@ -35,133 +36,161 @@ def add_derived_features(frame: pd.DataFrame, landmark: str) -> pd.DataFrame:
         A new frame: the input columns (helpers removed) followed by the derived features,
         all float64.
     """
-    catalogue = load_catalogue()
-    out = frame.copy()
-    for spec in catalogue.derived:
-        if landmark in spec.landmarks:
-            out[spec.name] = _DERIVATIONS[spec.name](out).astype("float64")
-    helpers = [c for c in out.columns if c in HELPER_COLUMNS or c.startswith("_") or c.endswith("__uln")]
-    return out.drop(columns=helpers)
+    derived = derive_values(Columns(frame), landmark)
+    helpers = [c for c in frame.columns if c in HELPER_COLUMNS or c.startswith("_") or c.endswith("__uln")]
+    out = frame.drop(columns=helpers)
+    return out.assign(**{name: values for name, values in derived.items()})
 
 
-def ldh_uln_ratio(frame: pd.DataFrame) -> pd.Series:
+def derive_values(columns: Mapping[str, np.ndarray], landmark: str) -> dict[str, np.ndarray]:
+    """The derived features of ``landmark`` from plain arrays (the one implementation; no pandas per row).
+
+    Args:
+        columns: column name -> array (floats; ``product`` as objects; dates as datetime64).
+            Absent columns count as missing.
+        landmark: ``preinfusion`` or ``day30``.
+
+    Returns:
+        Derived feature name -> float64 array, in catalogue order.
+    """
+    n = max((np.size(v) for v in columns.values()), default=1)
+    return {spec.name: np.broadcast_to(np.asarray(_DERIVATIONS[spec.name](columns), dtype=np.float64), (n,)).copy()
+            for spec in load_catalogue().derived if landmark in spec.landmarks}
+
+
+class Columns(Mapping[str, np.ndarray]):
+    """Read-only view of a frame's columns as numpy arrays, converted once on first use."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            if name not in self._frame.columns:
+                self._cache[name] = np.full(len(self._frame), NAN)
+            else:
+                column = self._frame[name]
+                kind = column.dtype.kind
+                self._cache[name] = column.to_numpy() if kind in "OMUS" else column.to_numpy(dtype=np.float64, na_value=NAN)
+        return self._cache[name]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._frame.columns)
+
+    def __len__(self) -> int:
+        return len(self._frame.columns)
+
+
+def ldh_uln_ratio(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """Pre-LD LDH over the centre's ULN; the apheresis LDH when the pre-LD value is missing."""
     default = load_catalogue().biomarker("ldh").default_uln
-    preld = frame["ldh_preld"] / frame.get("ldh_preld__uln", _nan(frame)).fillna(default)
-    apheresis = frame["ldh_apheresis"] / frame.get("ldh_apheresis__uln", _nan(frame)).fillna(default)
-    return preld.fillna(apheresis)
+    preld = _get(c, "ldh_preld") / _fill(_get(c, "ldh_preld__uln"), default)
+    apheresis = _get(c, "ldh_apheresis") / _fill(_get(c, "ldh_apheresis__uln"), default)
+    return np.where(np.isnan(preld), apheresis, preld)
 
 
-def ipi(frame: pd.DataFrame) -> pd.Series:
+def ipi(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """IPI 0-5: age >60, LDH >ULN, ECOG >=2, stage III-IV, more than one extranodal site."""
-    factors = [
-        _flag(frame["age"], frame["age"] > 60),
-        _flag(ldh_uln_ratio(frame), ldh_uln_ratio(frame) > 1),
-        _flag(_ecog(frame), _ecog(frame) >= 2),
-        _flag(frame["stage_apheresis"], frame["stage_apheresis"] >= 3),
-        _flag(frame["extranodal_sites_apheresis"], frame["extranodal_sites_apheresis"] > 1),
-    ]
-    return _sum_or_nan(factors)
+    age, ratio, ecog = _get(c, "age"), ldh_uln_ratio(c), _ecog(c)
+    stage, sites = _get(c, "stage_apheresis"), _get(c, "extranodal_sites_apheresis")
+    return _flag(age, age > 60) + _flag(ratio, ratio > 1) + _flag(ecog, ecog >= 2) + _flag(stage, stage >= 3) + _flag(sites, sites > 1)
 
 
-def aaipi(frame: pd.DataFrame) -> pd.Series:
+def aaipi(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """Age-adjusted IPI 0-3: stage III-IV, LDH >ULN, ECOG >=2."""
-    ratio = ldh_uln_ratio(frame)
-    factors = [
-        _flag(frame["stage_apheresis"], frame["stage_apheresis"] >= 3),
-        _flag(ratio, ratio > 1),
-        _flag(_ecog(frame), _ecog(frame) >= 2),
-    ]
-    return _sum_or_nan(factors)
+    ratio, ecog, stage = ldh_uln_ratio(c), _ecog(c), _get(c, "stage_apheresis")
+    return _flag(stage, stage >= 3) + _flag(ratio, ratio > 1) + _flag(ecog, ecog >= 2)
 
 
-def car_hematotox(frame: pd.DataFrame) -> pd.Series:
+def car_hematotox(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """CAR-HEMATOTOX 0-7 from pre-LD platelets, ANC, haemoglobin, CRP and ferritin."""
-    plt, anc = frame["platelets_preld"], frame["anc_preld"]
-    hb, crp, ferritin = frame["hemoglobin_preld"], frame["crp_preld"], frame["ferritin_preld"]
-    points = [
-        _graded(plt, np.select([plt < 75, plt <= 175], [2.0, 1.0], 0.0)),
-        _flag(anc, anc < 1.2),
-        _flag(hb, hb < 9.0),
-        _flag(crp, crp > 3.0),
-        _graded(ferritin, np.select([ferritin > 2000, ferritin >= 650], [2.0, 1.0], 0.0)),
-    ]
-    return _sum_or_nan(points)
+    plt, anc, hb = _get(c, "platelets_preld"), _get(c, "anc_preld"), _get(c, "hemoglobin_preld")
+    crp, ferritin = _get(c, "crp_preld"), _get(c, "ferritin_preld")
+    platelet_points = np.select([plt < 75, plt <= 175], [2.0, 1.0], 0.0)
+    ferritin_points = np.select([ferritin > 2000, ferritin >= 650], [2.0, 1.0], 0.0)
+    return (_graded(plt, platelet_points) + _flag(anc, anc < 1.2) + _flag(hb, hb < 9.0) + _flag(crp, crp > 3.0)
+            + _graded(ferritin, ferritin_points))
 
 
-def easix(frame: pd.DataFrame) -> pd.Series:
+def easix(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """EASIX = LDH (U/L) x creatinine (mg/dL) / platelets (10^9/L), pre-LD."""
-    return _per_platelet(frame["ldh_preld"] * frame["creatinine_preld"], frame["platelets_preld"])
+    return _per_platelet(_get(c, "ldh_preld") * _get(c, "creatinine_preld"), _get(c, "platelets_preld"))
 
 
-def m_easix(frame: pd.DataFrame) -> pd.Series:
+def m_easix(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """m-EASIX = LDH (U/L) x CRP (mg/dL) / platelets (10^9/L), pre-LD."""
-    return _per_platelet(frame["ldh_preld"] * frame["crp_preld"], frame["platelets_preld"])
+    return _per_platelet(_get(c, "ldh_preld") * _get(c, "crp_preld"), _get(c, "platelets_preld"))
 
 
-def bendamustine_recent(frame: pd.DataFrame) -> pd.Series:
+def bendamustine_recent(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """1 if bendamustine was given within 9 months before apheresis, 0 if not or never."""
-    exposed, washout = frame["bendamustine_exposed_apheresis"], frame["bendamustine_washout_apheresis"]
-    recent = pd.Series(np.where(washout < BENDAMUSTINE_RECENT_MONTHS, 1.0, 0.0), index=frame.index)
-    recent[washout.isna()] = np.nan
-    recent[exposed == 0] = 0.0
-    recent[exposed.isna()] = np.nan
-    return recent
+    exposed, washout = _get(c, "bendamustine_exposed_apheresis"), _get(c, "bendamustine_washout_apheresis")
+    recent = np.where(np.isnan(washout), NAN, (washout < BENDAMUSTINE_RECENT_MONTHS).astype(float))
+    recent = np.where(exposed == 0, 0.0, recent)
+    return np.where(np.isnan(exposed), NAN, recent)
 
 
-def costim_cd28(frame: pd.DataFrame) -> pd.Series:
+def costim_cd28(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """1 for axi-cel (CD28 costimulation), 0 for the 4-1BB products."""
-    product = frame["product"]
-    return pd.Series(np.where(product.isna(), np.nan, (product == "axi-cel").astype(float)), index=frame.index)
+    product = np.asarray(c["product"], dtype=object) if "product" in c else np.array([None])
+    return np.where(pd.isna(product), NAN, (product == "axi-cel").astype(float))
 
 
-def vein_to_vein_days(frame: pd.DataFrame) -> pd.Series:
+def vein_to_vein_days(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """Calendar days from apheresis to infusion."""
-    delta = pd.to_datetime(frame["infusion_date"]) - pd.to_datetime(frame["apheresis_date"])
-    return delta.dt.days.astype("float64")
+    if "infusion_date" not in c or "apheresis_date" not in c:
+        return np.array([NAN])
+    infusion = pd.to_datetime(np.asarray(c["infusion_date"]).ravel()).to_numpy("datetime64[D]")
+    apheresis = pd.to_datetime(np.asarray(c["apheresis_date"]).ravel()).to_numpy("datetime64[D]")
+    days = infusion - apheresis
+    return np.where(np.isnat(days), NAN, days.astype(np.int64).astype(float))
 
 
-def ctdna_detected_day30(frame: pd.DataFrame) -> pd.Series:
+def ctdna_detected_day30(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """1 if day-28 ctDNA is detectable (>0 hGE/mL), 0 if undetectable, NaN if not measured."""
-    return _flag(frame["ctdna_day30"], frame["ctdna_day30"] > 0)
+    ctdna = _get(c, "ctdna_day30")
+    return _flag(ctdna, ctdna > 0)
 
 
-def car_peak_per_tmtv(frame: pd.DataFrame) -> pd.Series:
+def car_peak_per_tmtv(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """Peak CAR-T expansion (cells/uL) per mL of baseline tumour volume (floor 1 mL)."""
-    return frame["car_peak_early"] / frame["tmtv_preld"].clip(lower=1.0)
+    return _get(c, "car_peak_early") / np.maximum(_get(c, "tmtv_preld"), 1.0)
 
 
-def tmtv_change_day30(frame: pd.DataFrame) -> pd.Series:
+def tmtv_change_day30(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """log2 of (day-30 TMTV + 1) / (baseline TMTV + 1)."""
-    return np.log2((frame["tmtv_day30"] + 1.0) / (frame["tmtv_preld"] + 1.0))
+    return np.log2((_get(c, "tmtv_day30") + 1.0) / (_get(c, "tmtv_preld") + 1.0))
 
 
-def _ecog(frame: pd.DataFrame) -> pd.Series:
-    return frame["ecog_preld"].fillna(frame["ecog_apheresis"])
+def _get(c: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    return np.asarray(c[name], dtype=np.float64) if name in c else np.array([NAN])
 
 
-def _nan(frame: pd.DataFrame) -> pd.Series:
-    return pd.Series(np.nan, index=frame.index)
+def _fill(values: np.ndarray, default: float | None) -> np.ndarray:
+    return np.where(np.isnan(values), NAN if default is None else default, values)
 
 
-def _flag(value: pd.Series, condition: pd.Series) -> pd.Series:
+def _ecog(c: Mapping[str, np.ndarray]) -> np.ndarray:
+    preld = _get(c, "ecog_preld")
+    return np.where(np.isnan(preld), _get(c, "ecog_apheresis"), preld)
+
+
+def _flag(value: np.ndarray, condition: np.ndarray) -> np.ndarray:
     """0/1 where ``value`` is known, NaN where it is missing."""
-    return pd.Series(np.where(value.isna(), np.nan, condition.astype(float)), index=value.index)
+    return np.where(np.isnan(value), NAN, condition.astype(float))
 
 
-def _graded(value: pd.Series, points: np.ndarray) -> pd.Series:
-    return pd.Series(np.where(value.isna(), np.nan, points), index=value.index)
+def _graded(value: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(value), NAN, points)
 
 
-def _sum_or_nan(parts: list[pd.Series]) -> pd.Series:
-    return pd.concat(parts, axis=1).sum(axis=1, min_count=len(parts))
+def _per_platelet(numerator: np.ndarray, platelets: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return numerator / np.where(platelets > 0, platelets, NAN)
 
 
-def _per_platelet(numerator: pd.Series, platelets: pd.Series) -> pd.Series:
-    return numerator / platelets.where(platelets > 0)
-
-
-_DERIVATIONS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
+_DERIVATIONS: dict[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]] = {
     "ldh_uln_ratio": ldh_uln_ratio,
     "ipi": ipi,
     "aaipi": aaipi,

@@ -126,3 +126,17 @@ def test_landmark_decides_which_derived_features_exist_and_helpers_are_dropped()
     assert "ctdna_detected_day30" not in pre and "ipi" in pre
     assert not {"ldh_preld__uln", "apheresis_date"} & set(pre.columns)
     assert all(pre[d.name].dtype == "float64" for d in load_catalogue().derived if "preinfusion" in d.landmarks)
+
+
+def test_plain_arrays_and_frames_give_the_same_values():
+    from features.derived import derive_values
+    from tests.factories import random_feature_frame
+
+    frame, _ = random_feature_frame(50, "day30", seed=9)
+    frame = frame.assign(ldh_preld__uln=230.0, ldh_apheresis__uln=float("nan"),
+                         infusion_date=pd.Timestamp("2024-03-01"), apheresis_date=pd.Timestamp("2024-01-20"))
+    via_frame = add_derived_features(frame, "day30")
+    arrays = {c: frame[c].to_numpy() for c in frame.columns}
+    for name, values in derive_values(arrays, "day30").items():
+        np.testing.assert_array_equal(values, via_frame[name].to_numpy(), err_msg=name)
+    assert via_frame["vein_to_vein_days"].eq(41.0).all()
