@@ -23,7 +23,13 @@ SYNTHETIC_NOTICE = (
     "Research and engineering use only; not for clinical decisions."
 )
 RISK_GROUPS = ("low", "intermediate", "high")
+REGISTERED_MODEL_PREFIX = "cart-relapse-"
 CONTRIB_PREFIX = "contrib__"
+
+
+def registered_model_name(landmark: str) -> str:
+    """The MLflow registry name of a landmark's model (``cart-relapse-<landmark>``)."""
+    return f"{REGISTERED_MODEL_PREFIX}{landmark}"
 
 
 class RiskThresholds(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from models.predictor import SYNTHETIC_NOTICE, RelapsePredictor
+from models.predictor import SYNTHETIC_NOTICE, RelapsePredictor, registered_model_name
 
 from .fit import TrainResult
 from .gate import GateDecision, champion_gate
@@ -23,10 +23,6 @@ from .plots import plot_calibration, plot_decision_curve, plot_roc, plot_shap_be
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = REPO / "models" / "pyfunc_entry.py"
 RUNTIME_PACKAGES = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "xgboost-cpu")
-
-
-def model_name(landmark: str) -> str:
-    return f"cart-relapse-{landmark}"
 
 
 @dataclass(frozen=True)
@@ -46,7 +42,7 @@ def log_and_register(result: TrainResult, *, tags: dict[str, str], force_promote
     import mlflow
     from mlflow import MlflowClient
 
-    name = model_name(result.data.landmark)
+    name = registered_model_name(result.data.landmark)
     client = MlflowClient()
     with mlflow.start_run(run_name=f"train-{result.data.landmark}") as parent, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
