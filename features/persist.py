@@ -64,7 +64,7 @@ def apply_keyed(
 
 
 def apply_observations(con: duckdb.DuckDBPyConnection, ingest_id: int) -> int:
-    """Append the new observation reports of the ``obs_classified`` view.
+    """Append the new observation reports: the ``obs_values`` rows that are not in ``obs_exceptions``.
 
     The insert runs without insertion-order preservation: the rows need no order, and DuckDB
     can then write them in parallel straight to the file.
@@ -81,9 +81,9 @@ def apply_observations(con: duckdb.DuckDBPyConnection, ingest_id: int) -> int:
         inserted = con.execute(f"""
 INSERT INTO observations
 SELECT patient_id, biomarker, modality, value, value_text, unit, original_value, original_unit,
-       collected_at, reported_at, reference_high, f.file_name, c.line, {int(ingest_id)}
-FROM obs_classified c JOIN batch_files f USING (file_idx)
-WHERE c.status = 'new'""").fetchone()[0]
+       collected_at, reported_at, reference_high, f.file_name, v.line, {int(ingest_id)}
+FROM obs_values v JOIN batch_files f USING (file_idx)
+ANTI JOIN obs_exceptions e ON e.file_idx = v.file_idx AND e.line = v.line""").fetchone()[0]
     finally:
         con.execute("SET preserve_insertion_order = true")
     return int(inserted)

@@ -34,6 +34,11 @@ from .errors import RegistryError
 
 SCHEMA_VERSION = "1"
 
+STORAGE_VERSION = "v1.3.0"
+"""DuckDB storage format of a store this code creates: v1.3.0 and later write strings about 25%
+faster (and read them faster) than the default v1.0.0 format; the file then needs DuckDB >= 1.3 to
+open (the project pins 1.4). A store created earlier keeps its format."""
+
 _PATIENT_COLUMNS = """
     patient_id VARCHAR NOT NULL,
     center VARCHAR NOT NULL,
@@ -144,7 +149,8 @@ def open_store(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConn
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
         raise RegistryError(_open_error(path, exc)) from None
     try:

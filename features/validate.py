@@ -51,6 +51,9 @@ REASONS: dict[str, tuple[str, str]] = {
 ISO_DATE = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
 """Accepted date/time text: ISO 8601 without a UTC offset (Parquet timestamps print with a space)."""
 
+_PLAIN_DATE = "-".join("[0-9]" * n for n in (4, 2, 2))
+"""GLOB of the commonest accepted form, a bare date (a subset of ``ISO_DATE``, cheaper to test)."""
+
 RELATIVE_TOLERANCE = 1e-9
 """Two canonical numbers are the same value when they differ by at most this, relatively (so
 12 mg/L and 1.2 mg/dL of CRP are one value despite binary rounding)."""
@@ -63,7 +66,7 @@ _MACROS = f"""
 CREATE OR REPLACE TEMP MACRO tidy(x) AS
     CASE WHEN prefix(x, ' ') OR suffix(x, ' ') THEN nullif(trim(x), '') ELSE nullif(x, '') END;
 CREATE OR REPLACE TEMP MACRO iso_ts(x) AS
-    CASE WHEN regexp_full_match(x, '{ISO_DATE}') THEN TRY_CAST(x AS TIMESTAMP) END;
+    CASE WHEN x GLOB '{_PLAIN_DATE}' OR regexp_full_match(x, '{ISO_DATE}') THEN TRY_CAST(x AS TIMESTAMP) END;
 CREATE OR REPLACE TEMP MACRO finite_num(x) AS
     CASE WHEN isfinite(TRY_CAST(x AS DOUBLE)) THEN TRY_CAST(x AS DOUBLE) END;
 CREATE OR REPLACE TEMP MACRO round_sig(x) AS

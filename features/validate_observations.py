@@ -1,9 +1,10 @@
-"""Classify the staged observation rows (clinical, imaging, ctdna, cellular) in two SQL passes.
+"""Classify the staged observation rows (clinical, imaging, ctdna, cellular) in two full SQL passes.
 
-Parsing (text -> numbers and timestamps) happens while the file is staged (``parse_columns``).
-The checks are views, so the millions of valid rows are never copied again: only the rows that
-are not new (quarantined or already stored) are materialised, in ``obs_exceptions``, and the new
-rows stream straight from ``obs_classified`` into the store.
+Parsing (text -> numbers and timestamps, and a hash of each row's key) happens while the file is
+staged (``parse_columns``). The checks are views, so the millions of valid rows are never copied
+again: only the rows that are not new (quarantined or already stored) are materialised, in
+``obs_exceptions`` (the first full pass), and the new rows stream from ``obs_values`` minus those
+exceptions straight into the store (the second, in ``persist.apply_observations``).
 
 Row checks (view ``obs_ctx``) look at each row on its own, in this order, the first failure winning:
 unknown biomarker, missing unit, unknown unit, bad value (empty, not a finite number, not a whole
@@ -11,18 +12,21 @@ number for ``int``, not 0/1/true/false for ``bool``, not a level for ``category`
 (canonical value against the catalogue range, inclusive), bad reference_high (not a positive
 number), malformed collected_at, malformed reported_at, reported before collected.
 
-Then (view ``obs_ctx`` and ``obs_classified``) the rows that passed are checked against the batch and the store: unknown
-patient (not in ``patients``, which already holds this batch's accepted patients), then within the
-batch the same observation report (patient, biomarker, collected_at, reported_at) given twice with
-the same content (the first by file order and line is kept, the others are ``duplicate``) or with
-different content (all are ``conflicting report``), then against the store (same report stored
-with another content: ``conflicting report``; same content: accepted as already ``stored``).
+Then (views ``obs_ctx`` and ``obs_classified``) the rows that passed are checked against the batch and
+the store: unknown patient (not in ``patients``, which already holds this batch's accepted patients),
+then within the batch the same observation report (patient, biomarker, collected_at, reported_at)
+given twice with the same content (the first by file order and line is kept, the others are
+``duplicate``) or with different content (all are ``conflicting report``), then against the store
+(same report stored with another content: ``conflicting report``; same content: accepted as already
+``stored``).
 
 ``status`` is ``new``, ``stored`` or ``quarantined``.
 
-Work in proportion to the batch: one staging pass, one aggregate over a hash of the valid rows'
-keys (batch duplicates), one semi-join with the stored observations (skipped while the store has none), one
-pass writing the exceptions and one inserting the new rows.
+Work in proportion to the batch. Staging computes a 64-bit hash of each row's key (``__p_key``);
+repeated hashes (one aggregate over that column) name the few candidate rows that are classified
+again and grouped exactly (a collision or a row failing a row check only costs a candidate). The
+store is looked up only for the hashes of this batch, and not at all while it holds no observation
+of the batch's patients. Then one pass writes the exceptions and one inserts the new rows.
 """
 
 from __future__ import annotations
@@ -41,8 +45,12 @@ _PARSED = {
     "collected_ts": "iso_ts(tidy(collected_at))",
     "reported_given": "tidy(reported_at) IS NOT NULL",
     "reported_ts": "iso_ts(tidy(reported_at))",
+    "key": "hash(tidy(patient_id), tidy(biomarker), iso_ts(tidy(collected_at)),"
+           " coalesce(iso_ts(tidy(reported_at)), iso_ts(tidy(collected_at))))",
 }
-"""Columns computed while staging (named ``PREFIX + key``), from the raw text columns."""
+"""Columns computed while staging (named ``PREFIX + key``), from the raw text columns. ``key`` is
+``hash(patient_id, biomarker, collected_at, reported_at)`` with the values as stored (DuckDB's
+``hash`` of the same typed values is the same, so it also matches stored rows)."""
 
 _CODE = """CASE
     WHEN vtype IS NULL THEN 'biomarker'
@@ -105,36 +113,60 @@ def parse_columns(staged: StagedFile) -> str:
 
 
 def classify_observations(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
-    """Create the views ``obs_ctx`` and ``obs_classified`` and the table ``obs_exceptions``.
+    """Create the views ``obs_values``, ``obs_ctx``, ``obs_classified`` and the table ``obs_exceptions``.
 
     Args:
         con: the ingest connection, with the catalogue tables and macros registered and this
             batch's patients already applied to ``patients``.
         staged: the staged observation files (at least one), staged with ``parse_columns``.
 
-    ``obs_classified`` has file_idx, line, the store's observation columns, status, reason,
-    field and detail; ``obs_exceptions`` holds file_idx, line, status, reason, field and detail
-    of its rows whose status is not ``new``.
+    ``obs_values`` has file_idx, line and the store's observation columns of every staged row;
+    ``obs_classified`` adds status, reason, field and detail; ``obs_exceptions`` holds file_idx,
+    line, status, reason, field and detail of the rows whose status is not ``new`` (so the new rows
+    are ``obs_values`` without the exceptions).
     """
-    con.execute(_ctx_sql(staged))
-    # Repeated keys are found by grouping on a 64-bit hash of the key (cheap), then grouped exactly
-    # on the few candidate rows (a hash collision only costs a few extra candidates).
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_repeated AS
-        SELECT key_hash FROM (SELECT hash({_KEY}) AS key_hash FROM obs_ctx WHERE code IS NULL)
-        GROUP BY key_hash HAVING count(*) > 1""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_batch AS
-        SELECT {_KEY}, {_STATS}, min({_POSITION}) AS first_pos
-        FROM obs_ctx WHERE code IS NULL AND hash({_KEY}) IN (SELECT key_hash FROM obs_repeated)
-        GROUP BY ALL HAVING count(*) > 1""")
-    stored = "observations" if con.execute("SELECT count(*) FROM (FROM observations LIMIT 1)").fetchone()[0] else (
-        "(FROM observations WHERE false)")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_stored AS
-        SELECT {_KEY}, {_STATS}
-        FROM {stored} WHERE hash({_KEY}) IN (SELECT hash({_KEY}) FROM obs_ctx WHERE code IS NULL)
-        GROUP BY ALL""")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW obs_values AS {_values_sql(staged)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW obs_ctx AS {_ctx_sql(staged)}")
+    _find_batch_repeats(con, staged)
+    _find_stored(con, staged)
     con.execute(_classified_sql())
     con.execute("""CREATE OR REPLACE TEMP TABLE obs_exceptions AS
         SELECT file_idx, line, status, reason, field, detail FROM obs_classified WHERE status <> 'new'""")
+
+
+def _find_batch_repeats(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
+    """``obs_batch``: per key given more than once among this batch's valid rows, its content stats.
+
+    The staged key hashes are grouped first (all rows: cheap, one column); only the rows of a
+    repeated hash are then classified and grouped by the exact key.
+    """
+    hashes = " UNION ALL ".join(f"SELECT {PREFIX}key AS key_hash FROM {f.relation}" for f in staged)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_repeated AS
+        SELECT key_hash FROM ({hashes}) GROUP BY key_hash HAVING count(*) > 1""")
+    candidates = _ctx_sql(staged, f"{PREFIX}key IN (SELECT key_hash FROM obs_repeated)")
+    if not con.execute("SELECT count(*) FROM (FROM obs_repeated LIMIT 1)").fetchone()[0]:
+        candidates += " LIMIT 0"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_batch AS
+        SELECT {_KEY}, {_STATS}, min({_POSITION}) AS first_pos
+        FROM ({candidates}) WHERE code IS NULL GROUP BY ALL HAVING count(*) > 1""")
+
+
+def _find_stored(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
+    """``obs_stored``: per key of this batch already in the store, the stored content stats.
+
+    The store is not read at all when it holds no observation of the batch's patients (a first
+    ingest, or a batch of new patients); otherwise the stored rows whose key hash is one of the
+    batch's are grouped by the exact key.
+    """
+    patients = " UNION ALL ".join(f"SELECT tidy(patient_id) AS patient_id FROM {f.relation}" for f in staged)
+    hashes = " UNION ALL ".join(f"SELECT {PREFIX}key AS key_hash FROM {f.relation}" for f in staged)
+    touched = bool(con.execute("SELECT count(*) FROM (FROM observations LIMIT 1)").fetchone()[0]) and bool(
+        con.execute(f"""SELECT count(*) FROM (SELECT 1 FROM observations
+            WHERE patient_id IN (SELECT patient_id FROM ({patients})) LIMIT 1)""").fetchone()[0])
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_stored AS
+        SELECT {_KEY}, {_STATS} FROM (FROM observations {'' if touched else 'LIMIT 0'})
+        WHERE hash({_KEY}) IN ({hashes})
+        GROUP BY ALL""")
 
 
 def _column_expr(staged: StagedFile, expr: str) -> str:
@@ -145,19 +177,21 @@ def _column_expr(staged: StagedFile, expr: str) -> str:
     return expr
 
 
-def _ctx_sql(staged: list[StagedFile]) -> str:
+def _typed_sql(staged: list[StagedFile], where: str = "true") -> str:
+    """The staged rows for which ``where`` (over staged columns) holds, with their catalogue entry,
+    canonical value and every column the row checks need (not yet checked)."""
     raw = {c: c for c in ("value", "unit", "collected_at", "reported_at")}
     parts = []
     for f in staged:
         parsed = ", ".join([f"{text_column(f, name)} AS {name}" for name in _TIDIED]
-                           + [f"{PREFIX}{name} AS {name}" for name in _PARSED])
+                           + [f"{PREFIX}{name} AS {name}" for name in _PARSED if name != "key"])
         originals = ", ".join(f"{raw_column(f, c)} AS {alias}" for c, alias in
                               zip(raw, ("original_value", "original_unit", "collected_text", "reported_text"),
                                   strict=True))
-        parts.append(f"SELECT {f.index} AS file_idx, {f.line} AS line, {parsed}, {originals} FROM {f.relation}")
+        parts.append(f"SELECT {f.index} AS file_idx, {f.line} AS line, {parsed}, {originals} FROM {f.relation}"
+                     f" WHERE {where}")
     source = "\nUNION ALL\n".join(parts)
     return f"""
-CREATE OR REPLACE TEMP VIEW obs_ctx AS
 WITH src AS ({source}),
 typed AS (
     SELECT s.*, b.modality, b.type AS vtype, b.unit AS canon_unit, b.min_value, b.max_value, b.levels,
@@ -165,22 +199,35 @@ typed AS (
     FROM src s
     LEFT JOIN cat_biomarkers b ON b.biomarker = s.biomarker
     LEFT JOIN cat_units u ON u.biomarker = s.biomarker AND u.unit = coalesce(s.unit, '')
-),
-valued AS (
-    SELECT *,
-        CASE vtype
-            WHEN 'bool' THEN CASE WHEN lower(value) = 'true' OR num = 1 THEN 1.0
-                                  WHEN lower(value) = 'false' OR num = 0 THEN 0.0 END
-            WHEN 'category' THEN NULL
-            ELSE CASE WHEN factor = 1 THEN num ELSE round_sig(num * factor) END END AS canonical,
-        CASE WHEN vtype = 'category' AND list_contains(levels, value) THEN value END AS level
-    FROM typed
-),
-coded AS (SELECT *, {_CODE} AS code FROM valued)
-SELECT c.file_idx, c.line, c.patient_id, c.biomarker, c.modality, c.canonical AS value, c.level AS value_text,
-       c.canon_unit AS unit, c.original_value, c.original_unit, c.collected_ts AS collected_at,
-       coalesce(c.reported_ts, c.collected_ts) AS reported_at,
-       CASE WHEN c.factor = 1 THEN c.ref_num ELSE round_sig(c.ref_num * c.factor) END AS reference_high,
+)
+SELECT *,
+    CASE vtype
+        WHEN 'bool' THEN CASE WHEN lower(value) = 'true' OR num = 1 THEN 1.0
+                              WHEN lower(value) = 'false' OR num = 0 THEN 0.0 END
+        WHEN 'category' THEN NULL
+        ELSE CASE WHEN factor = 1 THEN num ELSE round_sig(num * factor) END END AS canonical,
+    CASE WHEN vtype = 'category' AND list_contains(levels, value) THEN value END AS level,
+    CASE WHEN factor = 1 THEN ref_num ELSE round_sig(ref_num * factor) END AS canonical_ref
+FROM typed"""
+
+
+_STORED_AS = """{t}file_idx, {t}line, {t}patient_id, {t}biomarker, {t}modality, {t}canonical AS value,
+    {t}level AS value_text, {t}canon_unit AS unit, {t}original_value, {t}original_unit,
+    {t}collected_ts AS collected_at, coalesce({t}reported_ts, {t}collected_ts) AS reported_at,
+    {t}canonical_ref AS reference_high"""
+"""file_idx, line and the store's observation columns, from ``_typed_sql`` (alias prefix ``t``)."""
+
+
+def _values_sql(staged: list[StagedFile]) -> str:
+    """Every staged row as it would be stored (``obs_values``), unchecked."""
+    return f"SELECT {_STORED_AS.format(t='')} FROM ({_typed_sql(staged)})"
+
+
+def _ctx_sql(staged: list[StagedFile], where: str = "true") -> str:
+    """``_values_sql`` with each row's first failing row check (``code``, NULL if none) and its detail."""
+    return f"""
+WITH coded AS (SELECT *, {_CODE} AS code FROM ({_typed_sql(staged, where)}))
+SELECT {_STORED_AS.format(t='c.')},
        CASE WHEN c.code IS NULL AND p.patient_id IS NULL THEN 'patient' ELSE c.code END AS code,
        {_DETAIL.replace("CASE code", "CASE c.code")} AS detail
 FROM coded c LEFT JOIN patients p ON p.patient_id = c.patient_id"""
