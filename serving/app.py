@@ -1,13 +1,17 @@
-"""The FastAPI app: health, models and predict routes; models loaded once in the background.
+"""The FastAPI app: health, models, predict and admin routes; models loaded in the background.
 
-``create_app`` has no side effects until the app starts: the lifespan then starts a thread that
-loads every landmark's model (``loader.load_registry_models``), so ``/health/live`` answers at
-once and ``/health/ready`` reports ``loading``, then ready or the reason per landmark.
+``create_app`` has no side effects until the app starts: the lifespan then starts the first load
+of every landmark's model (``serving.reload.Reloader`` with ``loader.load_registry_models``), so
+``/health/live`` answers at once and ``/health/ready`` reports ``loading``, then ready or the
+reason per landmark. ``POST /v1/admin/reload`` (and SIGHUP, when ``handle_sighup``) load the
+configured models again and swap in each one that passes the probe, while requests keep being served.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import logging
+import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -17,38 +21,51 @@ from features.catalogue import load_catalogue
 from models.predictor import SYNTHETIC_NOTICE
 
 from .errors import install_error_handlers
-from .loader import Loader, LoadFailure, ModelRegistry, ModelSlot, describe_error, load_registry_models, redact
+from .loader import Loader, ModelRegistry, ModelSlot, load_registry_models
 from .middleware import RequestContextMiddleware, TokenAuthMiddleware
+from .reload import Reloader
+from .routes.admin import router as admin_router
 from .routes.health import router as health_router
 from .routes.models import router as models_router
 from .routes.predict import router as predict_router
 from .settings import Settings
 
+logger = logging.getLogger("cart_relapse.serving")
+
 
 def create_app(
     settings: Settings | None = None, *, loader: Loader = load_registry_models,
-    models: Mapping[str, ModelSlot] | None = None,
+    models: Mapping[str, ModelSlot] | None = None, handle_sighup: bool = False,
 ) -> FastAPI:
     """Build the API.
 
     Args:
         settings: configuration (read from the environment when omitted).
-        loader: loads every landmark's model at start-up (in a background thread).
-        models: already-loaded models per landmark (tests); the loader is then not used.
+        loader: loads every landmark's model, at start-up and on each reload (in a background thread).
+        models: already-loaded models per landmark (tests): served from the start without loading or
+            probing; reloads still use ``loader``.
+        handle_sighup: reload on SIGHUP (the server process; needs the main thread's event loop).
 
     Returns:
         The app; run it with uvicorn (see ``serving.server.run_server``).
     """
     settings = settings or Settings()
     registry = ModelRegistry(tuple(load_catalogue().landmarks))
+    reloader = Reloader(registry, loader, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if models is not None:
             registry.set(models)
         else:
-            threading.Thread(target=_load_into, args=(registry, loader, settings), name="model-loader", daemon=True).start()
-        yield
+            reloader.start("startup")
+        if handle_sighup:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload_on_signal, reloader)
+        try:
+            yield
+        finally:
+            if handle_sighup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
     app = FastAPI(
         title="cart-relapse", version="0.1.0", lifespan=lifespan, max_body_size=settings.max_body_bytes,
@@ -56,19 +73,19 @@ def create_app(
     )
     app.state.settings = settings
     app.state.models = registry
+    app.state.reloader = reloader
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(models_router)
     app.include_router(predict_router)
+    app.include_router(admin_router)
     if settings.token is not None:
         app.add_middleware(TokenAuthMiddleware, token=settings.token)
     app.add_middleware(RequestContextMiddleware)
     return app
 
 
-def _load_into(registry: ModelRegistry, loader: Loader, settings: Settings) -> None:
-    try:
-        registry.set(loader(settings))
-    except Exception as exc:  # e.g. MLflow not importable or the tracking URI unusable: report, keep serving
-        reason = f"model loading failed: {describe_error(exc)}"
-        registry.set({lm: LoadFailure(lm, redact(settings.model_uri(lm)), reason) for lm in registry.landmarks})
+def _reload_on_signal(reloader: Reloader) -> None:
+    """SIGHUP: the same reload as ``POST /v1/admin/reload``; its outcome is logged and shown on ``/v1/models``."""
+    logger.info("SIGHUP received: reloading the models")
+    reloader.start("signal")

@@ -1,4 +1,4 @@
-"""Request dependencies: the app's settings, its model registry and one landmark's model."""
+"""Request dependencies: the app's settings, its model registry and reloader, and one landmark's model."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from .errors import model_unavailable, unknown_landmark
 from .loader import LoadFailure, ModelRegistry
 from .model import ServingModel
+from .reload import Reloader
 from .settings import Settings
 
 
@@ -20,8 +21,13 @@ def get_registry(request: Request) -> ModelRegistry:
     return request.app.state.models
 
 
+def get_reloader(request: Request) -> Reloader:
+    return request.app.state.reloader
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+ReloaderDep = Annotated[Reloader, Depends(get_reloader)]
 
 
 def get_model(landmark: str, registry: RegistryDep) -> ServingModel:

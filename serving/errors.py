@@ -1,4 +1,4 @@
-"""Error answers: 422 naming each bad field (never echoing the request body), 404, 413, 503."""
+"""Error answers: 422 naming each bad field (never echoing the request body), 401, 403, 404, 413, 503."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .inputs import InputError
+from .schemas import ErrorResponse
+
+UNAUTHORIZED: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse, "description": "missing or invalid bearer token (when the server has a token)"},
+}
+"""The answer of ``middleware.TokenAuthMiddleware``, documented on every /v1 router."""
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -21,6 +27,10 @@ def unknown_landmark(landmark: str, known: tuple[str, ...]) -> HTTPException:
 
 def model_unavailable(landmark: str, reason: str) -> HTTPException:
     return HTTPException(503, detail=f"no model for the {landmark} landmark: {reason}")
+
+
+def not_from_loopback() -> HTTPException:
+    return HTTPException(403, detail="without an API token, admin calls are accepted from loopback clients only")
 
 
 def batch_too_large(size: int, limit: int) -> HTTPException:

@@ -37,7 +37,11 @@ Loader = Callable[[Settings], Mapping[str, ModelSlot]]
 
 
 class ModelRegistry:
-    """The models the app serves, per landmark; filled once by a loader (thread-safe swap)."""
+    """The models the app serves, per landmark; filled by the loader, swapped by reloads.
+
+    Readers take a slot without locking: each write replaces the whole mapping, so a request sees
+    either the old or the new model, and keeps the one it took for its whole duration.
+    """
 
     def __init__(self, landmarks: tuple[str, ...]) -> None:
         self.landmarks = landmarks
@@ -47,6 +51,11 @@ class ModelRegistry:
     def set(self, slots: Mapping[str, ModelSlot]) -> None:
         with self._lock:
             self._slots = {**self._slots, **slots}
+
+    def swap(self, landmark: str, slot: ModelSlot) -> None:
+        """Serve ``slot`` for ``landmark`` from now on (requests already holding the old one finish with it)."""
+        with self._lock:
+            self._slots = {**self._slots, landmark: slot}
 
     def get(self, landmark: str) -> ModelSlot | None:
         """The loaded model or its failure; ``None`` while still loading."""

@@ -7,20 +7,23 @@ with its type and stack frames (no message, which could quote input) and answere
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
+import re
 import secrets
 import time
 import traceback
 
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("cart_relapse.serving")
 REQUEST_ID_HEADER = b"x-request-id"
-PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 
 
 class RequestContextMiddleware:
@@ -94,12 +97,16 @@ def internal_error(request_id: str) -> JSONResponse:
 def route_template(scope: Scope) -> str:
     """The matched route's path template (``/v1/predict/{landmark}``), never the raw path."""
     route = scope.get("route")
-    if route is None and "app" in scope:  # rejected before routing (401): match without running it
-        for candidate in scope["app"].router.routes:
-            if candidate.matches(scope)[0] is Match.FULL:
-                route = candidate
-                break
+    if route is None and "app" in scope:  # rejected before routing (401): match the path without running it
+        for context in iter_route_contexts(scope["app"].router.routes):
+            if _path_regex(context.path).match(scope["path"]):
+                return context.path
     return getattr(route, "path", None) or "<unmatched>"
+
+
+@functools.lru_cache(maxsize=256)
+def _path_regex(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
 
 
 def _log_unexpected(exc: Exception, scope: Scope, request_id: str) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -46,19 +47,32 @@ def wait_ready(url: str, process: subprocess.Popen, *, timeout: float = 120.0) -
 
 @contextmanager
 def api_server(*, port: int | None = None, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
-               timeout: float = 120.0) -> Iterator[str]:
-    """Run `cart-relapse serve` on loopback until the block ends; yields its base URL."""
+               timeout: float = 120.0, log_path: Path | None = None) -> Iterator[str]:
+    """Run `cart-relapse serve` on loopback until the block ends; yields its base URL.
+
+    Args:
+        log_path: append the server's output (its log) to this file instead of discarding it.
+    """
+    with api_server_process(port=port, env=env, args=args, timeout=timeout, log_path=log_path) as (base, _process):
+        yield base
+
+
+@contextmanager
+def api_server_process(*, port: int | None = None, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
+                       timeout: float = 120.0, log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``api_server`` that also yields the process (e.g. to send it SIGHUP, which reloads the models)."""
     port = port or free_port()
     command = [sys.executable, "-m", "cart_relapse.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    process = subprocess.Popen(command, env=venv_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(f"{base}/health/ready", process, timeout=timeout)
-        yield base
-    finally:
-        process.terminate()
+    with open(log_path or os.devnull, "ab") as log:
+        process = subprocess.Popen(command, env=venv_env(env), stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+            wait_ready(f"{base}/health/ready", process, timeout=timeout)
+            yield base, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)

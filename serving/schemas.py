@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,8 +110,32 @@ class LandmarkModelInfo(_Strict):
     features: list[FeatureInfo]
 
 
+class LandmarkReloadInfo(_Strict):
+    """What a reload did for one landmark."""
+
+    landmark: str
+    outcome: Literal["swapped", "unchanged", "refused"]
+    uri: str = Field(description="the configured model URI (credentials redacted)")
+    candidate_version: str | None = Field(description="the version the reload loaded; null if it could not be loaded")
+    serving_version: str | None = Field(description="the version served after the reload; null if none")
+    reason: str | None = Field(default=None, description="why the candidate was refused")
+
+
+class ReloadResponse(_Strict):
+    """A model reload: ``refused`` if any landmark refused its candidate (the old model keeps serving)."""
+
+    number: int = Field(description="reloads since the server started (1 is the start-up load)")
+    trigger: Literal["startup", "api", "signal"]
+    outcome: Literal["swapped", "unchanged", "refused"]
+    started_at: datetime
+    finished_at: datetime
+    landmarks: list[LandmarkReloadInfo]
+
+
 class ModelsResponse(_Strict):
     models: list[LandmarkModelInfo]
+    last_reload: ReloadResponse | None = Field(default=None, description="the last finished load or reload")
+    reload_in_progress: bool = False
 
 
 class LandmarkHealth(_Strict):

@@ -1,4 +1,4 @@
-"""``cart-relapse serve``: check the configuration, then run the API under uvicorn."""
+"""``cart-relapse serve``: check the configuration, then run the API under uvicorn (SIGHUP reloads the models)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from .settings import Settings, check_bind_address
 
 
 def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Serve until interrupted.
+    """Serve until interrupted; SIGHUP reloads the models as ``POST /v1/admin/reload`` does.
 
     Raises:
         serving.settings.ServingConfigError: a non-loopback ``host`` without an API token.
@@ -17,5 +17,5 @@ def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
 
     check_bind_address(host, settings)
     setup_logging(log_level.upper())
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None,
+    uvicorn.run(create_app(settings, handle_sighup=True), host=host, port=port, access_log=False, log_config=None,
                 log_level=log_level, server_header=False)

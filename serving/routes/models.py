@@ -1,4 +1,5 @@
-"""``GET /v1/models``: each landmark's model, its training metrics and its features (from the catalogue)."""
+"""``GET /v1/models``: each landmark's model, its training metrics and its features (from the catalogue),
+and the outcome of the last model load or reload."""
 
 from __future__ import annotations
 
@@ -7,20 +8,24 @@ from fastapi import APIRouter
 from features.catalogue import Catalogue, FeatureSpec, load_catalogue
 from models.predictor import SYNTHETIC_NOTICE
 
-from ..deps import RegistryDep
+from ..deps import RegistryDep, ReloaderDep
+from ..errors import UNAUTHORIZED
 from ..loader import LoadFailure, ModelRegistry
 from ..model import ServingModel
 from ..schemas import FeatureInfo, LandmarkModelInfo, ModelsResponse
+from .admin import reload_response
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], responses=UNAUTHORIZED)
 
 
 @router.get("/models", response_model=ModelsResponse)
-def list_models(registry: RegistryDep) -> ModelsResponse:
+def list_models(registry: RegistryDep, reloader: ReloaderDep) -> ModelsResponse:
     """Name, version, alias, metrics and the synthetic-data notice of every landmark's model, with
-    each feature's canonical unit, accepted units, type, levels and valid range."""
+    each feature's canonical unit, accepted units, type, levels and valid range; the last reload."""
     catalogue = load_catalogue()
-    return ModelsResponse(models=[landmark_info(catalogue, registry, lm) for lm in registry.landmarks])
+    last = reloader.last
+    return ModelsResponse(models=[landmark_info(catalogue, registry, lm) for lm in registry.landmarks],
+                          last_reload=reload_response(last) if last else None, reload_in_progress=reloader.in_progress)
 
 
 def landmark_info(catalogue: Catalogue, registry: ModelRegistry, landmark: str) -> LandmarkModelInfo:

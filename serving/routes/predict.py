@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from models.predictor import SYNTHETIC_NOTICE
 
 from ..deps import ModelDep, SettingsDep
-from ..errors import batch_too_large
+from ..errors import UNAUTHORIZED, batch_too_large
 from ..inputs import InputError, InputIssue, PatientValues
 from ..model import ServingModel
 from ..predict import PatientPrediction, predict_patients
@@ -26,9 +26,14 @@ from ..schemas import (
     ValidationErrorResponse,
 )
 
-router = APIRouter(prefix="/v1/predict", tags=["predict"])
-_ERRORS = {404: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ValidationErrorResponse},
-           503: {"model": ErrorResponse}}
+router = APIRouter(prefix="/v1/predict", tags=["predict"], responses=UNAUTHORIZED)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "the body cannot be decoded (e.g. not UTF-8)"},
+    404: {"model": ErrorResponse, "description": "unknown landmark"},
+    413: {"model": ErrorResponse, "description": "body larger than max_body_bytes, or more than max_batch_size patients"},
+    422: {"model": ValidationErrorResponse, "description": "malformed JSON or invalid fields, each named"},
+    503: {"model": ErrorResponse, "description": "the landmark's model is loading or could not be loaded"},
+}
 
 
 @router.post("/{landmark}", response_model=PredictionResponse, responses=_ERRORS)

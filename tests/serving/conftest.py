@@ -21,7 +21,7 @@ from features.catalogue import load_catalogue
 from models.predictor import ModelMetadata, RelapsePredictor, RiskThresholds
 from models.xgb_classifier import XGBRelapseClassifier
 from serving.app import create_app
-from serving.loader import ModelSlot
+from serving.loader import Loader, ModelSlot
 from serving.model import ServingModel
 from serving.settings import Settings
 from tests.factories import random_feature_frame
@@ -63,12 +63,16 @@ def settings(**overrides: Any) -> Settings:
 
 @pytest.fixture
 def make_client(serving_models) -> Iterator[Callable[..., TestClient]]:
-    """``make_client(models=..., **settings)``: a started TestClient (closed after the test)."""
+    """``make_client(models=..., loader=..., client_host=..., **settings)``: a started TestClient (closed
+    after the test). Reloads use ``loader``, by default one returning the same models (no MLflow);
+    ``client_host`` is the client address the app sees (TestClient's default is not loopback)."""
     clients: list[TestClient] = []
 
-    def factory(models: Mapping[str, ModelSlot] | None = None, **overrides: Any) -> TestClient:
-        app = create_app(settings(**overrides), models=serving_models if models is None else models)
-        client = TestClient(app, raise_server_exceptions=False)
+    def factory(models: Mapping[str, ModelSlot] | None = None, *, loader: Loader | None = None,
+                client_host: str = "testclient", **overrides: Any) -> TestClient:
+        slots = serving_models if models is None else models
+        app = create_app(settings(**overrides), models=slots, loader=loader or (lambda _settings: slots))
+        client = TestClient(app, raise_server_exceptions=False, client=(client_host, 50000))
         client.__enter__()
         clients.append(client)
         return client
@@ -111,21 +115,36 @@ def contributions_in_model_order(body: dict[str, Any], predictor: RelapsePredict
 @pytest.fixture(scope="session")
 def mlflow_registry(tmp_path_factory, predictors) -> dict[str, Any]:
     """A temporary sqlite MLflow registry with both landmarks registered and aliased ``champion``."""
+    root: Path = tmp_path_factory.mktemp("mlflow")
+    uri = create_mlflow_registry(root)
+    versions = {lm: register_version(uri, root, predictor, f"cart-relapse-{lm}") for lm, predictor in predictors.items()}
+    return {"uri": uri, "versions": versions, "root": root}
+
+
+def create_mlflow_registry(root: Path) -> str:
+    """A sqlite tracking/registry database under ``root`` (made the process's MLflow URI); returns its URI."""
+    import mlflow
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    mlflow.create_experiment("serving-tests", artifact_location=(root / "artifacts").as_uri())
+    return uri
+
+
+def register_version(uri: str, root: Path, predictor: RelapsePredictor, name: str, *, alias: str | None = "champion") -> str:
+    """Log ``predictor`` as a new version of ``name`` in the registry at ``uri``; point ``alias`` at it."""
     import mlflow
     from mlflow import MlflowClient
 
     from training.register import log_packaged_model
 
-    root: Path = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    experiment = mlflow.create_experiment("serving-tests", artifact_location=(root / "artifacts").as_uri())
-    versions = {}
-    for landmark, predictor in predictors.items():
-        name = f"cart-relapse-{landmark}"
-        with mlflow.start_run(experiment_id=experiment):
-            info = log_packaged_model(predictor, root / f"model-{landmark}", name)
-        versions[landmark] = str(info.registered_model_version)
-        MlflowClient().set_registered_model_alias(name, "champion", versions[landmark])
-    return {"uri": uri, "versions": versions, "root": root}
+    experiment = mlflow.get_experiment_by_name("serving-tests").experiment_id
+    with mlflow.start_run(experiment_id=experiment):
+        directory = root / f"model-{name}-{len(list(root.glob(f'model-{name}-*')))}"
+        version = str(log_packaged_model(predictor, directory, name).registered_model_version)
+    if alias is not None:
+        MlflowClient().set_registered_model_alias(name, alias, version)
+    return version
