@@ -62,9 +62,7 @@ def ingest_directory(directory: Path, *, store: Path, catalogue: Catalogue | Non
         con.execute("COMMIT")
         report = replace(report, seconds=time.perf_counter() - clock)
     except BaseException:
-        con.close()
-        if not existed:
-            _remove_store(store)
+        _close_after_failure(con, store, maybe_created=not existed)
         raise
     con.close()
     return report
@@ -161,7 +159,21 @@ def _record(
     )
 
 
-def _remove_store(store: Path) -> None:
-    """Delete a store file this failed ingest created (so a failure leaves no trace)."""
-    for path in (store, store.with_name(store.name + ".wal")):
-        path.unlink(missing_ok=True)
+def _close_after_failure(con: duckdb.DuckDBPyConnection, store: Path, *, maybe_created: bool) -> None:
+    """Close the store after a failed ingest, deleting it if this ingest created it (no trace left).
+
+    The file not existing before the open is not proof enough: another process may have created
+    and filled the store in between. So the store is deleted only when it holds no ingest at all,
+    and it is unlinked while this connection still holds the lock (a process opening the path after
+    that gets a new file, never one that is being deleted).
+    """
+    try:
+        empty = maybe_created and con.execute("SELECT count(*) FROM ingests").fetchone()[0] == 0
+    except duckdb.Error:
+        empty = False  # cannot tell: keep the file
+    try:
+        if empty:
+            for path in (store, store.with_name(store.name + ".wal")):
+                path.unlink(missing_ok=True)
+    finally:
+        con.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ TABLE_ORDER = ("patients", "outcomes", *OBSERVATION_TABLES)
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 PREFIX = "__p_"
 """Names of columns derived while staging start with this."""
+_HEADER_LIMIT = 1 << 20
+"""A header record longer than this (bytes) is not looked at further."""
 
 _OBSERVATION_COLUMNS = (("patient_id", "biomarker", "value", "collected_at"), ("unit", "reported_at", "reference_high"))
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -143,20 +146,34 @@ def quote(name: str) -> str:
 
 
 def _csv_header(path: Path) -> tuple[str, ...]:
+    """The column names of the first CSV record (which may span lines inside a quoted name)."""
+    record = b""
     with path.open("rb") as handle:
-        first = handle.readline()
-    if not first.strip():
+        while line := handle.readline(_HEADER_LIMIT):
+            record += line
+            if record.count(b'"') % 2 == 0 or len(record) >= _HEADER_LIMIT:
+                break
+    if not record.strip():
         raise FileFormatError(str(path), "empty file: no header row", line=1)
+    if record.count(b'"') % 2:
+        raise FileFormatError(str(path), "header has a quoted name that is never closed", line=1)
     try:
-        text = first.decode("utf-8-sig")
+        text = record.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FileFormatError(str(path), "header is not valid UTF-8", line=1) from None
-    return tuple(name.strip() for name in next(csv.reader([text.rstrip("\r\n")])))
+    names = next(csv.reader(io.StringIO(text, newline="")))
+    if any(c in name for name in names for c in "\r\n"):
+        # DuckDB's CSV reader mis-detects the line ending after a quoted CR in the header and may
+        # then silently read no rows: refuse such a header rather than lose rows
+        raise FileFormatError(str(path), "header has a line break in a column name", line=1)
+    return tuple(name.strip() for name in names)
 
 
 def _check_columns(file: RegistryFile, columns: tuple[str, ...]) -> None:
     if any(not name for name in columns):
         raise FileFormatError(str(file.path), "header has an empty column name", line=1)
+    if any("\x00" in name for name in columns):  # (it would end the SQL text that names the column)
+        raise FileFormatError(str(file.path), "header has a NUL byte in a column name", line=1)
     if any(name.lower() == "rowid" or name.startswith(PREFIX) for name in columns):
         raise FileFormatError(str(file.path), f"column names rowid and {PREFIX}* are reserved", line=1)
     repeated = sorted({name for name in columns if columns.count(name) > 1})
