@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -88,9 +87,10 @@ def _has_champions(uri: str) -> bool:
 def _bodies(frames: dict[str, pd.DataFrame], n: int) -> list[tuple[str, str]]:
     """(path, JSON body) pairs: real patients, alternating landmarks; every tenth a batch of 8."""
     from features.catalogue import load_catalogue
+    from serving.process import request_features
 
     catalogue = load_catalogue()
-    rows = {lm: [_features(r, catalogue.feature_names(lm)) for _, r in f.head(400).iterrows()] for lm, f in frames.items()}
+    rows = {lm: [request_features(r, catalogue.feature_names(lm)) for _, r in f.head(400).iterrows()] for lm, f in frames.items()}
     bodies = []
     for i in range(n):
         landmark = ("preinfusion", "day30")[i % 2]
@@ -101,15 +101,6 @@ def _bodies(frames: dict[str, pd.DataFrame], n: int) -> list[tuple[str, str]]:
         else:
             bodies.append((f"/v1/predict/{landmark}", json.dumps({"patient_id": f"load-{i}", "features": pool[i % len(pool)]})))
     return bodies
-
-
-def _features(row: pd.Series, names: list[str]) -> dict[str, object]:
-    out = {}
-    for name in names:
-        value = row[name]
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            out[name] = value.item() if hasattr(value, "item") else value
-    return out
 
 
 def _load(base: str, frames: dict[str, pd.DataFrame], n: int, clients: int) -> list[tuple[int, float]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from pathlib import Path
@@ -92,15 +91,11 @@ def prediction_table(landmark: str, body: dict) -> Table:
 
 def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict:
     """The most completely documented patient of the frame, as an API request."""
+    from serving.process import request_features
+
     names = load_catalogue().feature_names(landmark)
     row = frame.loc[frame[names].notna().sum(axis=1).idxmax()]
-    features = {}
-    for name in names:
-        value = row[name]
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            continue
-        features[name] = value.item() if hasattr(value, "item") else value
-    return {"patient_id": "demo-sample", "features": features}
+    return {"patient_id": "demo-sample", "features": request_features(row, names)}
 
 
 def summary_table(frames: dict[str, pd.DataFrame]) -> Table:

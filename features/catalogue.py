@@ -85,7 +85,7 @@ class Biomarker(_Typed):
 
 
 class PatientAttribute(_Typed):
-    pass
+    """A column of the patients file that is a model feature (age, sex, product)."""
 
 
 class DerivedFeature(_Typed):

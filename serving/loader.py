@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from features.catalogue import load_catalogue
+from models.predictor import registered_model_name
 
 from .model import ServingModel
-from .settings import Settings, registered_name
+from .settings import Settings
 
 logger = logging.getLogger("cart_relapse.serving")
 
@@ -110,7 +111,7 @@ def _load(landmark: str, uri: str) -> ServingModel:
     import mlflow
     from mlflow import MlflowClient
 
-    name, alias, version = registered_name(landmark), None, None
+    name, alias, version = registered_model_name(landmark), None, None
     match = _MODELS_URI.match(uri)
     pinned = uri
     if match:

@@ -15,6 +15,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pandas as pd
+
+
+def request_features(row: pd.Series, names: list[str]) -> dict[str, object]:
+    """A feature-frame row as the ``features`` of a predict request (missing values left out)."""
+    out: dict[str, object] = {}
+    for name in names:
+        value = row[name]
+        if not pd.isna(value):
+            out[name] = value.item() if hasattr(value, "item") else value
+    return out
 
 
 def free_port() -> int:

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.predictor import registered_model_name
+
 DEFAULT_DB = Path("data/mlflow.db")
 MIN_TOKEN_LENGTH = 16
 
@@ -59,12 +61,7 @@ class Settings(BaseSettings):
 
     def model_uri(self, landmark: str) -> str:
         """The URI to load for ``landmark``: the override, else ``models:/cart-relapse-<landmark>@<alias>``."""
-        return self.model_uris.get(landmark) or f"models:/{registered_name(landmark)}@{self.model_alias}"
-
-
-def registered_name(landmark: str) -> str:
-    """The registry name of a landmark's model (as ``training.register.model_name`` registers it)."""
-    return f"cart-relapse-{landmark}"
+        return self.model_uris.get(landmark) or f"models:/{registered_model_name(landmark)}@{self.model_alias}"
 
 
 def parse_model_uris(pairs: list[str], landmarks: tuple[str, ...]) -> dict[str, str]:
