@@ -33,7 +33,7 @@ from features.frame import build_feature_frame
 from features.ingest import ingest_directory
 from features.pit import point_in_time_values
 from features.store import STORAGE_VERSION, open_store
-from features.synth import generate_registry, write_registry
+from synth import generate_registry, write_registry
 
 ORDER = ["collected_at", "reported_at", "ingest_id", "value", "value_text", "source_file", "source_line"]
 

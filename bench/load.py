@@ -58,7 +58,7 @@ def _registry(workdir: Path, console: Console) -> tuple[str, dict[str, pd.DataFr
         console.print(f"using the champions in {uri}")
         return uri, {lm: build_feature_frame(store, landmark=lm) for lm in ("preinfusion", "day30")}
     from features.ingest import ingest_directory
-    from features.synth import generate_registry, write_registry
+    from synth import generate_registry, write_registry
     from training.job import run_training
 
     uri, store = f"sqlite:///{workdir / 'mlflow.db'}", workdir / "store.duckdb"

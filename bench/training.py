@@ -47,7 +47,7 @@ def main() -> None:
 
 def _run(root: Path, patients: int, seed: int) -> tuple[list[tuple[str, float]], float]:
     from features.ingest import ingest_directory
-    from features.synth import generate_registry, write_registry
+    from synth import generate_registry, write_registry
     from training.dataset import load_training_data
     from training.fit import train_landmark
     from training.labels import HORIZON_DAYS

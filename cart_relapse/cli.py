@@ -34,7 +34,7 @@ def synth(
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
 ) -> None:
     """Write a synthetic CAR-T registry calibrated to published effect sizes."""
-    from features.synth import generate_registry, write_registry
+    from synth import generate_registry, write_registry
 
     from .console import console
 

@@ -21,7 +21,7 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
     from features.frame import build_feature_frame, write_frame
     from features.ingest import ingest_directory
     from features.store import read_quarantine
-    from features.synth import generate_registry, write_registry
+    from synth import generate_registry, write_registry
 
     raw, store = data_dir / "raw", data_dir / "store.duckdb"
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{(data_dir / 'mlflow.db').resolve()}")

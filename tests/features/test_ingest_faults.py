@@ -36,7 +36,7 @@ from features.ingest import ingest_directory
 from features.readers import COLUMNS, OBSERVATION_TABLES
 from features.report import IngestReport
 from features.store import TABLES
-from features.synth import generate_registry, write_registry
+from synth import generate_registry, write_registry
 
 from .conftest import make_registry, obs, outcome, patient, snapshot
 

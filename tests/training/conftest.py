@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from features.ingest import ingest_directory
-from features.synth import generate_registry, write_registry
+from synth import generate_registry, write_registry
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cart_relapse.cli import app
 from features.ingest import ingest_directory
 from features.store import open_store
-from features.synth import generate_registry, write_registry
+from synth import generate_registry, write_registry
 
 runner = CliRunner()
 

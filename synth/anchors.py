@@ -4,7 +4,7 @@
 (apheresis if missing), LDH/ULN from the pre-LD LDH and its ``reference_high``, TMTV from the
 pre-LD scan, Deauville from the day-30 window scan, ctDNA from the day 21-30 sample.
 
-Run ``python -m features.synth.anchors --patients 30000 --seed 1`` to print the table.
+Run ``python -m synth.anchors --patients 30000 --seed 1`` to print the table.
 """
 
 from __future__ import annotations

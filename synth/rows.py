@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from ..catalogue import load_catalogue
+from features.catalogue import load_catalogue
 from .cohort import Arrays
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from features.synth import generate_registry
-from features.synth.anchors import ANCHORS, compute_anchors
+from synth import generate_registry
+from synth.anchors import ANCHORS, compute_anchors
 
 
 @pytest.mark.slow

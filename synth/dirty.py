@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..catalogue import MODALITIES, load_catalogue
+from features.catalogue import MODALITIES, load_catalogue
 
 RATE = 0.0005  # per kind, per observation row
 _FAKE_BIOMARKERS = np.array(["ldh_total", "crp_hs", "tmtv_v2", "suv_peak", "ctdna_lvl", "cd19_count"], dtype=object)

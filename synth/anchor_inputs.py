@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..catalogue import load_catalogue
+from features.catalogue import load_catalogue
 
 
 def survival_frame(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Tests for the synthetic registry generator (features/synth) on small cohorts."""
+"""Tests for the synthetic registry generator (synth) on small cohorts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.catalogue import MODALITIES, load_catalogue
-from features.synth import generate_registry, write_registry
+from synth import generate_registry, write_registry
 
 OBSERVATION = ["patient_id", "biomarker", "value", "unit", "collected_at", "reported_at", "reference_high"]
 COLUMNS = {

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..catalogue import MODALITIES, Biomarker, load_catalogue
+from features.catalogue import MODALITIES, Biomarker, load_catalogue
 from .centres import CENTRES, centre_attribute, centre_units
 from .cohort import Arrays
 from .rows import RowBlock
