@@ -17,8 +17,10 @@ from .predictor import RelapsePredictor
 class PackagedRelapseModel(mlflow.pyfunc.PythonModel):
     """Input: the landmark's feature columns by catalogue name (missing allowed).
 
-    Output: ``relapse_probability``, ``risk_group``, ``base_value`` (log-odds) and one
-    ``contrib__<feature>`` column per feature (TreeSHAP, log-odds).
+    Output, per row: ``risk_90d``, ``risk_180d``, ``risk_365d``, ``risk_730d`` (absolute risk of
+    progression/relapse or death by that many days after the landmark), ``relapse_probability``
+    (= ``risk_365d``), ``risk_group``, ``margin`` (log relative hazard), ``base_value`` and one
+    ``contrib__<feature>`` per feature (TreeSHAP on the margin: ``base_value + sum == margin``).
     """
 
     predictor: RelapsePredictor | None = None

@@ -1,11 +1,17 @@
-"""Published clinical scores as baselines: one-variable logistic fits on the training folds only."""
+"""Published clinical scores as baselines: each score as the single covariate of a Cox model,
+fitted on the training folds only (so it predicts an absolute risk curve like every candidate)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
+from sklearn.base import BaseEstimator
+
+from .baseline import survival_arrays
+from .step_risk import risk_from_step_survival
 
 # Score columns (features/derived.py) offered as baselines, with their published source.
 CLINICAL_SCORES = {
@@ -14,39 +20,60 @@ CLINICAL_SCORES = {
     "car_hematotox": "CAR-HEMATOTOX (Rejeski 2021)",
     "m_easix": "m-EASIX (Pennisi 2021), log2",
 }
+# Day-30 response assessment offered as a baseline of the day-30 model (Galtier 2023, Kuhnl 2022).
+RESPONSE_SCORES = {"deauville_day30": "day-30 PET Deauville score alone"}
 LOG2_SCORES = frozenset({"m_easix", "easix"})
+STABILISING_RIDGE = 1e-3
+"""A negligible ridge penalty on the one-covariate Cox fit: keeps Newton's method finite when the
+covariate nearly separates early from late events in a small fold (scikit-survival otherwise stops)."""
 
 
-class ClinicalScoreClassifier(ClassifierMixin, BaseEstimator):
-    """Turns one score column into a probability: median imputation, then logistic regression.
+class ScoreUnavailableError(ValueError):
+    """The score cannot be computed for any training patient (e.g. a registry without its inputs)."""
+
+
+class ClinicalScoreCox(BaseEstimator):
+    """One score column -> median imputation -> one-covariate Cox model (scikit-survival).
 
     Args:
-        score: column name of the score in the feature frame.
+        column: column name of the score in the feature frame.
     """
 
-    def __init__(self, score: str = "ipi") -> None:
-        self.score = score
+    def __init__(self, column: str = "ipi") -> None:
+        self.column = column
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> ClinicalScoreClassifier:
+    def fit(self, X: pd.DataFrame, y: Any) -> ClinicalScoreCox:
+        """Fit the Cox model on the imputed score.
+
+        Raises:
+            ScoreUnavailableError: the score is missing for every training patient.
+        """
+        from sksurv.linear_model import CoxPHSurvivalAnalysis
+
         x = self._raw(X)
         if np.isnan(x).all():
-            raise ValueError(f"score {self.score!r} is missing for every training patient")
+            raise ScoreUnavailableError(f"score {self.column!r} is missing for every training patient")
+        event, time = survival_arrays(y)
         self.median_ = float(np.nanmedian(x))
-        self.model_ = LogisticRegression(C=1e6, max_iter=1000).fit(self._impute(x)[:, None], np.asarray(y, dtype=int))
-        self.classes_ = np.array([0, 1])
+        target = np.empty(len(event), dtype=[("event", bool), ("time", np.float64)])
+        target["event"], target["time"] = event, time
+        self.model_ = CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(self._design(x), target)
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict_proba(self._impute(self._raw(X))[:, None])
-
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        """Linear predictor: the score times its log hazard ratio."""
+        return np.asarray(self.model_.predict(self._design(self._raw(X))), dtype=np.float64)
+
+    def predict_risk(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+        """Absolute risk by each of ``times``."""
+        survival = self.model_.predict_survival_function(self._design(self._raw(X)), return_array=True)
+        return risk_from_step_survival(survival, self.model_.unique_times_, times)
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
-        if self.score not in X.columns:
-            raise KeyError(f"score column {self.score!r} not in the feature frame")
-        x = pd.to_numeric(X[self.score], errors="coerce").to_numpy(dtype=float)
-        return np.log2(np.clip(x, 1e-3, None)) if self.score in LOG2_SCORES else x
+        if self.column not in X.columns:
+            raise KeyError(f"score column {self.column!r} not in the feature frame")
+        x = pd.to_numeric(X[self.column], errors="coerce").to_numpy(dtype=float)
+        return np.log2(np.clip(x, 1e-3, None)) if self.column in LOG2_SCORES else x
 
-    def _impute(self, x: np.ndarray) -> np.ndarray:
-        return np.where(np.isnan(x), self.median_, x)
+    def _design(self, x: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(x), self.median_, x)[:, None]

@@ -1,4 +1,5 @@
-"""Gradient-boosted trees on catalogue features, with XGBoost's native missing-value handling."""
+"""Gradient-boosted binary classifier on catalogue features, with XGBoost's native missing-value handling
+(the base of the 12-month IPCW reference classifier, ``models/ipcw.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from features.catalogue import FeatureSpec
 
+from .boosting import predict_margin, train_booster
 from .encode import encode_features
 
 
@@ -50,15 +52,16 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> XGBRelapseClassifier:
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> XGBRelapseClassifier:
+        """Fit on 0/1 labels, optionally weighted (inverse probability of censoring weights)."""
         if not self.specs:
             raise ValueError("XGBRelapseClassifier needs at least one feature spec")
         y = np.asarray(y, dtype=float)
         if set(np.unique(y)) - {0.0, 1.0}:
             raise ValueError("labels must be 0/1 (censored patients are excluded before fitting)")
         self.feature_names_ = tuple(s.name for s in self.specs)
-        matrix = xgb.DMatrix(encode_features(X, self.specs), label=y, missing=np.nan, feature_names=list(self.feature_names_))
-        self.booster_ = xgb.train(self.booster_params(), matrix, num_boost_round=self.n_estimators)
+        self.booster_ = train_booster(self.booster_params(), encode_features(X, self.specs), label=y, weight=sample_weight,
+                                      rounds=self.n_estimators, feature_names=self.feature_names_)
         self.classes_ = np.array([0, 1])
         return self
 
@@ -71,8 +74,8 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         }
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        matrix = xgb.DMatrix(encode_features(X, self.specs), missing=np.nan, feature_names=list(self.feature_names_))
-        p = self.booster_.predict(matrix).astype(np.float64)
+        margin = predict_margin(self.booster_, encode_features(X, self.specs), nthread=self.n_jobs)
+        p = 1.0 / (1.0 + np.exp(-margin))
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Regularised logistic regression: imputation with missing indicators, log of skewed labs, scaling."""
+"""Numeric design matrix for the linear models: imputation with missing indicators, log of skewed
+measurements, scaling, one-hot categories (a scikit-learn ``ColumnTransformer`` on feature frames)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,24 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from features.catalogue import FeatureSpec
 
-SKEWED_ABOVE = 100.0  # continuous features whose valid range exceeds this are log-transformed
+SKEWED_ABOVE = 100.0
+"""Continuous features whose valid range exceeds this (LDH, ferritin, TMTV, ctDNA...) are log-transformed."""
 
 
-def make_logistic_pipeline(specs: Sequence[FeatureSpec], *, C: float = 0.1, random_state: int = 0) -> Pipeline:
-    """Build the L2-penalised logistic pipeline for ``specs`` (takes a feature frame).
+def make_preprocessor(specs: Sequence[FeatureSpec]) -> ColumnTransformer:
+    """The unfitted transformer taking a feature frame to a dense float matrix.
 
     Args:
         specs: the model's features.
-        C: inverse regularisation strength.
-        random_state: seed for the solver.
 
     Returns:
-        An unfitted pipeline.
+        Median imputation with missing indicators and standard scaling for numbers (log1p first for
+        skewed ones), constant imputation and one-hot encoding for categories.
     """
     skewed = [s.name for s in specs if s.type == "float" and s.range and s.range[1] > SKEWED_ABOVE]
     linear = [s.name for s in specs if s.type in ("float", "int", "bool") and s.name not in skewed]
@@ -34,12 +34,12 @@ def make_logistic_pipeline(specs: Sequence[FeatureSpec], *, C: float = 0.1, rand
     logged = make_pipeline(FunctionTransformer(_log1p_nonneg, feature_names_out="one-to-one"), numeric)
     categorical = make_pipeline(
         SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
-        OneHotEncoder(handle_unknown="ignore"),
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
     )
-    columns = ColumnTransformer(
-        [("log", logged, skewed), ("num", numeric, linear), ("cat", categorical, nominal)], remainder="drop"
+    return ColumnTransformer(
+        [("log", logged, skewed), ("num", numeric, linear), ("cat", categorical, nominal)], remainder="drop",
+        sparse_threshold=0.0,
     )
-    return Pipeline([("columns", columns), ("model", LogisticRegression(C=C, max_iter=2000, random_state=random_state))])
 
 
 def _log1p_nonneg(X: np.ndarray) -> np.ndarray:
