@@ -1,4 +1,4 @@
-"""Assemble a landmark's training data: point-in-time features joined to outcome labels."""
+"""Assemble a landmark's training data: point-in-time features joined to survival targets."""
 
 from __future__ import annotations
 
@@ -14,10 +14,8 @@ from features.errors import RegistryError
 from features.frame import build_feature_frame
 from features.store import read_outcomes
 
-from .labels import HORIZON_DAYS, LabelCounts, build_labels, count_labels
-
-HOLDOUT_FRACTION = 0.2
-MIN_EVENTS = 30
+from .config import load_training_config
+from .labels import TargetCounts, build_targets, count_targets, structured_target
 
 
 class TrainingError(RuntimeError):
@@ -27,10 +25,10 @@ class TrainingError(RuntimeError):
 @dataclass(frozen=True)
 class TrainingData:
     landmark: str
-    horizon_days: int
-    frame: pd.DataFrame  # index patient_id; metadata + feature columns; at-risk patients only
-    labels: pd.DataFrame  # same index; label (1/0/NaN), time, event
-    counts: LabelCounts
+    landmark_day: int
+    frame: pd.DataFrame  # index patient_id; metadata + feature columns; eligible patients only
+    targets: pd.DataFrame  # same index; time, event, cause, label_365 (see training.labels)
+    counts: TargetCounts
     holdout: np.ndarray  # bool per row: the stable held-out set (gate and final metrics)
     fingerprint: str
 
@@ -38,12 +36,16 @@ class TrainingData:
     def development(self) -> np.ndarray:
         return ~self.holdout
 
+    def y(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """The scikit-survival target of the rows in ``mask`` (all rows by default)."""
+        return structured_target(self.targets if mask is None else self.targets[mask])
 
-def load_training_data(store: Path, landmark: str, *, horizon_days: int = HORIZON_DAYS) -> TrainingData:
-    """Features as of the landmark, labels from outcomes, and the stable holdout split.
+
+def load_training_data(store: Path, landmark: str) -> TrainingData:
+    """Features as of the landmark, survival targets from outcomes, and the stable holdout split.
 
     Raises:
-        TrainingError: empty store, no outcomes, or too few events or non-events to train.
+        TrainingError: unknown landmark, empty store, no outcomes, or too few events to train.
     """
     catalogue = load_catalogue()
     if landmark not in catalogue.landmarks:
@@ -55,20 +57,22 @@ def load_training_data(store: Path, landmark: str, *, horizon_days: int = HORIZO
         raise TrainingError(str(exc)) from exc
     if frame.empty or outcomes.empty:
         raise TrainingError(f"store {store} has no eligible patients or no outcomes for landmark {landmark}; ingest a registry first")
-    labels = build_labels(outcomes, landmark_day=catalogue.landmarks[landmark].day, horizon_days=horizon_days)
-    labels = labels[labels["at_risk"]].reindex(frame.index)
-    labels["at_risk"] = labels["at_risk"].notna()
-    counts = count_labels(labels.assign(at_risk=True))
+    day = catalogue.landmarks[landmark].day
+    targets = build_targets(outcomes, landmark_day=day)
+    counts = count_targets(targets)
+    eligible = targets.index[targets["status"] == "eligible"].intersection(frame.index)
+    frame, targets = frame.loc[eligible], targets.loc[eligible]
     _check_events(landmark, counts)
+    fraction = load_training_config().evaluation.holdout_fraction
     return TrainingData(
-        landmark=landmark, horizon_days=horizon_days, frame=frame, labels=labels, counts=counts,
-        holdout=holdout_mask(frame.index), fingerprint=frame_fingerprint(frame),
+        landmark=landmark, landmark_day=day, frame=frame, targets=targets, counts=counts,
+        holdout=holdout_mask(frame.index, fraction), fingerprint=frame_fingerprint(frame),
     )
 
 
-def holdout_mask(patient_ids: pd.Index, fraction: float = HOLDOUT_FRACTION) -> np.ndarray:
+def holdout_mask(patient_ids: pd.Index, fraction: float = 0.2) -> np.ndarray:
     """Stable patient-level holdout: the same patient is held out in every run and version."""
-    buckets = np.array([int(hashlib.sha256(str(p).encode()).hexdigest()[:8], 16) for p in patient_ids])
+    buckets = np.array([int(hashlib.sha256(str(p).encode()).hexdigest()[:8], 16) for p in patient_ids], dtype=np.int64)
     return (buckets % 1000) < int(fraction * 1000)
 
 
@@ -79,9 +83,10 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def _check_events(landmark: str, counts: LabelCounts) -> None:
-    if counts.positive < MIN_EVENTS or counts.negative < MIN_EVENTS:
+def _check_events(landmark: str, counts: TargetCounts) -> None:
+    minimum = load_training_config().evaluation.min_events
+    if counts.events < minimum or counts.eligible - counts.events < minimum:
         raise TrainingError(
-            f"landmark {landmark}: {counts.positive} events and {counts.negative} non-events among "
-            f"{counts.eligible} eligible patients; at least {MIN_EVENTS} of each are needed to train"
+            f"landmark {landmark}: {counts.events} events among {counts.eligible} eligible patients; at least "
+            f"{minimum} events and {minimum} event-free patients are needed to train"
         )

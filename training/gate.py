@@ -1,4 +1,5 @@
-"""The champion gate: a new version becomes ``champion`` only if it beats the current one."""
+"""The champion gate: a new version becomes ``champion`` only if it discriminates better than the
+current one on the same held-out patients, beyond bootstrap noise."""
 
 from __future__ import annotations
 
@@ -15,28 +16,36 @@ class GateDecision:
         return f"{verdict}: " + "; ".join(self.reasons)
 
 
-def champion_gate(challenger: dict[str, float], champion: dict[str, float] | None, *, force: bool = False) -> GateDecision:
-    """Decide whether the challenger replaces the champion, on the same evaluation data.
+@dataclass(frozen=True)
+class Comparison:
+    """Held-out Uno's C (365 days) of challenger and champion, and their paired-bootstrap difference."""
 
-    The challenger must have a higher AUROC and a calibration slope no further from 1 than the
-    champion's. ``force`` (``--promote``) overrides, and says so.
+    challenger: float
+    champion: float
+    delta: float
+    low: float
+    high: float
+    champion_version: str
+    resamples: int
+
+
+def champion_gate(comparison: Comparison | None, *, force: bool = False) -> GateDecision:
+    """Decide whether the challenger replaces the champion.
+
+    The challenger is promoted when the lower bound of the paired-bootstrap 95% CI of
+    ``Uno's C(challenger) - Uno's C(champion)`` on the held-out patients is above zero. ``force``
+    (``--promote``) overrides, and says so; with no champion the first version is promoted.
 
     Args:
-        challenger: ``auroc`` and ``cal_slope`` of the new version on the evaluation data.
-        champion: the same for the current champion on the same data, or None if there is none.
+        comparison: the held-out comparison, or None when there is no current champion.
         force: promote regardless.
     """
-    if force:
-        return GateDecision(True, ["forced by --promote"])
-    if champion is None:
+    if comparison is None:
         return GateDecision(True, ["no current champion"])
-    reasons = []
-    better_auroc = challenger["auroc"] > champion["auroc"]
-    reasons.append(f"AUROC {challenger['auroc']:.4f} vs champion {champion['auroc']:.4f} ({'higher' if better_auroc else 'not higher'})")
-    new_gap, old_gap = abs(challenger["cal_slope"] - 1), abs(champion["cal_slope"] - 1)
-    calibrated = new_gap <= old_gap
-    reasons.append(
-        f"calibration slope {challenger['cal_slope']:.3f} vs champion {champion['cal_slope']:.3f} "
-        f"({'not worse' if calibrated else 'worse'})"
-    )
-    return GateDecision(better_auroc and calibrated, reasons)
+    text = (f"held-out Uno's C (365 d) {comparison.challenger:.4f} vs champion v{comparison.champion_version} "
+            f"{comparison.champion:.4f}: difference {comparison.delta:+.4f} (paired bootstrap 95% CI "
+            f"{comparison.low:+.4f} to {comparison.high:+.4f}, {comparison.resamples} resamples)")
+    if force:
+        return GateDecision(True, [text, "forced by --promote"])
+    better = comparison.low > 0
+    return GateDecision(better, [text, "lower bound above zero" if better else "lower bound not above zero"])

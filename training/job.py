@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,6 @@ from features.catalogue import load_catalogue
 
 from .dataset import load_training_data
 from .fit import TrainResult, train_landmark
-from .labels import HORIZON_DAYS
 from .register import Registration, log_and_register
 from .tracking import resolve_tracking_uri, setup_tracking
 
@@ -27,7 +27,7 @@ class LandmarkOutcome:
 
 
 def run_training(
-    store: Path, landmarks: list[str], *, promote: bool = False, seed: int = 7, n_configs: int = 4,
+    store: Path, landmarks: list[str], *, promote: bool = False, seed: int = 7, n_configs: int | None = None,
     tracking_uri: str | None = None, console: Console | None = None,
 ) -> list[LandmarkOutcome]:
     """Train every landmark in ``landmarks``; fail before any work if tracking is unusable.
@@ -45,12 +45,16 @@ def run_training(
             result = train_landmark(data, seed=seed, n_configs=n_configs,
                                     progress=lambda msg, lm=landmark: status.update(f"[{lm}] {msg}"))
             status.update(f"[{landmark}] logging to MLflow and registering")
-            tags = {"landmark": landmark, "horizon_days": str(HORIZON_DAYS), "git_commit": _git_commit(),
-                    "training_fingerprint": data.fingerprint, "store": str(store),
-                    "n_eligible": str(data.counts.eligible), "n_events": str(data.counts.positive),
-                    "n_excluded_censored": str(data.counts.censored_before_horizon)}
+            c = data.counts
+            tags = {"landmark": landmark, "outcome": "progression/relapse or death (PFS) from the landmark",
+                    "horizons_days": ",".join(map(str, result.config.horizons_days)), "git_commit": _git_commit(),
+                    "training_fingerprint": data.fingerprint, "store": str(store), "n_eligible": str(c.eligible),
+                    "n_events": str(c.events), "n_censored": str(c.censored),
+                    "n_lost_before_landmark": str(c.lost_before_landmark)}
             registration = log_and_register(result, tags=tags, force_promote=promote)
         outcomes.append(LandmarkOutcome(result, registration, time.perf_counter() - start))
+        for note in result.notes:
+            console.print(f"[{'bold red' if note.startswith('WARNING') else 'yellow'}]{landmark}: {note}[/]")
         console.print(comparison_table(result))
         console.print(ablation_table(result))
         console.print(f"[{landmark}] registered {registration.name} v{registration.version} "
@@ -64,33 +68,47 @@ def landmarks_for(choice: str) -> list[str]:
 
 
 def ui_command(tracking_uri: str | None = None) -> str:
-    return f"mlflow ui --backend-store-uri {resolve_tracking_uri(tracking_uri)} --port 5000"
+    """The command that opens the MLflow UI on the tracking store, runnable without activating the venv."""
+    return f"{sys.executable} -m mlflow ui --backend-store-uri {resolve_tracking_uri(tracking_uri)} --port 5000"
+
+
+COMPARISON_COLUMNS = {"uno_c_365": "Uno C 365", "uno_c_730": "Uno C 730", "auc_90": "AUC 90", "auc_365": "AUC 365",
+                      "ibs": "IBS", "citl_365": "pred-obs 365"}
 
 
 def comparison_table(result: TrainResult) -> Table:
-    """Every candidate and baseline: CV AUROC (95% CI), Brier, calibration slope; held-out AUROC."""
+    """Every candidate, cross-validated (95% CI), with held-out Uno's C; the winner starred."""
     c = result.data.counts
-    table = Table(title=f"{result.data.landmark}: {c.eligible} eligible, {c.positive} events, "
-                        f"{c.censored_before_horizon} censored <12 mo (excluded)")
-    for col in ("candidate", "CV AUROC (95% CI)", "CV Brier", "CV cal. slope", "Harrell C", "held-out AUROC", "held-out cal. slope"):
-        table.add_column(col, justify="left" if col == "candidate" else "right")
-    ho = result.holdout_metrics.set_index("candidate")
-    for row in result.cv_metrics.sort_values("auroc", ascending=False).itertuples():
-        mark = " *" if row.candidate == result.winner else ""
-        table.add_row(f"{row.candidate}{mark}", f"{row.auroc:.3f} ({row.auroc_lo:.3f}-{row.auroc_hi:.3f})", f"{row.brier:.3f}",
-                      f"{row.cal_slope:.2f}", f"{row.harrell_c:.3f}", f"{ho.loc[row.candidate, 'auroc']:.3f}",
-                      f"{ho.loc[row.candidate, 'cal_slope']:.2f}")
+    table = Table(title=f"{result.data.landmark}: {c.eligible:,} eligible, {c.events:,} events (progression or death), "
+                        f"{c.censored:,} censored (kept), {c.lost_before_landmark:,} lost before the landmark (excluded); "
+                        "cross-validation [95% bootstrap CI]; * packaged")
+    table.add_column("candidate", no_wrap=True)
+    for label in (*COMPARISON_COLUMNS.values(), "held-out Uno C 365"):
+        table.add_column(label, justify="right")
+    holdout = result.holdout.set_index("candidate")
+    for row in result.cv.sort_values("uno_c_365", ascending=False).to_dict("records"):
+        mark = " *" if row["candidate"] == result.winner else ""
+        cells = [_ci(row, metric) for metric in COMPARISON_COLUMNS]
+        table.add_row(f"{row['candidate']}{mark}", *cells, _ci(holdout.loc[row["candidate"]].to_dict(), "uno_c_365"))
     return table
 
 
 def ablation_table(result: TrainResult) -> Table:
-    table = Table(title=f"{result.data.landmark}: what each modality adds (XGBoost, CV)")
-    for col in ("modalities", "AUROC (95% CI)", "delta AUROC", "Brier"):
+    """What each modality adds to the boosted Cox model (cross-validated Uno's C, paired differences)."""
+    table = Table(title=f"{result.data.landmark}: what each modality adds (XGBoost Cox, cross-validation, paired 95% CI)")
+    for col in ("modalities", "Uno C 365", "delta Uno C", "IBS", "delta IBS"):
         table.add_column(col, justify="left" if col == "modalities" else "right")
-    for row in result.ablation.itertuples():
-        delta = "" if row.delta_auroc != row.delta_auroc else f"{row.delta_auroc:+.3f}"
-        table.add_row(row.modalities, f"{row.auroc:.3f} ({row.auroc_lo:.3f}-{row.auroc_hi:.3f})", delta, f"{row.brier:.3f}")
+    for row in result.summaries.ablation.to_dict("records"):
+        table.add_row(row["modalities"], _ci(row, "uno_c_365"), _ci(row, "delta_uno_c_365", "+.3f"), f"{row['ibs']:.3f}",
+                      _ci(row, "delta_ibs", "+.3f"))
     return table
+
+
+def _ci(row: dict, metric: str, fmt: str = ".3f") -> str:
+    value = row.get(metric)
+    if value is None or value != value:
+        return ""
+    return f"{value:{fmt}} [{row[metric + '_lo']:{fmt}}, {row[metric + '_hi']:{fmt}}]"
 
 
 def _git_commit() -> str:

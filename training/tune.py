@@ -1,7 +1,9 @@
-"""A small, seeded hyperparameter search for XGBoost, run inside the training folds only.
+"""Hyperparameter search inside the training folds only (scikit-learn's searches).
 
-The caller passes only the training part of an outer fold; the inner folds split that further,
-so no outer test patient ever influences the chosen parameters.
+The caller passes only the training part of an outer fold; the inner folds split that further, so
+no outer test patient ever influences the chosen parameters. Candidates are scored on the inner test
+folds by their own ``score`` method: the Cox partial log-likelihood for XGBoost (it rewards calibrated
+spread as well as ranking), Harrell's concordance index for the linear Cox penalty.
 """
 
 from __future__ import annotations
@@ -11,71 +13,58 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV
 
 from features.catalogue import FeatureSpec
-from models.xgb_classifier import XGBRelapseClassifier
+from models.linear_cox import LinearCoxSurvival
+from models.xgb_survival import XGBCoxSurvival
 
-from .metrics import auroc
+from .config import load_training_config
 
-SEARCH_SPACE: dict[str, Sequence[Any]] = {
-    "max_depth": (2, 3, 4),
-    "learning_rate": (0.03, 0.05, 0.08),
-    "n_estimators": (150, 250, 400),
-    "min_child_weight": (2.0, 5.0, 10.0),
-    "subsample": (0.7, 0.85),
-    "colsample_bytree": (0.5, 0.8),
-    "reg_lambda": (1.0, 5.0),
-}
+Tuned = tuple[dict[str, Any], pd.DataFrame]
 
 
-DEFAULT_PARAMS: dict[str, Any] = {"max_depth": 3, "learning_rate": 0.05, "n_estimators": 250, "min_child_weight": 5.0,
-                                  "subsample": 0.85, "colsample_bytree": 0.8, "reg_lambda": 1.0}
+def default_params(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], **_: Any) -> dict[str, dict[str, Any]]:
+    """No search: the configured defaults (leave-one-centre-out, where per-fold tuning costs more than it tells)."""
+    config = load_training_config()
+    return {"xgboost": dict(config.xgboost_search.defaults), "linear_cox": {"alpha": float(np.median(config.linear_cox.alphas))}}
 
 
-def default_params(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], **_: Any) -> tuple[dict[str, Any], pd.DataFrame]:
-    """No search: the fixed defaults (used where per-fold tuning would cost more than it tells)."""
-    return dict(DEFAULT_PARAMS), pd.DataFrame([DEFAULT_PARAMS])
+def tune_all(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, n_configs: int, seed: int) -> dict[str, dict[str, Any]]:
+    """Tuned parameters of the XGBoost Cox and the linear Cox model on one outer training fold."""
+    return {"xgboost": tune_xgb(X, y, specs, n_configs=n_configs, seed=seed)[0],
+            "linear_cox": tune_linear_cox(X, y, specs, seed=seed)[0]}
 
 
-def sample_configs(n_configs: int, seed: int) -> list[dict[str, Any]]:
-    """``n_configs`` distinct random draws from :data:`SEARCH_SPACE` (deterministic for a seed)."""
-    rng = np.random.default_rng(seed)
-    configs: list[dict[str, Any]] = []
-    while len(configs) < n_configs:
-        config = {k: values[rng.integers(len(values))] for k, values in SEARCH_SPACE.items()}
-        config = {k: v.item() if hasattr(v, "item") else v for k, v in config.items()}
-        if config not in configs:
-            configs.append(config)
-    return configs
-
-
-def tune_xgb(
-    X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, n_configs: int = 4, inner_folds: int = 3, seed: int = 0
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Pick the configuration with the best mean inner-fold AUROC.
-
-    Args:
-        X: training frame of ONE outer fold (labelled patients only).
-        y: its labels.
-        specs: features.
-        n_configs: configurations tried.
-        inner_folds: inner cross-validation folds.
-        seed: seeds the draws, the folds and XGBoost.
+def tune_xgb(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, n_configs: int, seed: int) -> Tuned:
+    """Random search over the configured space (``n_configs`` draws), inner k-fold cross-validation.
 
     Returns:
-        The best parameters and a table of every configuration with its inner AUROC.
+        The best parameters and a table of every configuration with its mean inner score.
     """
-    y = np.asarray(y, dtype=int)
-    splits = list(StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
-    rows = []
-    for config in sample_configs(n_configs, seed):
-        scores = []
-        for train, test in splits:
-            model = XGBRelapseClassifier(specs, random_state=seed, **config).fit(X.iloc[train], y[train])
-            scores.append(auroc(y[test], model.predict_proba(X.iloc[test])[:, 1]))
-        rows.append({**config, "inner_auroc": float(np.mean(scores))})
-    table = pd.DataFrame(rows).sort_values("inner_auroc", ascending=False, kind="stable")
-    best = table.iloc[0].drop("inner_auroc").to_dict()
-    best = {k: (int(v) if k in ("max_depth", "n_estimators") else float(v)) for k, v in best.items()}
-    return best, table.reset_index(drop=True)
+    config = load_training_config()
+    search = RandomizedSearchCV(
+        XGBCoxSurvival(specs, recalibration_folds=0, random_state=seed), {k: list(v) for k, v in config.xgboost_search.space.items()},
+        n_iter=n_configs, cv=_inner_folds(seed), refit=False, random_state=seed, n_jobs=1, error_score="raise",
+    ).fit(X, y)
+    return _best(search)
+
+
+def tune_linear_cox(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, seed: int) -> Tuned:
+    """Grid search of the elastic-net penalty, inner k-fold cross-validation."""
+    config = load_training_config().linear_cox
+    search = GridSearchCV(
+        LinearCoxSurvival(specs, l1_ratio=config.l1_ratio), {"alpha": list(config.alphas)},
+        cv=_inner_folds(seed), refit=False, n_jobs=1, error_score="raise",
+    ).fit(X, y)
+    return _best(search)
+
+
+def _inner_folds(seed: int) -> KFold:
+    return KFold(load_training_config().evaluation.inner_folds, shuffle=True, random_state=seed)
+
+
+def _best(search: GridSearchCV | RandomizedSearchCV) -> Tuned:
+    table = pd.DataFrame(search.cv_results_["params"]).assign(inner_score=search.cv_results_["mean_test_score"])
+    best = {k: (v.item() if hasattr(v, "item") else v) for k, v in search.best_params_.items()}
+    return best, table.sort_values("inner_score", ascending=False, kind="stable").reset_index(drop=True)

@@ -59,7 +59,7 @@ def test_too_few_events_fails_and_registers_nothing(tmp_path: Path, monkeypatch)
     ingest_directory(tmp_path / "raw", store=tmp_path / "store.duckdb")
     result = runner.invoke(app, ["train", "--store", str(tmp_path / "store.duckdb"), "--landmark", "day30"])
     assert result.exit_code == 1
-    assert "at least 30 of each are needed" in _said(result)
+    assert "at least 30 events and 30 event-free patients are needed" in _said(result)
     assert _registered_models(uri) == []
 
 

@@ -42,11 +42,20 @@ def test_both_landmarks_registered_with_aliases(trained):
         assert str(champion.version) == str(challenger.version) == outcome.registration.version
         run = client.get_run(champion.run_id)
         assert run.data.tags["synthetic_data"] == "true" and run.data.tags["git_commit"]
-        assert int(run.data.tags["n_excluded_censored"]) > 0
+        assert int(run.data.tags["n_censored"]) > 0  # censored patients are kept, not excluded
+        assert client.get_model_version(name, champion.version).tags["model_format"] == "2"
         artifacts = {a.path for a in client.list_artifacts(champion.run_id)}
-        assert {"roc.png", "calibration.png", "shap_beeswarm.png", "decision_curve.png", "ablation.csv", "model_card.md"} <= artifacts
+        assert {"calibration.png", "shap_beeswarm.png", "decision_curve.png", "cumulative_incidence.png", "ablation.csv",
+                "paired_comparisons.csv", "net_benefit.csv", "risk_groups.csv", "loco_centres.csv", "model_card.md",
+                "sample_size.json"} <= artifacts
         children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
-        assert {c.data.tags["candidate"] for c in children} >= {"xgboost", "logistic", "score:ipi", "score:car_hematotox", "score:m_easix"}
+        expected = {"xgboost", "linear_cox", "ipcw_classifier", "score:ipi", "score:car_hematotox", "score:m_easix"}
+        assert {c.data.tags["candidate"] for c in children} >= expected
+        card = client.download_artifacts(champion.run_id, "model_card.md")
+        text = open(card).read()
+        for item in ("TRIPOD+AI 1", "(10)", "(12a-12g)", "(15)", "(20a, 20b, 20c)", "(22)", "(23a)", "(23b)", "(27a)"):
+            assert item in text, item
+        assert "SYNTHETIC" in text and "progression/relapse or death" in text
 
 
 def test_features_parquet_feeds_the_registered_model_in_a_fresh_process(trained, tmp_path):
@@ -59,11 +68,15 @@ def test_features_parquet_feeds_the_registered_model_in_a_fresh_process(trained,
     fresh = pd.read_parquet(out_path)
     predictor = outcomes[0].result.predictor
     here = predictor.predict_frame(pd.read_parquet(frame_path))
-    np.testing.assert_allclose(fresh["relapse_probability"], here["relapse_probability"], rtol=0, atol=1e-12)
+    assert list(fresh.columns) == list(here.columns)
+    numeric = [c for c in here.columns if c != "risk_group"]
+    np.testing.assert_allclose(fresh[numeric], here[numeric], rtol=0, atol=1e-12)
     contrib = fresh.filter(like="contrib__").to_numpy()
-    p = fresh["relapse_probability"].to_numpy()
-    np.testing.assert_allclose(fresh["base_value"] + contrib.sum(axis=1), np.log(p / (1 - p)), atol=1e-5)
-    assert set(fresh["risk_group"]) == {"low", "intermediate", "high"}
+    np.testing.assert_allclose(fresh["base_value"] + contrib.sum(axis=1), fresh["margin"], atol=1e-5)
+    np.testing.assert_array_equal(fresh["relapse_probability"], fresh["risk_365d"])
+    risks = fresh[["risk_90d", "risk_180d", "risk_365d", "risk_730d"]].to_numpy()
+    assert ((risks >= 0) & (risks <= 1)).all() and (np.diff(risks, axis=1) >= 0).all()
+    assert set(fresh["risk_group"]) <= {"low", "intermediate", "high"}
 
 
 def test_gate_keeps_champion_when_not_better_and_promote_forces(trained):
@@ -75,13 +88,14 @@ def test_gate_keeps_champion_when_not_better_and_promote_forces(trained):
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     before = client.get_model_version_by_alias("cart-relapse-day30", "champion").version
     again = run_training(store, ["day30"], n_configs=2, console=Console(quiet=True))[0].registration
-    assert not again.gate.promote and "not higher" in again.gate.reasons[0]  # same data, same seed: equal AUROC
+    assert not again.gate.promote and "lower bound not above zero" in again.gate.summary()  # same data and seed: no gain
+    assert "+0.0000" in again.gate.reasons[0]
     assert client.get_model_version_by_alias("cart-relapse-day30", "champion").version == before
     assert str(client.get_model_version_by_alias("cart-relapse-day30", "challenger").version) == again.version
     tags = client.get_run(again.run_id).data.tags
-    assert tags["gate.promote"] == "False" and "AUROC" in tags["gate.reasons"]
+    assert tags["gate.promote"] == "False" and "Uno's C" in tags["gate.reasons"]
     forced = run_training(store, ["day30"], n_configs=2, promote=True, console=Console(quiet=True))[0].registration
-    assert forced.gate.reasons == ["forced by --promote"]
+    assert forced.gate.reasons[-1] == "forced by --promote"
     assert str(client.get_model_version_by_alias("cart-relapse-day30", "champion").version) == forced.version
 
 
@@ -101,7 +115,49 @@ def test_mlflow_models_serve_serves_the_champion(trained, tmp_path):
         response = httpx.post(f"http://127.0.0.1:{port}/invocations", json=payload, timeout=30)
         assert response.status_code == 200, response.text
         served = pd.DataFrame(response.json()["predictions"])
-        np.testing.assert_allclose(served["relapse_probability"], predictor.predict_frame(frame)["relapse_probability"], atol=1e-9)
+        here = predictor.predict_frame(frame)
+        for column in ("risk_90d", "risk_365d", "risk_730d", "relapse_probability", "margin"):
+            np.testing.assert_allclose(served[column], here[column], atol=1e-9)
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_registry_error_fails_the_job_and_registers_nothing(trained, monkeypatch):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from training.dataset import TrainingError
+    from training.register import log_and_register
+
+    _, uri, outcomes = trained
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    versions = len(client.search_model_versions("name = 'cart-relapse-day30'"))
+
+    def broken(self, name):
+        raise MlflowException("database is locked", error_code="INTERNAL_ERROR")
+
+    monkeypatch.setattr(mlflow.MlflowClient, "get_registered_model", broken)
+    with pytest.raises(TrainingError, match="cannot read the model registry.*database is locked.*nothing was registered"):
+        log_and_register(outcomes[1].result, tags={})
+    monkeypatch.undo()
+    assert len(client.search_model_versions("name = 'cart-relapse-day30'")) == versions
+
+
+def test_a_champion_that_cannot_be_scored_fails_the_job(trained, monkeypatch):
+    import mlflow
+
+    from training import register
+    from training.dataset import TrainingError
+
+    _, uri, outcomes = trained
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    versions = len(client.search_model_versions("name = 'cart-relapse-day30'"))
+
+    def unloadable(uri: str, frame):
+        raise OSError("artifact not found")
+
+    monkeypatch.setattr(register, "_champion_risk", unloadable)
+    with pytest.raises(TrainingError, match="cannot score the current champion.*artifact not found"):
+        register.log_and_register(outcomes[1].result, tags={})
+    assert len(client.search_model_versions("name = 'cart-relapse-day30'")) == versions
