@@ -13,7 +13,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/$(DATA)/mlflow.db
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint bench clean
+.PHONY: help install demo test test-fast lint bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ lint: $(STAMP) ## ruff
 
 bench: $(STAMP) ## feature-store benchmark (100k patients)
 	$(PY) bench/feature_store.py
+
+ui: $(STAMP) ## MLflow UI on the demo's tracking store (http://127.0.0.1:5000)
+	$(VENV)/bin/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --host 127.0.0.1 --port 5000
 
 clean: ## remove the venv and generated data
 	rm -rf $(VENV) $(DATA)

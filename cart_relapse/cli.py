@@ -17,8 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    help="Predict progression/relapse or death within 12 months of CD19 CAR-T infusion. "
-    "Models are trained on SYNTHETIC data: research use only, not for clinical decisions.",
+    help="Predict the risk of progression/relapse or death at 3, 6, 12 and 24 months after CD19 CAR-T infusion "
+    "(or after day 30). Models are trained on SYNTHETIC data: research use only, not for clinical decisions.",
 )
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="DuckDB feature store")]
@@ -92,9 +92,10 @@ def train(
     landmark: Annotated[str, typer.Option("--landmark", help="preinfusion, day30 or all")] = "all",
     promote: Annotated[bool, typer.Option("--promote", help="make the new version champion regardless of the gate")] = False,
     seed: Annotated[int, typer.Option("--seed", help="seed for folds, tuning and XGBoost")] = 7,
-    n_configs: Annotated[int, typer.Option("--n-configs", min=1, help="hyperparameter configurations per tuning")] = 4,
+    n_configs: Annotated[int | None, typer.Option("--n-configs", min=1, help="hyperparameter configurations per "
+                                                  "search (default: training/config.yaml)")] = None,
 ) -> None:
-    """Train, compare against clinical scores, track in MLflow and register the winner."""
+    """Train survival models, compare them with clinical scores, track in MLflow and register the winner."""
     from training.dataset import TrainingError
     from training.job import landmarks_for, run_training, ui_command
 
@@ -106,7 +107,7 @@ def train(
         run_training(store, landmarks_for(landmark), promote=promote, seed=seed, n_configs=n_configs, console=console)
     except TrainingError as exc:
         fail(str(exc))
-    console.print(f"MLflow UI: {ui_command()}")
+    console.print(f"MLflow UI: make ui, or {ui_command()}")
 
 
 @app.command()
@@ -152,7 +153,7 @@ def score(
     model_uri: Annotated[str | None, typer.Option("--model-uri", help="model URI (default: the landmark's champion)")] = None,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=100, help="patients per chunk")] = 10_000,
 ) -> None:
-    """Score a cohort in chunks: probability, risk group, top-3 drivers and every contribution."""
+    """Score a cohort in chunks: risk curve, risk group, margin, top-3 drivers and every contribution."""
     from features.errors import RegistryError
     from serving.score_job import ScoringError, run_scoring
 

@@ -49,7 +49,7 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
     console.print(quarantine_table(read_quarantine(store)))
 
     console.rule("4. train, compare with clinical scores, register in MLflow")
-    from training.job import run_training, ui_command
+    from training.job import run_training
 
     run_training(store, list(frames), console=console)
 
@@ -62,7 +62,7 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
     for landmark, out in (("preinfusion", data_dir / "scores.parquet"), ("day30", data_dir / "scores_day30.parquet")):
         run = run_scoring(landmark=landmark, out=out, store=store, console=console)
         console.print(f"wrote {run.out}: {run.rows:,} patients scored with {run.model} in {run.seconds:.1f} s")
-    console.print(f"open the MLflow UI on the demo's store: [bold]{ui_command()}[/]")
+    console.print("open the MLflow UI on the demo's store: [bold]make ui[/] (then http://127.0.0.1:5000)")
 
 
 def serve_samples(frames: dict[str, pd.DataFrame]) -> None:
@@ -78,11 +78,13 @@ def serve_samples(frames: dict[str, pd.DataFrame]) -> None:
 
 
 def prediction_table(landmark: str, body: dict) -> Table:
+    """The sample patient's risk curve, risk group and top drivers, as the API returned them."""
     model = body["model"]
-    title = (f"{landmark}: P(relapse or death by 12 months) = {body['relapse_probability']:.3f} "
-             f"({body['risk_group']} risk; {model['name']} v{model['version']})")
+    curve = ", ".join(f"{int(days) / 30.44:.0f} mo {risk:.2f}" for days, risk in body["risk_curve"].items())
+    title = (f"{landmark}: risk of progression or death after the landmark: {curve} "
+             f"({body['risk_group']} risk group; {model['name']} v{model['version']})")
     table = Table(title=title, caption=body["notice"])
-    for col in ("top driver", "value", "contribution (log-odds)", "modality"):
+    for col in ("top driver", "value", "contribution (log relative hazard)", "modality"):
         table.add_column(col)
     for item in body["explanation"]["contributions"][:5]:
         table.add_row(item["feature"], str(item["value"]), f"{item['contribution']:+.3f}", item["modality"])

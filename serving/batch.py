@@ -81,9 +81,10 @@ def score_chunks(predictor: RelapsePredictor, chunks: Iterable[pd.DataFrame], *,
 
 
 def score_table(predictor: RelapsePredictor, frame: pd.DataFrame) -> pa.Table:
-    """One chunk: patient_id, probability, risk group, base value, top drivers, every contribution.
+    """One chunk: patient_id, the risk at each horizon, ``relapse_probability``, risk group, margin,
+    base value, top drivers and every contribution.
 
-    The numbers are ``RelapsePredictor.predict_frame``'s (the same ``explain_frame`` and
+    The numbers are ``RelapsePredictor.predict_frame``'s (the same ``explain_frame``, ``risks`` and
     ``risk_groups``), laid out straight into Arrow columns.
     """
     missing = [c for c in ("patient_id", *predictor.feature_names) if c not in frame.columns]
@@ -91,12 +92,17 @@ def score_table(predictor: RelapsePredictor, frame: pd.DataFrame) -> pa.Table:
         raise ScoringInputError(f"the cohort lacks column(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} "
                                 f"needed by the {predictor.metadata.landmark} model")
     result = predictor.explain_frame(frame)
-    columns: dict[str, pa.Array] = {
-        "patient_id": pa.array(frame["patient_id"].astype(str).to_numpy(), pa.string()),
-        "relapse_probability": pa.array(result.probability),
-        "risk_group": pa.array(predictor.risk_groups(result.probability), pa.string()),
+    margin = result.margin
+    risks = predictor.risks(margin)
+    headline = predictor.headline_risk(risks)
+    columns: dict[str, pa.Array] = {"patient_id": pa.array(frame["patient_id"].astype(str).to_numpy(), pa.string())}
+    columns.update({name: pa.array(np.ascontiguousarray(risks[:, j])) for j, name in enumerate(predictor.risk_columns)})
+    columns.update({
+        "relapse_probability": pa.array(headline),
+        "risk_group": pa.array(predictor.risk_groups(headline), pa.string()),
+        "margin": pa.array(margin),
         "base_value": pa.array(result.base_value),
-    }
+    })
     columns.update(top_drivers(result.contributions, predictor.feature_names))
     by_feature = np.ascontiguousarray(result.contributions.T)
     columns.update({CONTRIB_PREFIX + name: pa.array(by_feature[j]) for j, name in enumerate(predictor.feature_names)})
@@ -166,7 +172,8 @@ def _score_single_thread(predictor: RelapsePredictor, chunk: pd.DataFrame) -> pa
 
 def output_schema(predictor: RelapsePredictor) -> pa.Schema:
     """The columns of the scores file, in order."""
-    fields = [("patient_id", pa.string()), ("relapse_probability", pa.float64()), ("risk_group", pa.string()),
+    fields = [("patient_id", pa.string()), *((name, pa.float64()) for name in predictor.risk_columns),
+              ("relapse_probability", pa.float64()), ("risk_group", pa.string()), ("margin", pa.float64()),
               ("base_value", pa.float64())]
     for i in range(min(TOP_DRIVERS, len(predictor.feature_names))):
         fields += [(f"top{i + 1}_feature", pa.string()), (f"top{i + 1}_contribution", pa.float64())]

@@ -1,10 +1,10 @@
 """Predict and explain validated patients: the request path of the API (single and batch).
 
 Validated values -> derived features (``features.derived.add_derived_features``, only for rows
-lacking some) -> the float32 matrix ``models.encode.encode_features`` would build -> TreeSHAP with
-``models.explain.explain`` on the model's booster -> risk groups by the model's thresholds. The same
-booster, encoding and explanation as the pyfunc's ``RelapsePredictor.predict_frame``, without
-pandas on the hot path.
+lacking some) -> the float32 matrix ``models.encode.encode_features`` would build -> the model's
+margin and its TreeSHAP explanation (``RelapsePredictor.explain_matrix``) -> the risk curve and the
+risk group (``RelapsePredictor.risks`` / ``risk_groups``). The same booster, encoding, explanation and
+baseline hazard as the pyfunc's ``RelapsePredictor.predict_frame``, without pandas on the hot path.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import xgboost as xgb
 
 from features.derived import add_derived_features
-from models.explain import Explanation, explain
+from models.explain import Explanation
 
 from .inputs import PatientValues, Value
 from .model import SMALL_BATCH_ROWS, ServingModel
@@ -28,10 +28,12 @@ from .model import SMALL_BATCH_ROWS, ServingModel
 class PatientPrediction:
     """One patient's prediction; ``values`` are the canonical inputs the model saw (derived included)."""
 
-    relapse_probability: float
+    relapse_probability: float  # risk by the risk-group horizon (365 days)
+    risk_curve: dict[int, float]  # days after the landmark -> risk of progression or death
     risk_group: str
+    margin: float  # log relative hazard
     base_value: float
-    contributions: np.ndarray  # log-odds, in model feature order
+    contributions: np.ndarray  # on the margin, in model feature order
     values: dict[str, Value]
     missing_features: list[str]
     warnings: list[str]
@@ -51,11 +53,17 @@ def predict_patients(model: ServingModel, patients: Sequence[PatientValues]) -> 
         return []
     rows = complete_derived(model, patients)
     result = explain_rows(model, rows)
-    groups = model.predictor.risk_groups(result.probability)
+    predictor = model.predictor
+    margin = result.margin
+    risks = predictor.risks(margin)
+    headline = predictor.headline_risk(risks)
+    groups = predictor.risk_groups(headline)
+    horizons = predictor.metadata.horizons_days
     return [
         PatientPrediction(
-            relapse_probability=float(result.probability[i]), risk_group=str(groups[i]),
-            base_value=float(result.base_value[i]), contributions=result.contributions[i], values=rows[i],
+            relapse_probability=float(headline[i]), risk_curve=dict(zip(horizons, map(float, risks[i]), strict=True)),
+            risk_group=str(groups[i]), margin=float(margin[i]), base_value=float(result.base_value[i]),
+            contributions=result.contributions[i], values=rows[i],
             missing_features=[s.name for s in model.specs if s.name not in rows[i]],
             warnings=range_warnings(model, rows[i]),
         )
@@ -71,9 +79,9 @@ def explain_rows(model: ServingModel, rows: Sequence[dict[str, Value]]) -> Expla
     """
     X = encode_rows(model, rows)
     if len(rows) > SMALL_BATCH_ROWS:
-        return explain(model.predictor.booster, X, model.predictor.feature_names)
+        return model.predictor.explain_matrix(X)
     with xgb.config_context(nthread=1):
-        return explain(model.small_booster, X, model.predictor.feature_names)
+        return model.predictor.explain_matrix(X, booster=model.small_booster)
 
 
 def encode_rows(model: ServingModel, rows: Sequence[dict[str, Value]]) -> np.ndarray:

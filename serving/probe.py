@@ -1,9 +1,10 @@
 """Check a freshly loaded model before it serves: predict probe rows built from its own metadata.
 
-A model passes when its boosters take exactly the features its metadata lists, and both probe rows (one with a mid-training-range value for every base feature, one
-with nothing known) go through the request path (input schema, derived features, TreeSHAP) and give
-a probability strictly between 0 and 1, finite contributions for every feature, a known risk group,
-and ``base_value + sum(contributions) == logit(p)``, where ``p`` is the booster's own prediction.
+A model passes when its boosters take exactly the features its metadata lists, and both probe rows
+(one with a mid-training-range value for every base feature, one with nothing known) go through the
+request path (input schema, derived features, TreeSHAP) and give a risk strictly between 0 and 1 at
+every horizon, non-decreasing over the horizons, finite contributions for every feature, a known risk
+group, and ``base_value + sum(contributions) == margin == slope * the booster's own margin``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .model import ServingModel
 from .predict import PatientPrediction, encode_rows, predict_patients
 
 ADDITIVITY_TOLERANCE = 1e-4
-"""Log-odds; XGBoost computes contributions and margins in float32."""
+"""On the margin (log relative hazard); XGBoost computes contributions and margins in float32."""
 
 
 class ProbeFailure(Exception):
@@ -95,16 +96,19 @@ def _check_booster_shape(model: ServingModel) -> None:
 
 
 def _booster_margins(model: ServingModel, predictions: list[PatientPrediction]) -> np.ndarray:
-    """The log-odds the model's (multi-threaded) booster predicts for the completed probe rows."""
+    """The model's margin from its (multi-threaded) booster for the completed probe rows: slope x booster margin."""
     X = encode_rows(model, [p.values for p in predictions])
     matrix = xgb.DMatrix(X, missing=np.nan, feature_names=list(model.predictor.feature_names))
-    return model.predictor.booster.predict(matrix, output_margin=True, validate_features=False).astype(np.float64)
+    raw = model.predictor.booster.predict(matrix, output_margin=True, validate_features=False).astype(np.float64)
+    return model.predictor.metadata.margin_slope * raw
 
 
 def _check_prediction(model: ServingModel, prediction: PatientPrediction, margin: float, row: str) -> None:
-    p = prediction.relapse_probability
-    if not (math.isfinite(p) and 0.0 < p < 1.0):
-        raise ProbeFailure(f"{row} probe row: relapse probability {p!r} is not a number strictly between 0 and 1")
+    curve = list(prediction.risk_curve.values())
+    if not all(math.isfinite(r) and 0.0 < r < 1.0 for r in curve):
+        raise ProbeFailure(f"{row} probe row: risk curve {curve!r} is not strictly between 0 and 1")
+    if any(later < earlier for earlier, later in zip(curve, curve[1:], strict=False)):
+        raise ProbeFailure(f"{row} probe row: risk curve {curve!r} decreases over time")
     contributions = np.asarray(prediction.contributions, dtype=np.float64)
     if contributions.shape != (len(model.specs),):
         raise ProbeFailure(f"{row} probe row: {contributions.shape} contributions for {len(model.specs)} features")
@@ -113,7 +117,6 @@ def _check_prediction(model: ServingModel, prediction: PatientPrediction, margin
     if prediction.risk_group not in RISK_GROUPS:
         raise ProbeFailure(f"{row} probe row: unknown risk group {prediction.risk_group!r}")
     total = prediction.base_value + float(contributions.sum())
-    logit = math.log(p / (1.0 - p))
-    for label, expected in (("logit(p)", logit), ("the booster's log-odds", margin)):
+    for label, expected in (("the margin", prediction.margin), ("the booster's margin", margin)):
         if not abs(total - expected) <= ADDITIVITY_TOLERANCE * max(1.0, abs(expected)):
             raise ProbeFailure(f"{row} probe row: base_value + contributions = {total:.6g} but {label} = {expected:.6g}")

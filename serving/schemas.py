@@ -41,7 +41,7 @@ class BatchPredictionRequest(_Strict):
 
 
 class FeatureContribution(_Strict):
-    """One feature's TreeSHAP contribution to the log-odds of relapse."""
+    """One feature's TreeSHAP contribution to the margin (log relative hazard of progression or death)."""
 
     feature: str
     value: bool | int | float | str | None = Field(description="the canonical value the model used (null if missing)")
@@ -50,9 +50,10 @@ class FeatureContribution(_Strict):
 
 
 class ExplanationBody(_Strict):
-    """``base_value + sum(contributions) == logit(relapse_probability)``."""
+    """``base_value + sum(contributions) == margin`` (within 1e-5)."""
 
-    base_value: float = Field(description="log-odds before any feature is known")
+    scale: str = Field(description="what the contributions add up to: the log relative hazard")
+    base_value: float = Field(description="the margin before any feature is known")
     contributions: list[FeatureContribution] = Field(description="every feature, largest absolute contribution first")
     modality_totals: dict[str, float]
 
@@ -66,8 +67,15 @@ class ModelRef(_Strict):
 class PredictionResponse(_Strict):
     patient_id: str | None = None
     landmark: str
-    relapse_probability: float
-    risk_group: Literal["low", "intermediate", "high"]
+    outcome: str = Field(description="the predicted event: progression/relapse or death from any cause")
+    relapse_probability: float = Field(ge=0, le=1, description="risk of the outcome by risk_horizon_days after the landmark")
+    risk_horizon_days: int = Field(description="the horizon of relapse_probability and of the risk group (365)")
+    risk_curve: dict[str, float] = Field(
+        description="days after the landmark -> risk of the outcome by then (90, 180, 365, 730); non-decreasing",
+        examples=[{"90": 0.31, "180": 0.42, "365": 0.51, "730": 0.58}])
+    risk_group: Literal["low", "intermediate", "high"] = Field(
+        description="by fixed absolute thresholds on relapse_probability (GET /v1/models: thresholds)")
+    margin: float = Field(description="log relative hazard; every risk rises with it")
     model: ModelRef
     explanation: ExplanationBody
     missing_features: list[str]

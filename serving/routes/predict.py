@@ -38,7 +38,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/{landmark}", response_model=PredictionResponse, responses=_ERRORS)
 async def predict(landmark: str, request: PredictionRequest, model: ModelDep) -> Response:
-    """Relapse probability, risk group and TreeSHAP explanation for one patient."""
+    """Risk of progression/relapse or death at 90, 180, 365 and 730 days after the landmark, risk group,
+    and the TreeSHAP explanation of the log relative hazard, for one patient."""
     patient = model.schema.parse(request.features)
     prediction = predict_patients(model, [patient])[0]
     return _json(prediction_response(model, prediction, request.patient_id))
@@ -86,10 +87,15 @@ def prediction_response(model: ServingModel, prediction: PatientPrediction, pati
     totals: dict[str, float] = {}
     for item in contributions:
         totals[item["modality"]] = totals.get(item["modality"], 0.0) + item["contribution"]
+    meta = model.predictor.metadata
     return {
-        "patient_id": patient_id, "landmark": model.landmark, "relapse_probability": prediction.relapse_probability,
-        "risk_group": prediction.risk_group, "model": {"name": model.name, "version": model.version, "alias": model.alias},
-        "explanation": {"base_value": prediction.base_value, "contributions": contributions, "modality_totals": totals},
+        "patient_id": patient_id, "landmark": model.landmark, "outcome": meta.outcome,
+        "relapse_probability": prediction.relapse_probability, "risk_horizon_days": meta.thresholds.horizon_days,
+        "risk_curve": {str(days): risk for days, risk in prediction.risk_curve.items()},
+        "risk_group": prediction.risk_group, "margin": prediction.margin,
+        "model": {"name": model.name, "version": model.version, "alias": model.alias},
+        "explanation": {"scale": meta.margin_scale, "base_value": prediction.base_value, "contributions": contributions,
+                        "modality_totals": totals},
         "missing_features": prediction.missing_features, "warnings": prediction.warnings,
         "notice": model.predictor.metadata.notice or SYNTHETIC_NOTICE,
     }

@@ -18,29 +18,29 @@ with warnings.catch_warnings():  # starlette's notice about httpx vs httpx2, rai
     from fastapi.testclient import TestClient
 
 from features.catalogue import load_catalogue
-from models.predictor import ModelMetadata, RelapsePredictor, RiskThresholds
-from models.xgb_classifier import XGBRelapseClassifier
+from models.predictor import HORIZONS_DAYS, ModelMetadata, RelapsePredictor, RiskThresholds
+from models.xgb_survival import XGBCoxSurvival
 from serving.app import create_app
 from serving.loader import Loader, ModelSlot
 from serving.model import ServingModel
 from serving.settings import Settings
-from tests.factories import random_feature_frame
+from tests.factories import random_survival_frame
 
 LANDMARKS = ("preinfusion", "day30")
 TOKEN = "test-token-0123456789abcdef"
 
 
 def make_predictor(landmark: str, *, n: int = 400, seed: int = 1, trees: int = 40) -> RelapsePredictor:
-    """A small XGBoost model on a factory frame, wrapped like training wraps its winner."""
-    frame, label = random_feature_frame(n, landmark, seed=seed)
+    """A small boosted Cox model on a factory frame, wrapped like training wraps its winner."""
+    frame, targets = random_survival_frame(n, landmark, seed=seed)
     specs = load_catalogue().feature_specs(landmark)
-    model = XGBRelapseClassifier(specs, n_estimators=trees, max_depth=3, n_jobs=1).fit(frame, label.to_numpy(int))
+    model = XGBCoxSurvival(specs, n_estimators=trees, max_depth=3, recalibration_folds=2).fit(frame, targets)
     ranges = {s.name: (float(frame[s.name].quantile(0.005)), float(frame[s.name].quantile(0.995)))
               for s in specs if s.type in ("float", "int")}
-    metadata = ModelMetadata(landmark=landmark, horizon_days=365, features=specs,
-                             thresholds=RiskThresholds(low=0.3, high=0.6), training_ranges=ranges,
-                             metrics={"auroc": 0.71, "brier": 0.2}, training_fingerprint="test",
-                             trained_at="2026-01-01T00:00:00")
+    metadata = ModelMetadata(landmark=landmark, baseline_cumulative_hazard=tuple(model.baseline_at(HORIZONS_DAYS)),
+                             margin_slope=model.slope_, features=specs, thresholds=RiskThresholds(low=0.3, high=0.6),
+                             training_ranges=ranges, metrics={"cv_uno_c_365": 0.71, "cv_ibs": 0.2},
+                             training_fingerprint="test", trained_at="2026-01-01T00:00:00")
     return RelapsePredictor(model.booster_, metadata)
 
 
@@ -137,7 +137,7 @@ def register_version(uri: str, root: Path, predictor: RelapsePredictor, name: st
     import mlflow
     from mlflow import MlflowClient
 
-    from training.register import log_packaged_model
+    from models.packaging import log_packaged_model
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

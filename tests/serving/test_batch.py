@@ -32,8 +32,9 @@ def test_scores_match_predict_frame_with_top_drivers(predictors, cohort, tmp_pat
     assert list(scored["risk_group"]) == list(expected["risk_group"])
     contributions = scored[[f"contrib__{n}" for n in predictor.feature_names]].to_numpy()
     np.testing.assert_array_equal(contributions, expected.filter(like="contrib__").to_numpy())
-    p = scored["relapse_probability"].to_numpy()
-    np.testing.assert_allclose(scored["base_value"] + contributions.sum(axis=1), np.log(p / (1 - p)), atol=1e-5)
+    np.testing.assert_allclose(scored["base_value"] + contributions.sum(axis=1), scored["margin"], atol=1e-5)
+    for column in ("risk_90d", "risk_180d", "risk_365d", "risk_730d", "margin"):
+        np.testing.assert_array_equal(scored[column], expected[column])
     largest = -np.sort(-np.abs(contributions), axis=1)[:, :3]
     index = {name: j for j, name in enumerate(predictor.feature_names)}
     for k in range(3):
@@ -109,5 +110,6 @@ def test_an_empty_cohort_writes_an_empty_file_with_the_schema(predictors, tmp_pa
     out = tmp_path / "empty.parquet"
     assert score_cohort(predictor, iter([]), out) == 0
     schema = pq.read_schema(out)
-    assert schema.names[:4] == ["patient_id", "relapse_probability", "risk_group", "base_value"]
+    assert schema.names[:9] == ["patient_id", "risk_90d", "risk_180d", "risk_365d", "risk_730d", "relapse_probability",
+                                "risk_group", "margin", "base_value"]
     assert f"contrib__{predictor.feature_names[0]}" in schema.names and pq.read_metadata(out).num_rows == 0

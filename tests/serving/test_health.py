@@ -75,7 +75,7 @@ def test_models_listing_comes_from_the_catalogue(client):
     assert set(models) == {"preinfusion", "day30"}
     day30 = models["day30"]
     assert (day30["name"], day30["version"], day30["alias"], day30["status"]) == ("cart-relapse-day30", "7", "champion", "ready")
-    assert day30["metrics"] == {"auroc": 0.71, "brier": 0.2} and "SYNTHETIC" in day30["notice"] and day30["synthetic_data"]
+    assert day30["metrics"] == {"cv_uno_c_365": 0.71, "cv_ibs": 0.2} and "SYNTHETIC" in day30["notice"] and day30["synthetic_data"]
     features = {f["name"]: f for f in day30["features"]}
     assert features["crp_preld"]["unit"] == "mg/dL" and features["crp_preld"]["accepted_units"] == ["mg/dL", "mg/L"]
     assert features["crp_preld"]["range"] == [0.0, 60.0] and features["crp_preld"]["type"] == "float"

@@ -13,10 +13,6 @@ from tests.factories import random_feature_frame
 from .conftest import contributions_in_model_order, request_features
 
 
-def logit(p: float) -> float:
-    return float(np.log(p / (1 - p)))
-
-
 @pytest.mark.parametrize("landmark", ["preinfusion", "day30"])
 def test_same_numbers_as_predict_frame_the_pyfunc_runs(client, predictors, landmark):
     frame, _ = random_feature_frame(25, landmark, seed=11)
@@ -27,6 +23,8 @@ def test_same_numbers_as_predict_frame_the_pyfunc_runs(client, predictors, landm
     for i, body in enumerate(batch.json()["predictions"]):
         assert body["patient_id"] == frame["patient_id"][i]
         assert body["relapse_probability"] == expected["relapse_probability"][i]
+        assert body["risk_curve"] == {str(h): expected[f"risk_{h}d"][i] for h in (90, 180, 365, 730)}
+        assert body["margin"] == expected["margin"][i]
         assert body["risk_group"] == expected["risk_group"][i]
         assert body["explanation"]["base_value"] == expected["base_value"][i]
         np.testing.assert_array_equal(contributions_in_model_order(body, predictors[landmark]),
@@ -37,13 +35,15 @@ def test_same_numbers_as_predict_frame_the_pyfunc_runs(client, predictors, landm
                                   expected.filter(like="contrib__").to_numpy()[3])
 
 
-def test_contributions_add_up_to_the_logit(client):
+def test_contributions_add_up_to_the_margin_and_the_curve_rises(client):
     frame, _ = random_feature_frame(40, "day30", seed=12, missing=0.4)
     patients = [{"features": request_features(row, "day30", derived=i % 2 == 0)} for i, (_, row) in enumerate(frame.iterrows())]
     for body in client.post("/v1/predict/day30/batch", json={"patients": patients}).json()["predictions"]:
         explanation = body["explanation"]
         total = explanation["base_value"] + sum(c["contribution"] for c in explanation["contributions"])
-        assert abs(total - logit(body["relapse_probability"])) < 1e-5
+        assert abs(total - body["margin"]) < 1e-5 and explanation["scale"] == "log relative hazard"
+        curve = [body["risk_curve"][h] for h in ("90", "180", "365", "730")]
+        assert curve == sorted(curve) and body["relapse_probability"] == body["risk_curve"]["365"]
         assert abs(sum(explanation["modality_totals"].values()) - (total - explanation["base_value"])) < 1e-9
 
 
@@ -54,6 +54,7 @@ def test_response_shape_order_and_notice(client, predictors):
     assert response.status_code == 200
     assert body["model"] == {"name": "cart-relapse-preinfusion", "version": "7", "alias": "champion"}
     assert "SYNTHETIC" in body["notice"] and body["landmark"] == "preinfusion" and body["patient_id"] == "P-1"
+    assert body["outcome"] == "progression/relapse or death from any cause" and body["risk_horizon_days"] == 365
     contributions = body["explanation"]["contributions"]
     sizes = [abs(c["contribution"]) for c in contributions]
     assert sizes == sorted(sizes, reverse=True)

@@ -100,9 +100,12 @@ def test_score_command_writes_the_pyfunc_numbers(mlflow_registry, tmp_path, monk
     scored = pd.read_parquet(out)
     features = [c for c in frame.columns if c not in ("patient_id", "center")]
     expected = mlflow.pyfunc.load_model("models:/cart-relapse-day30@champion").predict(frame[features])
-    np.testing.assert_array_equal(scored["relapse_probability"], expected["relapse_probability"])
-    assert list(scored.columns[:10]) == ["patient_id", "relapse_probability", "risk_group", "base_value", "top1_feature",
-                                         "top1_contribution", "top2_feature", "top2_contribution", "top3_feature", "top3_contribution"]
+    for column in ("risk_90d", "risk_180d", "risk_365d", "risk_730d", "relapse_probability", "margin", "base_value"):
+        np.testing.assert_array_equal(scored[column], expected[column])
+    assert list(scored.columns[:15]) == [
+        "patient_id", "risk_90d", "risk_180d", "risk_365d", "risk_730d", "relapse_probability", "risk_group", "margin",
+        "base_value", "top1_feature", "top1_contribution", "top2_feature", "top2_contribution", "top3_feature",
+        "top3_contribution"]
     missing = CliRunner().invoke(app, ["score", "--input", str(source), "--landmark", "day30", "--out", str(out),
                                        "--model-uri", "models:/cart-relapse-day30@ghost"])
     assert missing.exit_code == 1 and "ghost" in missing.output

@@ -172,7 +172,7 @@ BROKEN = {
                                                                     "RestException: artifact missing"),
                              "RestException: artifact missing"),
     "NaN predictions": (lambda models, predictors: _nan_booster(models["day30"]),
-                        "version 9 refused: typical probe row: relapse probability nan is not a number strictly between 0 and 1"),
+                        "version 9 refused: typical probe row: risk curve [nan, nan, nan, nan] is not strictly between 0 and 1"),
     "contributions do not add up": (lambda models, predictors: _other_contributions(models["day30"]),
                                     "typical probe row: base_value + contributions = "),
     "prediction raises": (lambda models, predictors: _raising_booster(models["day30"]),
@@ -232,7 +232,7 @@ def test_the_probe_passes_good_models_and_builds_rows_from_metadata(serving_mode
         for name, value in typical.items():
             spec = model.schema.fields[name].spec
             assert (value in spec.levels) if spec.type == "category" else spec.range is None or spec.range[0] <= value <= spec.range[1]
-    with pytest.raises(ProbeFailure, match="not a number strictly between 0 and 1"):
+    with pytest.raises(ProbeFailure, match=r"risk curve \[nan, nan, nan, nan\] is not strictly between 0 and 1"):
         probe_model(_nan_booster(serving_models["day30"]))
 
 
@@ -243,7 +243,7 @@ def test_a_broken_model_at_start_up_is_not_ready_with_the_reason(serving_models)
         assert ready["last_reload"]["trigger"] == "startup" and ready["last_reload"]["outcome"] == "refused"
         health = client.get("/health/ready")
         assert health.status_code == 503
-        assert "version 9 refused: typical probe row: relapse probability nan" in health.json()["models"]["day30"]["reason"]
+        assert "version 9 refused: typical probe row: risk curve [nan, nan, nan, nan]" in health.json()["models"]["day30"]["reason"]
         assert client.post("/v1/predict/day30", json=PATIENT).status_code == 503
         assert client.post("/v1/predict/preinfusion", json=PATIENT).status_code == 200
         reloaded = client.post("/v1/admin/reload")  # nothing served for day30: the good version is swapped in
