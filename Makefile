@@ -13,7 +13,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/$(DATA)/mlflow.db
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint bench ui clean
+.PHONY: help install demo test test-fast lint docs docs-anchors bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,7 +38,14 @@ test-fast: $(STAMP) ## tests without the slow ones
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check features models training serving cart_relapse tests bench
+	$(VENV)/bin/ruff check features models training serving cart_relapse tests bench docs/gen
+
+docs: $(STAMP) ## regenerate the reference pages, then build the site offline into site/ (strict)
+	$(PY) -m docs.gen
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-anchors: $(STAMP) ## regenerate the calibration-anchor table (30,000 synthetic patients)
+	$(PY) -m docs.gen --only-anchors
 
 bench: $(STAMP) ## feature-store benchmark (100k patients)
 	$(PY) bench/feature_store.py
@@ -46,5 +53,5 @@ bench: $(STAMP) ## feature-store benchmark (100k patients)
 ui: $(STAMP) ## MLflow UI on the demo's tracking store (http://127.0.0.1:5000)
 	$(VENV)/bin/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --host 127.0.0.1 --port 5000
 
-clean: ## remove the venv and generated data
-	rm -rf $(VENV) $(DATA)
+clean: ## remove the venv, generated data and the built site
+	rm -rf $(VENV) $(DATA) site

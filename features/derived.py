@@ -1,10 +1,10 @@
 """Derived features and published clinical scores, computed from a point-in-time frame.
 
-Definitions follow ../shared/domain/evidence.md section 3. Every score uses pre-lymphodepletion
-values (apheresis values where the catalogue says so, or as a documented fallback). A score whose
-inputs are missing is missing (NaN); it is never silently scored as normal.
+Definitions follow docs/evidence.md section 3 ("Clinical scores and derived features"). Every score
+uses pre-lymphodepletion values (apheresis values where the catalogue says so, or as a documented
+fallback). A score whose inputs are missing is missing (NaN); it is never silently scored as normal.
 
-Boundary conventions (evidence.md marks CAR-HEMATOTOX inclusivity as unconfirmed [M]); we use:
+Boundary conventions (docs/evidence.md section 3.3: CAR-HEMATOTOX inclusivity is unconfirmed [M]); we use:
 platelets <75 -> 2, 75-175 -> 1, >175 -> 0 (x10^9/L); ANC <1.2 x10^9/L -> 1; haemoglobin
 <9.0 g/dL -> 1; CRP >3.0 mg/dL -> 1; ferritin <650 -> 0, 650-2000 -> 1, >2000 -> 2 ng/mL.
 """
