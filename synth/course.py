@@ -37,7 +37,7 @@ _EMERGENT_SD = 0.8
 
 
 def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -> Arrays:
-    """Draw everything that happens from apheresis to the end of follow-up.
+    """Draw what happens from apheresis on: bridging, infusion, expansion, residual disease, true event times.
 
     Args:
         rng: random generator.

@@ -10,9 +10,10 @@ Measurement model (each sample is its own view of the tumour):
 * Day 7 and day 28: follow the residual disease present at the draw (``tumour30``); day 7 also sees
   tumour still being cleared. Results below the limit of detection are reported as 0.
 * Week-4 sample drawn on days 21-28 (earlier draws see a little more tumour still clearing) and sent
-  to a rapid-turnaround lab (2-9 days): about a third of results come back after day 30 and are
-  invisible to the day-30 model, so about 55% of enrolled infused patients alive and
-  progression-free at day 30 have a usable day-28 result.
+  to a rapid-turnaround lab (2-9 days): 36 of the 64 equally likely (draw day, turnaround) pairs
+  are reported by day 30, so about 56% of week-4 results are usable at the day-30 landmark and 44%
+  come back too late (unchanged from v1). With the sample drawn in 80% of enrolled patients, about
+  45% of enrolled patients alive and progression-free at day 30 have a usable result.
 * Month 3 lies outside every window; ctDNA turns positive at or before radiographic relapse
   (Frank 2021: 29/30).
 """

@@ -33,13 +33,14 @@ _HANDBACK = {"responder_us": 0.07, "responder_eu": 0.045, "other": 0.015}  # per
 
 
 def assessment_days(until: float) -> NDArray[np.int64]:
-    """The scheduled assessment days after infusion up to ``until``.
+    """The scheduled assessment days after infusion, far enough to cover ``until``.
 
     Args:
         until: last day of interest.
 
     Returns:
-        Days 30, 90, 180, 365, then every 182 days, all at or before ``until`` (at least the four first).
+        Days 30, 90, 180, 365, then every 182 days, up to and including the first one on or after
+        ``until`` (always at least the first four).
     """
     later = np.arange(FIRST_ASSESSMENTS[-1] + LATER_EVERY, max(until, 0) + LATER_EVERY, LATER_EVERY)
     return np.concatenate([FIRST_ASSESSMENTS, later]).astype(np.int64)

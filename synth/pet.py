@@ -9,7 +9,8 @@ SUVmax reads the hottest focus, and at one month that focus is one of three (evi
 * immune/inflammatory uptake, independent of tumour: Dean 2023 found day-30 MTV and day-28 ctDNA
   uncorrelated (rs 0.28, P=.11) while both tracked each other at baseline (0.61) and month 3
   (0.79), i.e. one-month residual uptake often reflects the immune response, not tumour. Its
-  SUVmax is log-normal around ``IMMUNE_SUV`` and rarely reaches the Deauville 5 level, so DS4 mixes
+  SUVmax is log-normal around ``IMMUNE_SUV`` and saturates near 1.5 x liver (``IMMUNE_MAX_SUV``,
+  [E]), so it reaches Deauville 4 but rarely Deauville 5; DS4 mixes
   immune uptake (good prognosis) with residual tumour: DS4 behaves close to DS1-3 (Galtier 2023:
   1-year PFS 78.9% vs 67.3%; Kuhnl 2022: progression by month 6 46% vs 15-32%), DS5 is very high
   risk (Galtier 1-year PFS 8.6%; Kuhnl 100% by month 6);
@@ -19,6 +20,9 @@ Deauville is the visual read of SUVmax against the patient's liver (mediastinum 
 above ``DS5_LIVER_MULTIPLE`` x liver), with reader noise; progression before the scan is read DS5.
 High SUVmax in a PR/SD patient is nearly always tumour: Al Zaki 2022 (all D30 PR/SD with SUVmax >= 10
 progressed; the JNM 2025 optimal cut-off was 9.1). MTV counts volume above liver uptake: 0 for DS1-3.
+
+The constants below are engineering values [E] calibrated against those facts (the day-30 anchors
+in ``anchor_day30``: Deauville shares, outcome by Deauville, PET vs ctDNA rank correlation).
 """
 
 from __future__ import annotations
