@@ -61,9 +61,8 @@ def sample_followup(rng: np.random.Generator, ctx: Arrays) -> Arrays:
         progression was found between assessments) and ``lost`` (contact ended before the cut-off
         without death).
     """
-    n = len(ctx["infused"])
     found, symptomatic = _found_day(rng, ctx["progression_latent"])
-    loss = np.minimum(_handback_day(rng, ctx, found), _other_loss_day(rng, n))
+    loss = np.minimum(_handback_day(rng, ctx, found), _other_loss_day(rng, ctx["infused"]))
     contact = np.minimum(ctx["report_end"], loss)
     death = ctx["death_latent"]
     never = ~ctx["infused"]
@@ -107,10 +106,11 @@ def _handback_day(rng: np.random.Generator, ctx: Arrays, found: NDArray) -> NDAr
     return np.where(event_free, day, np.inf)
 
 
-def _other_loss_day(rng: np.random.Generator, n: int) -> NDArray:
-    """Going home before day 30 (a few), or background loss at any time."""
+def _other_loss_day(rng: np.random.Generator, infused: NDArray[np.bool_]) -> NDArray:
+    """Going home before the day-30 assessment (a few infused patients), or background loss at any time."""
+    n = len(infused)
     background = rng.exponential(365.0 / _BACKGROUND_LOSS, size=n)
-    early = rng.random(n) < _EARLY_HOME
+    early = infused & (rng.random(n) < _EARLY_HOME)
     return np.where(early, rng.integers(14, 29, size=n).astype(float), background)
 
 
@@ -123,4 +123,4 @@ def _last_contact(ctx: Arrays, contact: NDArray, loss: NDArray, progression: NDA
     followed = np.where(loss < cutoff, np.floor(contact), np.fmax(last_visit, progression))
     last = np.where(np.isnan(death), followed, death)
     never = ~ctx["infused"]
-    return np.where(never, np.floor(np.fmin(np.where(np.isnan(death), contact, death), contact)), last)
+    return np.where(never, np.floor(np.where(np.isnan(death), contact, death)), last)
