@@ -31,7 +31,15 @@ def _pfs12(product: str | None) -> Measurer:
 
 
 def cox_on(surv: pd.DataFrame, x: pd.Series) -> Measure:
-    """Univariable Cox HR of ``x`` (aligned on patient_id; missing rows dropped)."""
+    """Univariable Cox HR of ``x`` (aligned on patient_id; missing rows dropped).
+
+    Args:
+        surv: ``time`` and ``event`` indexed by patient_id (e.g. ``survival_frame``).
+        x: covariate indexed by patient_id.
+
+    Returns:
+        (HR, CI low, CI high), Wald 95%.
+    """
     data = surv.join(x.rename("x"), how="inner").dropna(subset=["x"])
     return cox_hr(data["time"], data["event"], data["x"].astype(float))
 

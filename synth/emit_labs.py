@@ -109,6 +109,8 @@ def _post(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     infused = ctx["infused"]
     il6 = _lognormal(rng, 35.0, 0.6 * (ctx["expansion"] - 2.77) + 0.4 * ctx["burden_infusion"], 1.0)
     progressed = ctx["progression_latent"] <= 28
+    # [E] no published effect: a trace of residual tumour and inflammation under much noise (univariable
+    # 12-month AUROC about 0.53 on the demo registry, vs about 0.60 for Deauville; python -m synth.signal).
     ldh30 = _ldh(rng, ctx, -0.25 + 0.02 * ctx["tumour30"] + 0.1 * ctx["inflammation"] + 0.8 * progressed
                  + 0.45 * rng.normal(size=n))
     kw30 = {"days": (26, 30), "lag": _LAB_LAG, "window": window_days("day30")}
