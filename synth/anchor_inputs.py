@@ -74,3 +74,28 @@ def window_values(
     frame = frame[(frame["day"] >= days[0]) & (frame["day"] <= days[1])]
     frame = frame.sort_values(["collected", "reported"]).groupby("patient_id").last()
     return frame[["value", "uln"] if with_uln else ["value"]]
+
+
+def day30_pet_cohort(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> pd.DataFrame:
+    """Patients with a day-30 PET read while event-free (the published month-1 PET cohorts).
+
+    Kuhnl 2022 and Galtier 2023 report outcome by the month-1 scan for every patient who had one,
+    progression found on that scan included. Here: a Deauville score collected on days 21-30, and no
+    event recorded before day 21. The clock stays at infusion, so ``1 - S(365)`` is the risk from
+    the scan to day 365.
+
+    Args:
+        tables: registry tables.
+        surv: output of ``survival_frame``.
+
+    Returns:
+        ``surv`` rows of the cohort with ``ds`` (Deauville), ``suv`` (day-30 SUVmax), ``ct28``
+        (day 21-30 ctDNA, hGE/mL) and ``event_by30`` (event recorded on or before day 30; NaN where
+        a marker is missing).
+    """
+    ds = window_values(tables, "deauville", (21, 30))["value"].rename("ds")
+    suv = window_values(tables, "suvmax", (21, 30))["value"].rename("suv")
+    ct = window_values(tables, "ctdna", (21, 30))["value"].rename("ct28")
+    cohort = surv.join(ds, how="inner").join(suv).join(ct)
+    cohort = cohort[cohort["time"] >= 21]
+    return cohort.assign(event_by30=(cohort["event"] == 1) & (cohort["time"] <= 30))

@@ -1,29 +1,27 @@
-"""Calibration anchors: published effect sizes recomputed from a generated registry.
+"""Calibration anchors: published numbers recomputed from a generated registry.
 
-``compute_anchors(tables)`` reads only the raw tables (never the latents): ECOG from the pre-LD row
-(apheresis if missing), LDH/ULN from the pre-LD LDH and its ``reference_high``, TMTV from the
-pre-LD scan, Deauville from the day-30 window scan, ctDNA from the day 21-30 sample.
+``compute_anchors(tables)`` reads only the raw tables (never the latents); the measures live in
+``anchor_outcomes`` (PFS, hazard ratios, NRM, attrition, baseline markers, centre spread) and
+``anchor_day30`` (the day-30 views: PET vs ctDNA, outcome by Deauville, ctDNA within DS4, CAR-T
+expansion).
 
-Run ``python -m synth.anchors --patients 30000 --seed 1`` to print the table.
+Run ``python -m synth.anchors --patients 30000 --seed 1`` to print the table, ``--format markdown``
+for a table the docs can include verbatim.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from models.survival import cumulative_incidence_at, fit_cox, km_median, km_survival_at
+from .anchor_day30 import DAY30_ANCHORS
+from .anchor_inputs import survival_frame
+from .anchor_outcomes import CENTRE_ANCHORS, OUTCOME_ANCHORS, Measurer
 
-from .anchor_inputs import attrition, survival_frame, window_values
-
-YEAR = 365.0
-MONTH = 365.25 / 12
-NAN3 = (float("nan"), float("nan"))
-Measure = tuple[float, float, float]  # generated value, CI low, CI high (NaN if not an HR)
+FORMATS = ("rich", "markdown")
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,10 @@ class Anchor:
     published: str
     low: float
     high: float
-    measure: Callable[[dict[str, pd.DataFrame], pd.DataFrame], Measure]
+    measure: Measurer
+
+
+ANCHORS: tuple[Anchor, ...] = tuple(Anchor(*a) for a in (*OUTCOME_ANCHORS, *DAY30_ANCHORS, *CENTRE_ANCHORS))
 
 
 def compute_anchors(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -56,153 +57,66 @@ def compute_anchors(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _pfs12(product: str | None) -> Callable[[dict[str, pd.DataFrame], pd.DataFrame], Measure]:
-    def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-        s = surv if product is None else surv[surv["product"] == product]
-        return (km_survival_at(s["time"], s["event"], YEAR), *NAN3)
-    return measure
+def anchor_rows(result: pd.DataFrame) -> list[list[str]]:
+    """The anchor table as text cells: anchor, published, target, generated, 95% CI, ok.
+
+    Args:
+        result: output of ``compute_anchors``.
+
+    Returns:
+        One list of cells per anchor.
+    """
+    rows = []
+    for r in result.itertuples():
+        ci = f"{r.ci_low:.2f}-{r.ci_high:.2f}" if np.isfinite(r.ci_low) else ""
+        rows.append([r.anchor, r.published, f"{r.target_low:g}-{r.target_high:g}", f"{r.generated:.3f}", ci,
+                     "yes" if r.ok else "NO"])
+    return rows
 
 
-def _cox(surv: pd.DataFrame, x: pd.Series) -> Measure:
-    """Univariable Cox HR of ``x`` (aligned on patient_id; missing rows dropped)."""
-    data = surv.join(x.rename("x"), how="inner").dropna(subset=["x"])
-    fit = fit_cox(data["time"], data["event"], data["x"].astype(float))
-    return float(fit.hr[0]), float(fit.lo[0]), float(fit.hi[0])
+def format_markdown(result: pd.DataFrame, title: str) -> str:
+    """The anchor table as a Markdown table under a bold title line.
 
+    Args:
+        result: output of ``compute_anchors``.
+        title: text of the title line.
 
-def _tisa_vs_axi(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    s = surv[surv["product"].isin(["axi-cel", "tisa-cel"])]
-    return _cox(s, (s["product"] == "tisa-cel").astype(float))
-
-
-def _ecog(tables: dict[str, pd.DataFrame]) -> pd.Series:
-    """Pre-LD ECOG, apheresis ECOG where the pre-LD one is missing."""
-    preld = window_values(tables, "ecog", (-14, -3))["value"]
-    apheresis = window_values(tables, "ecog", (-180, -15))["value"]
-    return preld.combine_first(apheresis)
-
-
-def _ecog_hr(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    return _cox(surv, (_ecog(tables) >= 2).astype(float))
-
-
-def _ecog_prevalence(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    ecog = _ecog(tables).reindex(surv.index).dropna()
-    return (float((ecog >= 2).mean()), *NAN3)
-
-
-def _ldh_hr(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    ldh = window_values(tables, "ldh", (-14, -3), with_uln=True)
-    return _cox(surv, np.log2(ldh["value"] / ldh["uln"]))
-
-
-def _tmtv_hr(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    return _cox(surv, (window_values(tables, "tmtv", (-14, -3))["value"] > 147.5).astype(float))
-
-
-def _day30_deauville(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> pd.Series:
-    return window_values(tables, "deauville", (21, 30))["value"]
-
-
-def _deauville_hr(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    at_risk = surv[surv["time"] > 30].assign(time=lambda f: f["time"] - 30)
-    ds = _day30_deauville(tables, surv)
-    ds = ds[(ds <= 3) | (ds == 5)]
-    return _cox(at_risk, (ds == 5).astype(float))
-
-
-def _deauville_share(lo: int, hi: int) -> Callable[[dict[str, pd.DataFrame], pd.DataFrame], Measure]:
-    def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-        ds = _day30_deauville(tables, surv).reindex(surv.index).dropna()
-        return (float(((ds >= lo) & (ds <= hi)).mean()), *NAN3)
-    return measure
-
-
-def _ctdna_day28(tables: dict[str, pd.DataFrame], surv: pd.DataFrame, detected: bool) -> pd.DataFrame:
-    ct = window_values(tables, "ctdna", (21, 30))["value"]
-    return surv.join(ct.rename("ct"), how="inner").loc[lambda f: (f["ct"] > 0) == detected]
-
-
-def _ctdna_pos_median(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    s = _ctdna_day28(tables, surv, detected=True)
-    return (km_median(s["time"], s["event"]) / MONTH, *NAN3)
-
-
-def _ctdna_neg_pfs12(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    s = _ctdna_day28(tables, surv, detected=False)
-    return (km_survival_at(s["time"], s["event"], YEAR), *NAN3)
-
-
-def _nrm(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    return (cumulative_incidence_at(surv["time"], surv["cause"], YEAR, k=2), *NAN3)
-
-
-def _attrition(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    return (attrition(tables), *NAN3)
-
-
-def _early_share(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    by6 = 1 - km_survival_at(surv["time"], surv["event"], YEAR / 2)
-    by12 = 1 - km_survival_at(surv["time"], surv["event"], YEAR)
-    return (by6 / by12, *NAN3)
-
-
-def _median_of(biomarker: str) -> Callable[[dict[str, pd.DataFrame], pd.DataFrame], Measure]:
-    def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-        v = window_values(tables, biomarker, (-14, -3))["value"].reindex(surv.index).dropna()
-        return (float(v.median()), *NAN3)
-    return measure
-
-
-def _ctdna_coverage(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
-    return (float(tables["patients"]["patient_id"].isin(tables["ctdna"]["patient_id"]).mean()), *NAN3)
-
-
-ANCHORS: tuple[Anchor, ...] = (
-    Anchor("12-mo PFS axi-cel", "40-47% RW (DESCAR-T 46.6%, UK 41.8%, Spain 41%)", 0.40, 0.47, _pfs12("axi-cel")),
-    Anchor("12-mo PFS tisa-cel", "27-34% RW (UK 27.4%, DESCAR-T 33.2%, Spain 33%)", 0.27, 0.34, _pfs12("tisa-cel")),
-    Anchor("HR tisa vs axi", "1.8 (1.4-2.3) Buecklein; 2.25 (1.65-3.06) 3-product", 1.8, 2.3, _tisa_vs_axi),
-    Anchor("HR ECOG 2-4 vs 0-1", "1.9 (1.3-2.6) Buecklein 2023", 1.3, 2.6, _ecog_hr),
-    Anchor("HR per doubling LDH/ULN", "1.3 (1.1-1.5) Buecklein 2023", 1.1, 1.5, _ldh_hr),
-    Anchor("HR TMTV >147.5 mL", "~2.5 (1.12-5.6) Dean 2020 (low vs high 0.40)", 2.0, 3.2, _tmtv_hr),
-    Anchor("HR day-30 DS5 vs DS1-3", "6.37 (3.5-11.5) Galtier 2023, from day 30", 3.5, 11.5, _deauville_hr),
-    Anchor("Median PFS ctDNA+ day 28 (mo)", "~3 months (Frank JCO 2021)", 2.0, 4.5, _ctdna_pos_median),
-    Anchor("12-mo PFS ctDNA- day 28", "median not reached (Frank JCO 2021)", 0.5, 1.0, _ctdna_neg_pfs12),
-    Anchor("NRM at 12 mo", "4-7% (evidence 2c)", 0.04, 0.07, _nrm),
-    Anchor("Attrition apheresis->infusion", "8% US, 15% Spain, 26% UK", 0.08, 0.26, _attrition),
-    Anchor("12-mo PFS all infused", "30-47% (evidence 2c)", 0.30, 0.47, _pfs12(None)),
-    Anchor("ECOG >=2 prevalence", "10-20% RW [M]", 0.10, 0.20, _ecog_prevalence),
-    Anchor("Share of 12-mo events by month 6", "most failures by month 6 (evidence 2c)", 0.65, 0.95, _early_share),
-    Anchor("Day-30 DS1-2 share", "31% (Kuhnl 2022, n=171)", 0.25, 0.37, _deauville_share(1, 2)),
-    Anchor("Day-30 DS3 share", "24% (Kuhnl 2022)", 0.18, 0.30, _deauville_share(3, 3)),
-    Anchor("Day-30 DS4 share", "35% (Kuhnl 2022)", 0.28, 0.42, _deauville_share(4, 4)),
-    Anchor("Day-30 DS5 share", "10% (Kuhnl 2022)", 0.06, 0.15, _deauville_share(5, 5)),
-    Anchor("Pre-LD LDH median (U/L)", "236 (191-321); 281.5 (260-318)", 220.0, 290.0, _median_of("ldh")),
-    Anchor("Baseline TMTV median (mL)", "228 ZUMA-7 axi; 147.5 Dean split", 140.0, 240.0, _median_of("tmtv")),
-    Anchor("Patients with any ctDNA", "research programmes only [E] 20-30%", 0.20, 0.30, _ctdna_coverage),
-)
+    Returns:
+        Markdown text.
+    """
+    header = ["anchor", "published", "target", "generated", "95% CI", "ok"]
+    lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in anchor_rows(result)]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Generate a registry and print its anchor table."""
-    from rich.console import Console
-    from rich.table import Table
-
     from .registry import generate_registry
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--format", choices=FORMATS, default="rich")
     args = parser.parse_args(argv)
     result = compute_anchors(generate_registry(args.patients, args.seed))
-    table = Table(title=f"Anchors: {args.patients:,} patients, seed {args.seed}")
+    title = f"Anchors: {args.patients:,} patients, seed {args.seed}"
+    if args.format == "markdown":
+        print(format_markdown(result, title))
+    else:
+        _print_rich(result, title)
+
+
+def _print_rich(result: pd.DataFrame, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
     for col in ("anchor", "published", "target", "generated", "95% CI", "ok"):
         table.add_column(col)
-    for r in result.itertuples():
-        ci = f"{r.ci_low:.2f}-{r.ci_high:.2f}" if np.isfinite(r.ci_low) else ""
-        table.add_row(r.anchor, r.published, f"{r.target_low:g}-{r.target_high:g}", f"{r.generated:.3f}", ci,
-                      "yes" if r.ok else "[red]NO[/red]")
-    Console(width=160).print(table)
+    for row in anchor_rows(result):
+        table.add_row(*row[:-1], "yes" if row[-1] == "yes" else "[red]NO[/red]")
+    Console(width=170).print(table)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 Everything here is known at apheresis and drawn independently of disease latents except where
 the evidence says otherwise (age differs by product; product mix differs by centre).
+
+Accrual is staggered: apheresis dates run from ``FIRST_APHERESIS`` to ``LAST_APHERESIS``, more
+frequent in later years (uptake grew), and follow-up stops at ``DATA_CUTOFF``, so the most recent
+patients have only months of follow-up.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .centres import CENTRES, PRODUCTS, centre_weights
+from .centres import CENTRES, PRODUCTS, centre_weights, draw_centre_log_hr
 
 Arrays = dict[str, NDArray]
 
@@ -31,8 +35,8 @@ def sample_patients(rng: np.random.Generator, n: int) -> Arrays:
 
     Returns:
         Arrays of length ``n``: ``centre`` (index into ``CENTRES``), ``eu`` (bool), ``product``
-        (index into ``PRODUCTS``), ``age`` (years), ``male`` (bool) and ``apheresis_day`` (days
-        since 1970-01-01).
+        (index into ``PRODUCTS``), ``age`` (years), ``male`` (bool), ``apheresis_day`` (days
+        since 1970-01-01) and ``centre_log_hr`` (the centre's log hazard ratio).
     """
     centre = rng.choice(len(CENTRES), size=n, p=centre_weights())
     product = _sample_products(rng, centre)
@@ -47,6 +51,7 @@ def sample_patients(rng: np.random.Generator, n: int) -> Arrays:
         "age": age,
         "male": rng.random(n) < 0.62,
         "apheresis_day": apheresis,
+        "centre_log_hr": draw_centre_log_hr(rng)[centre],
     }
 
 

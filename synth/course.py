@@ -1,5 +1,9 @@
 """The course from apheresis to outcome: bridging, infusion (or attrition), CAR-T expansion,
-post-infusion residual disease, progression, non-relapse death and censoring.
+post-infusion residual disease, and the true times of progression and death.
+
+What the registry records of these times (scheduled assessments, symptoms, loss to follow-up, the
+data cut-off) is drawn in ``followup``; what each day-30 measurement sees of the residual disease is
+drawn by its own measurement model (``pet``, ``emit_ctdna``, ``emit_labs``, ``emit_cellular``).
 
 Days in the returned arrays are relative to the infusion date (day 0); for never-infused patients
 they are relative to the planned infusion date.
@@ -10,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .cohort import DATA_CUTOFF, Arrays
+from .cohort import Arrays
 
 BRIDGING_TYPES = ("none", "steroids", "systemic", "radiotherapy", "combined")
 BRIDGING_RESPONSES = ("none", "CR", "PR", "SD", "PD")
@@ -20,15 +24,20 @@ _V2V_MEDIAN = np.array([35.0, 43.0, 41.0])  # axi, tisa, liso (evidence 1: vein-
 _BURDEN_SHIFT = np.array([0.25, -1.2, -0.6, 0.05, 0.45])  # by bridging response none/CR/PR/SD/PD
 _EXPANSION_PRODUCT = np.array([0.3, -0.6, -0.1])
 _RISK_PRODUCT = np.array([0.0, 0.66, 0.05])  # tisa-cel stays riskier after day 30 too
-_FAIL_MEDIAN = np.array([115.0, 60.0, 100.0])  # days: median time to early failure by product (tisa-cel fails early)
-_EARLY_SCALE = 0.29
-_LATE_RATE = 0.00035  # per day: slow late relapse
+_FAIL_MEDIAN = np.array([90.0, 38.0, 80.0])  # days: median time to early failure by product (tisa-cel fails early)
+_FAIL_SIGMA = 0.75  # log-normal spread of early failure times
+_EARLY_SCALE = 0.30
+_LATE_RATE = 0.0002  # per day: slow late relapse
 _NRM_1Y = 0.09
 _UNSEEN_SD = 2.1  # post-infusion residual disease not predictable before infusion
+# Part of that unseen disease is not yet present at day 30 (later escape, e.g. antigen loss): no
+# day-30 view can see it. Frank 2021: ctDNA turned positive at or before radiographic relapse in
+# 29/30, i.e. relapse announces itself in ctDNA, but not necessarily by day 28 [E for the size].
+_EMERGENT_SD = 0.8
 
 
 def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -> Arrays:
-    """Draw everything that happens from apheresis to the end of follow-up.
+    """Draw what happens from apheresis on: bridging, infusion, expansion, residual disease, true event times.
 
     Args:
         rng: random generator.
@@ -39,21 +48,31 @@ def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -
         Arrays per patient: ``v2v``, ``infusion_day`` (absolute), ``infused``, ``dropout``
         (relative day of attrition, NaN if infused), ``bridging_type``, ``bridging_response``
         (level indices), ``burden_infusion``, ``expansion`` (log CAR peak), ``residual``
-        (post-infusion log-hazard of progression), ``seen_day30`` (residual disease as visible at
-        day 30), ``progression_latent`` (true time, inf if never), ``progression`` / ``death`` /
-        ``last_followup`` (relative days, NaN when not observed) and ``obs_end`` (last relative day
-        on which an observation can exist).
+        (post-infusion log-hazard of progression), ``tumour30`` (the part of the residual disease
+        present at day 30, which the day-30 measurements view), ``progression_latent`` (true time,
+        inf if never, or the attrition day) and ``death_latent`` (true time of death).
     """
     out = _sample_bridging(rng, patients, history)
     out.update(_sample_attrition(rng, patients, history, out))
-    out["expansion"] = (
-        LOG_CAR_PEAK_MEDIAN + _EXPANSION_PRODUCT[patients["product"]] + 0.7 * history["fitness"]
-        - 0.2 * history["inflammation"] + 0.2 * out["burden_infusion"] + 0.85 * rng.normal(size=len(out["v2v"]))
-    )
-    out["residual"] = _residual_disease(rng, patients, history, out)
-    out["seen_day30"] = out["residual"] + 0.15 * rng.normal(size=len(out["v2v"]))
+    out["expansion"] = _expansion(rng, patients, history, out)
+    out["tumour30"] = _residual_disease(rng, patients, history, out)
+    out["residual"] = out["tumour30"] + _EMERGENT_SD * rng.normal(size=len(out["v2v"]))
     out.update(_sample_outcome(rng, patients, history, out))
     return out
+
+
+def _expansion(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> NDArray:
+    """Log CAR-T peak (cells/uL), median about 16/uL (evidence 1e).
+
+    Higher with T-cell fitness and the CD28 product, and with tumour burden (antigen drives
+    expansion): Locke 2020 (ZUMA-1) found the peak scaled to tumour burden, not the raw peak, tied
+    to durable response. The raw peak therefore carries a modest protective effect only (JULIET: per
+    2x Cmax HR 0.79, 0.61-1.01; Blood Adv 2024: expansion tracked toxicity more than efficacy).
+    """
+    return (
+        LOG_CAR_PEAK_MEDIAN + _EXPANSION_PRODUCT[patients["product"]] + 0.7 * history["fitness"]
+        - 0.2 * history["inflammation"] + 0.2 * course["burden_infusion"] + 0.85 * rng.normal(size=len(course["v2v"]))
+    )
 
 
 def _sample_bridging(rng: np.random.Generator, patients: Arrays, history: Arrays) -> Arrays:
@@ -92,23 +111,34 @@ def _sample_attrition(rng: np.random.Generator, patients: Arrays, history: Array
 
 
 def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> NDArray:
-    """Post-infusion log-hazard of progression: pre-infusion risk, expansion and unseen noise."""
+    """Residual disease at day 30 (log-hazard scale): pre-infusion risk, expansion, unseen noise.
+
+    The unseen part (not predictable before infusion) is present at day 30 except for
+    ``_EMERGENT_SD`` added later; total unseen SD stays ``_UNSEEN_SD``.
+    """
+    present_sd = float(np.sqrt(_UNSEEN_SD**2 - _EMERGENT_SD**2))
     four_one_bb = patients["product"] != 0
     bridging_failed = course["bridging_response"] >= 3
     return (
         1.1 * course["burden_infusion"] + 0.55 * history["primary_refractory"]
         + history["tp53"] * (0.4 + 0.4 * four_one_bb) + 0.1 * history["inflammation"]
         + 0.2 * history["frailty"] + 0.6 * bridging_failed + _RISK_PRODUCT[patients["product"]]
-        - 0.7 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN) + _UNSEEN_SD * rng.normal(size=len(four_one_bb))
+        - 0.7 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN) + present_sd * rng.normal(size=len(four_one_bb))
     )
 
 
 def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> Arrays:
-    """Progression, death and follow-up, relative to (planned) infusion."""
+    """True progression and death times, relative to (planned) infusion.
+
+    The centre's log hazard ratio (``centre_log_hr``) acts on both progression and non-relapse
+    death, beyond anything a measurement sees (care after infusion, unrecorded case mix).
+    """
     n = len(patients["age"])
-    progression = _progression_time(rng, course["residual"], patients["product"])
+    centre = patients["centre_log_hr"]
+    progression = _progression_time(rng, course["residual"] + centre, patients["product"])
     age_z = (patients["age"] - 63.0) / 10.0
-    nrm_h = -np.log(1 - _NRM_1Y) * np.exp(0.35 * age_z + 0.3 * history["frailty"] + 0.2 * history["inflammation"] - 0.1)
+    nrm_h = -np.log(1 - _NRM_1Y) * np.exp(
+        0.35 * age_z + 0.3 * history["frailty"] + 0.2 * history["inflammation"] - 0.1 + centre)
     nrm = 365.0 * (rng.exponential(size=n) / nrm_h) ** (1 / 0.7)
     after_progression = progression + rng.lognormal(np.log(220.0), 1.0, size=n)
     dropout = course["dropout"]
@@ -118,15 +148,7 @@ def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays,
     death = np.where(nrm < progression, nrm, after_progression)
     death = np.where(never, np.where(dies_waiting, dropout, dropout + rng.lognormal(np.log(90), 0.8, n)), death)
     progression = np.where(dies_waiting | ((nrm < progression) & ~never), np.inf, progression)
-    cutoff = (DATA_CUTOFF.astype(int) - course["infusion_day"]).astype(float)
-    end = np.minimum(cutoff, rng.exponential(365 / 0.05, size=n))
-    return {
-        "progression_latent": progression,
-        "progression": np.where(progression <= end, np.floor(progression), np.nan),
-        "death": np.where(death <= end, np.floor(death), np.nan),
-        "last_followup": np.floor(np.minimum(end, death)),
-        "obs_end": np.where(never, dropout, np.floor(np.minimum(end, death))),
-    }
+    return {"progression_latent": progression, "death_latent": death}
 
 
 def _progression_time(rng: np.random.Generator, residual: NDArray, product: NDArray) -> NDArray:
@@ -138,6 +160,6 @@ def _progression_time(rng: np.random.Generator, residual: NDArray, product: NDAr
     """
     n = len(residual)
     fails = rng.random(n) < -np.expm1(-_EARLY_SCALE * np.exp(residual))
-    log_t = np.log(_FAIL_MEDIAN[product]) - 0.3 * residual + 0.6 * rng.normal(size=n)
+    log_t = np.log(_FAIL_MEDIAN[product]) - 0.3 * residual + _FAIL_SIGMA * rng.normal(size=n)
     late = rng.exponential(size=n) / (_LATE_RATE * np.exp(residual / 2))
     return np.maximum(np.where(fails, np.minimum(np.exp(log_t), late), late), 1.0)

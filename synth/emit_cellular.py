@@ -1,7 +1,10 @@
 """Cellular rows: apheresis T-cell counts and phenotypes, product phenotype, CAR-T kinetics.
 
-Counts and naive fractions follow T-cell fitness; CAR-T peak is the expansion latent; CAR-Treg
-and PD-1 fractions rise with residual disease. Research panels exist only at some centres.
+Counts and naive fractions follow T-cell fitness; CAR-T peak is the expansion latent (which grows
+with tumour burden and whose effect on outcome is modest: see ``course``). Day-28 persistence falls
+a little with the residual tumour it is fighting; day-7 CAR-Treg and PD-1 fractions rise with it
+(Good 2022: CAR-Treg tied to progression, n=32; qualitative only, so both are weak views with their
+own noise). Research panels exist only at some centres.
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ def _post(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     measured = infused & draw(rng, centre_attribute(ctx["centre"], "expansion"), n)
     research = infused & draw(rng, centre_attribute(ctx["centre"], "flow"), n)
     peak = np.exp(ctx["expansion"])
-    day28 = peak * np.exp(-1.8 - 0.5 * ctx["seen_day30"] + 0.5 * rng.normal(size=n))
-    residual = ctx["residual"]
+    tumour = ctx["tumour30"]
+    day28 = peak * np.exp(-1.8 - 0.25 * tumour + 0.6 * rng.normal(size=n))
     return [
         observe(rng, "product_tn_pct", _pct(rng, 0.3, 0.5 * ctx["fitness"], 0.5), present=research | (
             infused & draw(rng, 0.03, n)), days=(0, 0), lag=(1, 7), window=window_days("infusion")),
@@ -69,8 +72,8 @@ def _post(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
                 window=window_days("early")),
         observe(rng, "car_day28", np.clip(day28, 0.0, 90000), present=measured & draw(rng, 0.85, n), days=(26, 30),
                 lag=_LAG, window=window_days("day30")),
-        observe(rng, "car_treg_pct", _pct(rng, 0.08, 0.35 * residual, 0.5), present=measured & research, days=(7, 8),
+        observe(rng, "car_treg_pct", _pct(rng, 0.08, 0.12 * tumour, 0.6), present=measured & research, days=(7, 8),
                 lag=_LAG, window=window_days("early")),
-        observe(rng, "pd1_pct", _pct(rng, 0.3, 0.3 * residual, 0.6), present=measured & research, days=(7, 14),
+        observe(rng, "pd1_pct", _pct(rng, 0.3, 0.1 * tumour, 0.6), present=measured & research, days=(7, 14),
                 lag=_LAG, window=window_days("early")),
     ]

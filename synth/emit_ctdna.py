@@ -1,8 +1,21 @@
 """ctDNA rows (research programmes only): pre-LD, day 7, day 28 and month 3.
 
-Pre-LD level follows tumour burden; day-7 and day-28 detectability follow post-infusion residual
-disease. Results come back 3-12 days after the draw (2-9 for the week-4 sample drawn on days 21-28),
-so some day-28 samples are reported after day 30. The month-3 sample lies outside every window.
+Measurement model (each sample is its own view of the tumour):
+
+* Level: ``log10 hGE/mL`` rises with the disease it sees; shedding differs between tumours and
+  draws (site, histology, cfDNA background), so each sample has its own noise, independent of PET.
+* Pre-LD: follows tumour burden at infusion; Dean 2023 found baseline MTV and ctDNA correlated
+  (rs 0.61 when scans were close to infusion), not identical. Detectable in about 96% (Frank 2021:
+  69/72).
+* Day 7 and day 28: follow the residual disease present at the draw (``tumour30``); day 7 also sees
+  tumour still being cleared. Results below the limit of detection are reported as 0.
+* Week-4 sample drawn on days 21-28 (earlier draws see a little more tumour still clearing) and sent
+  to a rapid-turnaround lab (2-9 days): 36 of the 64 equally likely (draw day, turnaround) pairs
+  are reported by day 30, so about 56% of week-4 results are usable at the day-30 landmark and 44%
+  come back too late (unchanged from v1). With the sample drawn in 80% of enrolled patients, about
+  45% of enrolled patients alive and progression-free at day 30 have a usable result.
+* Month 3 lies outside every window; ctDNA turns positive at or before radiographic relapse
+  (Frank 2021: 29/30).
 """
 
 from __future__ import annotations
@@ -15,12 +28,12 @@ from .cohort import Arrays
 from .rows import RowBlock, draw, observe, window_days
 
 _LAG = (3, 12)
-# The week-4 sample of the landmark protocols goes to a rapid-turnaround lab; still, about a third
-# of the results come back only after day 30 and are invisible to the day-30 model.
 _LAG_DAY28 = (2, 9)
-# Detection thresholds on the residual-disease scale (undetectable below).
-DAY7_THRESHOLD = 0.3
-DAY28_THRESHOLD = -0.1
+_PRELD_SD = 1.1  # log10 shedding noise at baseline (Dean: rs 0.61 with baseline MTV)
+DAY7_THRESHOLD = 0.3  # detection limit on the residual-disease scale
+DAY28_THRESHOLD = 0.0
+DAY28_SD = 0.95  # sampling and shedding noise of the week-4 draw
+_CLEARING_PER_DAY = 0.04  # residual-disease units still shed per day before day 28
 
 
 def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
@@ -36,21 +49,35 @@ def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     n = len(ctx["age"])
     enrolled = draw(rng, centre_attribute(ctx["centre"], "ctdna"), n)
     post = enrolled & ctx["infused"]
-    preld = 10.0 ** (1.8 + 0.9 * ctx["burden_infusion"] + 0.55 * rng.normal(size=n))
+    preld = 10.0 ** (1.8 + 0.9 * ctx["burden_infusion"] + _PRELD_SD * rng.normal(size=n))
     preld = np.where(preld < 1.5, 0.0, preld)
-    day7 = _level(rng, ctx["residual"] + 0.4 * ctx["burden_infusion"] + 0.7 * rng.normal(size=n), DAY7_THRESHOLD)
+    day7 = _level(rng, ctx["tumour30"] + 0.4 * ctx["burden_infusion"] + 0.9 * rng.normal(size=n), DAY7_THRESHOLD)
     progressed = ctx["progression_latent"] <= 26
-    day28 = _level(rng, ctx["seen_day30"] + 0.5 * rng.normal(size=n) + 3.0 * progressed, DAY28_THRESHOLD)
-    month3 = _level(rng, ctx["seen_day30"] - 0.5 + 4.0 * (ctx["progression_latent"] <= 90), DAY28_THRESHOLD)
     return [
         observe(rng, "ctdna", preld, present=enrolled & draw(rng, 0.85, n), days=(-8, -4), lag=_LAG,
                 window=window_days("preld")),
         observe(rng, "ctdna", day7, present=post & draw(rng, 0.6, n), days=(7, 9), lag=_LAG,
                 window=window_days("early")),
-        observe(rng, "ctdna", day28, present=post & draw(rng, np.where(progressed, 0.15, 0.8), n), days=(21, 28),
-                lag=_LAG_DAY28, window=window_days("day30")),
-        observe(rng, "ctdna", month3, present=post & draw(rng, 0.6, n), days=(85, 95), lag=_LAG, window=None),
+        _week4(rng, ctx, present=post & draw(rng, np.where(progressed, 0.15, 0.8), n), progressed=progressed),
+        observe(rng, "ctdna", _month3(rng, ctx), present=post & draw(rng, 0.6, n), days=(85, 95), lag=_LAG,
+                window=None),
     ]
+
+
+def _week4(rng: np.random.Generator, ctx: Arrays, *, present: NDArray[np.bool_], progressed: NDArray) -> RowBlock:
+    """The day 21-28 sample: its level depends on the draw day; progression before it is seen."""
+    n = len(present)
+    day = rng.integers(21, 29, size=n)
+    seen = ctx["tumour30"] + _CLEARING_PER_DAY * (28 - day) + DAY28_SD * rng.normal(size=n) + 3.0 * progressed
+    return observe(rng, "ctdna", _level(rng, seen, DAY28_THRESHOLD), present=present, days=(0, 0), lag=_LAG_DAY28,
+                   window=window_days("day30"), offset=day)
+
+
+def _month3(rng: np.random.Generator, ctx: Arrays) -> NDArray:
+    """Month-3 level: all residual disease by then, and any progression before the draw."""
+    n = len(ctx["age"])
+    seen = ctx["residual"] - 0.5 + 0.6 * rng.normal(size=n) + 4.0 * (ctx["progression_latent"] <= 90)
+    return _level(rng, seen, DAY28_THRESHOLD)
 
 
 def _level(rng: np.random.Generator, signal: NDArray, threshold: float) -> NDArray:

@@ -1,7 +1,13 @@
 """Laboratory rows: pre-LD, infusion-day, post-infusion and out-of-window labs.
 
 Values are driven by the latents: LDH by tumour burden, CRP/ferritin/albumin/IL-6 by
-inflammation, lymphocytes by T-cell fitness, day-30 LDH by the residual disease visible at day 30.
+inflammation, lymphocytes by T-cell fitness.
+
+Day-30 labs are weak, noisy views. No published effect size exists for day-30 LDH, platelets or
+ANC after CAR-T (evidence.md sections 1a and 4), so they must not out-predict the day-30 PET: LDH
+at day 30 rises with CAR-T inflammation and marrow recovery as much as with the small residual
+tumour (a univariable AUROC for 12-month failure of at most 0.65 is the check); day-30 platelets
+and ANC reflect marrow reserve and inflammation (CAR-HEMATOTOX biology), not tumour.
 """
 
 from __future__ import annotations
@@ -103,7 +109,10 @@ def _post(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     infused = ctx["infused"]
     il6 = _lognormal(rng, 35.0, 0.6 * (ctx["expansion"] - 2.77) + 0.4 * ctx["burden_infusion"], 1.0)
     progressed = ctx["progression_latent"] <= 28
-    ldh30 = _ldh(rng, ctx, -0.3 + 0.45 * ctx["seen_day30"] + 0.8 * progressed + 0.35 * rng.normal(size=n))
+    # [E] no published effect: a trace of residual tumour and inflammation under much noise (univariable
+    # 12-month AUROC about 0.53 on the demo registry, vs about 0.60 for Deauville; python -m synth.signal).
+    ldh30 = _ldh(rng, ctx, -0.25 + 0.02 * ctx["tumour30"] + 0.1 * ctx["inflammation"] + 0.8 * progressed
+                 + 0.45 * rng.normal(size=n))
     kw30 = {"days": (26, 30), "lag": _LAB_LAG, "window": window_days("day30")}
     return [
         observe(rng, "il6", il6, present=infused & draw(rng, centre_attribute(ctx["centre"], "il6"), n),

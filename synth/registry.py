@@ -14,7 +14,9 @@ from .emit_ctdna import emit_ctdna
 from .emit_history import emit_history
 from .emit_imaging import emit_imaging
 from .emit_labs import emit_labs
+from .followup import sample_followup
 from .latents import sample_history
+from .pet import sample_day30_pet
 from .rows import add_corrections, add_repeats, keep_observable
 from .tables import outcomes_table, patient_ids, patients_table
 
@@ -49,20 +51,24 @@ def generate_registry(n_patients: int, seed: int, dirty: bool = False) -> dict[s
 
 
 def simulate_patients(rng: np.random.Generator, n: int) -> Arrays:
-    """Draw every patient-level array (attributes, latents, course) into one mapping.
+    """Draw every patient-level array (attributes, latents, course, day-30 PET, follow-up) into one mapping.
 
     Args:
         rng: random generator.
         n: number of patients.
 
     Returns:
-        Merged arrays, including ``report_end`` (last relative day a result can be reported).
+        Merged arrays, including ``report_end`` (last relative day a result can be reported: the
+        data cut-off) and ``responder`` (day-30 Deauville 1-3, which drives loss to follow-up).
     """
     patients = sample_patients(rng, n)
     history = sample_history(rng, patients)
     course = sample_course(rng, patients, history)
     ctx = {**patients, **history, **course}
     ctx["report_end"] = (DATA_CUTOFF.astype(int) - ctx["infusion_day"]).astype(float)
+    ctx.update(sample_day30_pet(rng, ctx))
+    ctx["responder"] = ctx["deauville30"] <= 3
+    ctx.update(sample_followup(rng, ctx))
     return ctx
 
 
