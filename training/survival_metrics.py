@@ -18,6 +18,13 @@ that is the point estimate, and ``tests/training/test_survival_metrics.py`` chec
 scikit-survival's to 1e-9. The censoring distribution is estimated once on the evaluation patients
 and held fixed across resamples (a standard simplification; the resampled patients change, their
 censoring weights do not).
+
+Ties. Registries record progression at scheduled assessments and last contact at the same visits, so
+many events and censorings share a day. A patient censored on the day of an event was still at risk
+at that event (the Kaplan-Meier convention), so censoring times are moved :data:`CENSORING_AFTER_EVENTS`
+of a day later before anything is estimated. Without it, scikit-survival's weights ``1/G(T)`` count
+same-day censorings before the event and the IPCW event rate overshoots Kaplan-Meier (by 0.02 at 365
+days on the demo registry); with it the IPCW event rate equals Kaplan-Meier's (tested).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 TIED_TOL = 1e-8  # as scikit-survival: risk estimates closer than this are ties (half credit)
+CENSORING_AFTER_EVENTS = 0.1
+"""Days added to censoring times: a censoring on an event's day comes after the event."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,8 @@ class SurvivalEvaluator:
     """
 
     def __init__(self, time: np.ndarray, event: np.ndarray, spec: EvaluationSpec, *, n_boot: int, seed: int) -> None:
-        self.time = np.asarray(time, dtype=np.float64)
         self.event = np.asarray(event, dtype=bool)
+        self.time = order_censoring_after_events(np.asarray(time, dtype=np.float64), self.event)
         self.spec = spec
         self.n = len(self.time)
         self.weights = bootstrap_weights(self.n, n_boot, seed)
@@ -206,6 +215,11 @@ class SurvivalEvaluator:
         if index >= len(self.spec.times) or self.spec.times[index] != t:
             raise KeyError(f"time {t} is not on the evaluation grid")
         return index
+
+
+def order_censoring_after_events(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Times with every censoring moved :data:`CENSORING_AFTER_EVENTS` days later (see the module docstring)."""
+    return np.where(event, time, time + CENSORING_AFTER_EVENTS)
 
 
 def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:

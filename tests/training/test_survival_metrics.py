@@ -10,7 +10,8 @@ from sksurv.nonparametric import CensoringDistributionEstimator
 from training.config import load_training_config
 from training.fit import evaluation_spec
 from training.performance import paired_delta
-from training.survival_metrics import SurvivalEvaluator, summarise
+from training.observed import km_risk
+from training.survival_metrics import SurvivalEvaluator, order_censoring_after_events, summarise
 
 CONFIG = load_training_config()
 TIMES = CONFIG.evaluation_times()
@@ -30,14 +31,22 @@ def _data(seed: int, n: int = 600, rounded: bool = True):
     return y, risk
 
 
+def _ordered(y: np.ndarray) -> np.ndarray:
+    """What the evaluator estimates on: censorings after same-day events."""
+    out = y.copy()
+    out["time"] = order_censoring_after_events(y["time"], y["event"])
+    return out
+
+
 def _col(t: float) -> int:
     return int(np.searchsorted(TIMES, t))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_point_estimates_equal_scikit_survival(seed):
-    y, risk = _data(seed)
-    values = SurvivalEvaluator(y["time"], y["event"], SPEC, n_boot=0, seed=0).evaluate(risk)
+    raw, risk = _data(seed)
+    values = SurvivalEvaluator(raw["time"], raw["event"], SPEC, n_boot=0, seed=0).evaluate(risk)
+    y = _ordered(raw)
     for tau in (365, 730):
         expected = concordance_index_ipcw(y, y, risk[:, _col(tau)], tau=tau)[0]
         assert values[f"uno_c_{tau}"][0] == pytest.approx(expected, abs=1e-9)
@@ -53,9 +62,10 @@ def test_point_estimates_equal_scikit_survival(seed):
 
 
 def test_net_benefit_is_the_ipcw_formula():
-    y, risk = _data(3)
-    evaluator = SurvivalEvaluator(y["time"], y["event"], SPEC, n_boot=0, seed=0)
+    raw, risk = _data(3)
+    evaluator = SurvivalEvaluator(raw["time"], raw["event"], SPEC, n_boot=0, seed=0)
     values = evaluator.evaluate(risk)
+    y = _ordered(raw)
     g = CensoringDistributionEstimator().fit(y)
     case = y["event"] & (y["time"] <= 365)
     control = y["time"] > 365
@@ -87,3 +97,12 @@ def test_a_model_without_a_curve_gets_nan_only_where_it_has_no_prediction():
     values = SurvivalEvaluator(y["time"], y["event"], SPEC, n_boot=0, seed=0).evaluate(partial)
     assert np.isfinite(values["uno_c_365"][0]) and np.isfinite(values["uno_c_730"][0]) and np.isfinite(values["auc_365"][0])
     assert np.isnan(values["auc_90"][0]) and np.isnan(values["ibs"][0])
+
+
+def test_ipcw_event_rate_equals_kaplan_meier_when_events_and_censorings_share_days():
+    rng = np.random.default_rng(7)
+    n = 3000
+    time = rng.choice([30.0, 90.0, 180.0, 365.0, 547.0], n)  # assessment days only: heavy ties
+    event = rng.random(n) < 0.55
+    values = SurvivalEvaluator(time, event, SPEC, n_boot=0, seed=0).evaluate(np.full((n, len(TIMES)), 0.5))
+    assert values["observed_risk_365"][0] == pytest.approx(km_risk(time, event, 365)[0], abs=1e-9)
