@@ -150,7 +150,8 @@ class SurvivalEvaluator:
         case_weight = (case * self.inv_g_obs)[order]
         numerator = (self.weights[:, order] * case_weight * credit).sum(axis=1)
         denominator = (self.weights[:, order] * case_weight).sum(axis=1) * cum_control[:, -1]
-        return numerator / denominator
+        with np.errstate(invalid="ignore", divide="ignore"):  # no case or no control in a resample: NaN
+            return numerator / denominator
 
     # ------------------------------------------------------------------ Brier
     def _brier_losses(self, r: np.ndarray, times: np.ndarray) -> np.ndarray:
