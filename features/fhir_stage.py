@@ -1,24 +1,24 @@
 """Stage the FHIR files of an ingest: read them, map them (``features.fhir``), load the rows as text.
 
 All FHIR files of a batch are mapped together (a Patient and its Procedures may be in different
-files). Each file is then staged in up to three parts, each a temporary table with its own batch
-file index and the same file name and hash:
+files). Each FHIR file has its own batch file index (file name and hash in ``batch_files``); the
+rows of all of them are staged in three temporary tables, each row with its file index
+(``PREFIX + "file"``), its line (``PREFIX + "line"``: the Bundle entry index or NDJSON line) and
+its resource's JSON text (``PREFIX + "original"``, the quarantine's original row):
 
-* patients: the Patient rows (registry ``patients`` columns), validated with the patients file;
-* observations: the Observation rows (registry observation columns), validated with the
+* ``fhir_patients``: the Patient rows (registry ``patients`` columns), validated with the patients file;
+* ``fhir_observations``: the Observation rows (registry observation columns), validated with the
   observation files;
-* records: every other resource read, with its outcome: rejected by the mapping (reason, field,
-  detail), or a Procedure merged into a patient row, which takes that row's status (classified
-  by ``classify_fhir_records`` once the patients are).
+* ``fhir_records``: every other resource read, with its outcome: rejected by the mapping (reason,
+  field, detail), or a Procedure merged into a patient row, which takes that row's status
+  (``classify_fhir_records``, once the patients are classified).
 
-Every part keeps each row's line (``PREFIX + "line"``: the Bundle entry index or NDJSON line) and
-the resource's JSON text (``PREFIX + "original"``, the quarantine's original row), so a file's
-resources read = accepted + quarantined over its parts.
+So a file's resources read = accepted + quarantined over the three tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,27 +31,29 @@ from .readers import COLUMNS, PREFIX, RegistryFile, StagedFile
 from .validate import reason_sql
 
 if TYPE_CHECKING:
-    from .fhir_files import FhirFile
+    from collections.abc import Callable
 
 _PATIENT_COLUMNS = COLUMNS["patients"][0]
 _OBSERVATION_COLUMNS = COLUMNS["clinical"][0] + COLUMNS["clinical"][1]
 _RECORD_COLUMNS = ("reason", "field", "detail", "link_idx", "link_line")
+_TYPES = {f"{PREFIX}file": pa.int32(), f"{PREFIX}line": pa.int64(), f"{PREFIX}link_idx": pa.int32(),
+          f"{PREFIX}link_line": pa.int64()}
 
 
 @dataclass(frozen=True)
 class FhirSource:
-    """One FHIR file of the batch: its resources read and the indices of its staged parts."""
+    """One FHIR file of the batch: its batch file index, hash and size, and its resources read."""
 
     file: RegistryFile
+    index: int
     sha256: str
     size: int
     read: int
-    parts: tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class FhirStaged:
-    """The staged FHIR files of a batch."""
+    """The staged FHIR files of a batch (a part is absent when no file has rows of its kind)."""
 
     sources: tuple[FhirSource, ...] = ()
     patients: tuple[StagedFile, ...] = ()
@@ -59,11 +61,6 @@ class FhirStaged:
     records: tuple[StagedFile, ...] = ()
     linked: bool = False
     """Some Procedure was merged into a patient row (its status comes from ``pat_checked``)."""
-
-    @property
-    def parts(self) -> list[StagedFile]:
-        """Every staged part, by index."""
-        return sorted((*self.patients, *self.observations, *self.records), key=lambda s: s.index)
 
 
 def stage_fhir(
@@ -74,8 +71,8 @@ def stage_fhir(
 
     Args:
         con: the ingest connection (before the transaction: temporary tables only).
-        files: the batch's FHIR files, in order.
-        first_index: the batch file index of the first part (after the table files).
+        files: the batch's FHIR files, in order; file ``n`` gets batch file index ``first_index + n``.
+        first_index: the batch file index of the first FHIR file (after the table files).
         catalogue: the biomarker catalogue.
         derive_observations: the parse expressions of observation rows (``parse_columns``).
 
@@ -89,21 +86,27 @@ def stage_fhir(
     from .fhir_files import read_fhir_file
 
     parsed = [read_fhir_file(f.path) for f in files]
-    records = [((n, r.line), r.resource) for n, p in enumerate(parsed) for r in p.records]
+    records = [((first_index + n, r.line), r.resource) for n, p in enumerate(parsed) for r in p.records]
+    texts = {(first_index + n, r.line): r.text for n, p in enumerate(parsed) for r in p.records}
     references = {url: pid for p in parsed for url, pid in p.references.items()}
     mapping = map_resources(records, catalogue=catalogue, references=references)
     rejected = {r.key: r for r in mapping.rejected} | {r.key: r for r in _unlinked(mapping)}
-    indices = _part_indices(mapping, rejected, len(files), first_index)
-    patients, observations, others, sources = [], [], [], []
-    for n, (file, content) in enumerate(zip(files, parsed, strict=True)):
-        texts = {r.line: r.text for r in content.records}
-        made = _stage_parts(con, file, content, n, indices, mapping, rejected, texts, derive_observations)
-        patients += made["patients"]
-        observations += made["observations"]
-        others += made["records"]
-        parts = tuple(s.index for kind in made.values() for s in kind)
-        sources.append(FhirSource(file, content.sha256, content.size, len(content.records), parts))
-    return FhirStaged(tuple(sources), tuple(patients), tuple(observations), tuple(others), bool(mapping.links))
+    first = files[0]
+    patients = {c: [getattr(r, c) for r in mapping.patients] for c in _PATIENT_COLUMNS}
+    observations = {c: [getattr(r, c) for r in mapping.observations] for c in _OBSERVATION_COLUMNS} | {
+        f"{PREFIX}original_value": [r.original_value for r in mapping.observations],
+        f"{PREFIX}original_unit": [r.original_unit for r in mapping.observations],
+    }
+    return FhirStaged(
+        sources=tuple(FhirSource(f, first_index + n, p.sha256, p.size, len(p.records))
+                      for n, (f, p) in enumerate(zip(files, parsed, strict=True))),
+        patients=_stage(con, "fhir_patients", first, first_index,
+                        patients | _meta([r.key for r in mapping.patients], texts)),
+        observations=_stage(con, "fhir_observations", first, first_index,
+                            observations | _meta([r.key for r in mapping.observations], texts), derive_observations),
+        records=_stage(con, "fhir_records", first, first_index, _records(mapping, rejected, texts)),
+        linked=bool(mapping.links),
+    )
 
 
 def classify_fhir_records(con: duckdb.DuckDBPyConnection, staged: FhirStaged) -> None:
@@ -117,7 +120,7 @@ def classify_fhir_records(con: duckdb.DuckDBPyConnection, staged: FhirStaged) ->
         staged: the staged FHIR files (with at least one records part).
     """
     union = " UNION ALL ".join(
-        f"SELECT {f.index} AS file_idx, {PREFIX}line AS line, "
+        f"SELECT {f.file_idx_of()} AS file_idx, {PREFIX}line AS line, "
         + ", ".join(f"{PREFIX}{c} AS {c}" for c in _RECORD_COLUMNS) + f" FROM {f.relation}"
         for f in staged.records
     )
@@ -148,79 +151,44 @@ def _unlinked(mapping: FhirMapping) -> list[Rejection]:
     ]
 
 
-def _part_indices(
-    mapping: FhirMapping, rejected: dict[Key, Rejection], files: int, first_index: int,
-) -> dict[tuple[int, str], int]:
-    """(file position, part) -> batch file index, for the parts that have rows, in file order."""
-    has = {(k[0], "patients") for k in (r.key for r in mapping.patients)}
-    has |= {(k[0], "observations") for k in (r.key for r in mapping.observations)}
-    has |= {(k[0], "records") for k in (*rejected, *mapping.links)}
-    order = [(n, part) for n in range(files) for part in ("patients", "observations", "records") if (n, part) in has]
-    return {key: first_index + i for i, key in enumerate(order)}
-
-
-def _stage_parts(
-    con: duckdb.DuckDBPyConnection, file: RegistryFile, content: FhirFile, n: int, indices: dict[tuple[int, str], int],
-    mapping: FhirMapping, rejected: dict[Key, Rejection], texts: dict[int, str],
-    derive_observations: Callable[[StagedFile], str],
-) -> dict[str, list[StagedFile]]:
-    """Create the temporary tables of file ``n``'s parts."""
-    def stage(part: str, rows: dict[str, list[Any]], derive: Callable[[StagedFile], str] | None = None) -> list[StagedFile]:
-        if (n, part) not in indices:
-            return []
-        return [_create(con, indices[(n, part)], file, content, rows, derive)]
-
-    own = [r for r in mapping.patients if r.key[0] == n]
-    patients = {c: [getattr(r, c) for r in own] for c in _PATIENT_COLUMNS} | _meta([r.key for r in own], texts)
-    obs = [r for r in mapping.observations if r.key[0] == n]
-    observations = {c: [getattr(r, c) for r in obs] for c in _OBSERVATION_COLUMNS} | _meta([r.key for r in obs], texts)
-    observations |= {f"{PREFIX}original_value": [r.original_value for r in obs],
-                     f"{PREFIX}original_unit": [r.original_unit for r in obs]}
-    return {
-        "patients": stage("patients", patients),
-        "observations": stage("observations", observations, derive_observations),
-        "records": stage("records", _records(n, indices, mapping, rejected, texts)),
-    }
-
-
-def _records(
-    n: int, indices: dict[tuple[int, str], int], mapping: FhirMapping, rejected: dict[Key, Rejection],
-    texts: dict[int, str],
-) -> dict[str, list[Any]]:
-    """The records part of file ``n``: its rejected resources and its Procedures merged into a patient row."""
-    keys = sorted(k for k in (*rejected, *mapping.links) if k[0] == n)
+def _records(mapping: FhirMapping, rejected: dict[Key, Rejection], texts: dict[Key, str]) -> dict[str, list[Any]]:
+    """The rejected resources and the Procedures merged into a patient row, with their outcome."""
+    keys = sorted({*rejected, *mapping.links})
     columns: dict[str, list[Any]] = {f"{PREFIX}{c}": [] for c in _RECORD_COLUMNS}
     for key in keys:
         r, link = rejected.get(key), mapping.links.get(key)
         columns[f"{PREFIX}reason"].append(r.reason if r else None)
         columns[f"{PREFIX}field"].append(r.field if r else None)
         columns[f"{PREFIX}detail"].append(r.detail if r else None)
-        columns[f"{PREFIX}link_idx"].append(indices[(link[0], "patients")] if link and not r else None)
+        columns[f"{PREFIX}link_idx"].append(link[0] if link and not r else None)
         columns[f"{PREFIX}link_line"].append(link[1] if link and not r else None)
     return columns | _meta(keys, texts)
 
 
-def _meta(keys: list[Key], texts: dict[int, str]) -> dict[str, list[Any]]:
-    return {f"{PREFIX}line": [k[1] for k in keys], f"{PREFIX}original": [texts[k[1]] for k in keys]}
+def _meta(keys: list[Key], texts: dict[Key, str]) -> dict[str, list[Any]]:
+    """The file index, line and original JSON text of each row's resource."""
+    return {f"{PREFIX}file": [k[0] for k in keys], f"{PREFIX}line": [k[1] for k in keys],
+            f"{PREFIX}original": [texts[k] for k in keys]}
 
 
-_TYPES = {f"{PREFIX}line": pa.int64(), f"{PREFIX}link_idx": pa.int32(), f"{PREFIX}link_line": pa.int64()}
-
-
-def _create(
-    con: duckdb.DuckDBPyConnection, index: int, file: RegistryFile, content: FhirFile, rows: dict[str, list[Any]],
-    derive: Callable[[StagedFile], str] | None,
-) -> StagedFile:
-    """Load one part into ``raw_<index>`` (text columns, ``PREFIX`` columns for line and original)."""
-    relation, names = f"raw_{index}", tuple(rows)
-    staged = StagedFile(index, file, relation, names, len(rows[f"{PREFIX}line"]), 0, content.sha256, content.size,
-                        line_column=f"{PREFIX}line", original=f"r.{PREFIX}original")
+def _stage(
+    con: duckdb.DuckDBPyConnection, relation: str, first: RegistryFile, first_index: int,
+    rows: dict[str, list[Any]], derive: Callable[[StagedFile], str] | None = None,
+) -> tuple[StagedFile, ...]:
+    """Load rows of several files into ``relation`` (text columns and the ``PREFIX`` columns); () if none."""
+    files = Counter(rows[f"{PREFIX}file"])
+    if not files:
+        return ()
+    staged = StagedFile(
+        first_index, first, relation, tuple(rows), sum(files.values()), 0, "", 0, line_column=f"{PREFIX}line",
+        original=f"r.{PREFIX}original", file_column=f"{PREFIX}file", file_rows=tuple(sorted(files.items())),
+    )
     table = pa.table({name: pa.array(values, type=_TYPES.get(name, pa.string())) for name, values in rows.items()})
     extra = derive(staged) if derive else ""
-    source = f"fhir_source_{index}"
+    source = f"{relation}_source"
     con.register(source, table)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT *{', ' + extra if extra else ''} FROM {source}")
     finally:
         con.unregister(source)
-    return staged
+    return (staged,)

@@ -137,3 +137,20 @@ def unit_text(quantity: Any) -> str:
 def decimal_text(value: Any) -> str:
     """A FHIR decimal as plain text (no exponent): ``1E-7`` -> ``0.0000001``."""
     return format(Decimal(str(value)), "f")
+
+
+def codes_table(catalogue: Catalogue) -> str:
+    """The Markdown table of docs/fhir.md: each biomarker's LOINC codes, project code and units.
+
+    Args:
+        catalogue: the biomarker catalogue.
+    """
+    lines = ["| biomarker | LOINC (preferred) | alternate LOINC | project code | unit | UCUM codes read |",
+             "|---|---|---|---|---|---|"]
+    for b in catalogue.biomarkers:
+        ucum = [code for code in catalogue.ucum_units if catalogue.unit_spelling(b.name, code) is not None]
+        lines.append(
+            f"| {b.name} | {b.loinc or '-'} | {', '.join(b.loinc_alt) or '-'} | `{b.name}` | "
+            f"{b.unit or '(none)'} | {', '.join(f'`{c}`' for c in ucum) or '-'} |"
+        )
+    return "\n".join(lines)

@@ -104,11 +104,11 @@ def _ingest(
     directory: Path, store: Path, started: datetime, clock: float,
 ) -> IngestReport:
     ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchone()[0]
-    create_batch_files(con, [*staged, *fhir.parts])
+    create_batch_files(con, staged, [(f.index, str(f.file.path), f.sha256, f.file.table) for f in fhir.sources])
     counts = _load_batch(con, staged, fhir, catalogue, ingest_id)
-    reports = tuple(FileReport(s.file.path, s.file.table, s.rows, merge_counts([counts[s.index]])) for s in staged) + tuple(
-        FileReport(f.file.path, f.file.table, f.read, merge_counts([counts[i] for i in f.parts]))
-        for f in fhir.sources
+    reports = tuple(FileReport(s.file.path, s.file.table, s.rows, merge_counts(counts.get(s.index, [])))
+                    for s in staged) + tuple(
+        FileReport(f.file.path, f.file.table, f.read, merge_counts(counts.get(f.index, []))) for f in fhir.sources
     )
     for r in reports:
         if r.read != r.accepted + r.quarantined or min(r.counts.new, r.quarantined) < 0:
@@ -122,23 +122,33 @@ def _ingest(
 def _load_batch(
     con: duckdb.DuckDBPyConnection, staged: list[StagedFile], fhir: FhirStaged, catalogue: Catalogue,
     ingest_id: int,
-) -> dict[int, FileCounts]:
-    """Classify and apply patients, the other FHIR resources, outcomes, then observations; counts per part."""
-    counts: dict[int, FileCounts] = {}
+) -> dict[int, list[FileCounts]]:
+    """Classify and apply patients, the other FHIR resources, outcomes, then observations.
+
+    Returns:
+        Per batch file index, the counts of its rows in each table they were classified in (a FHIR
+        file has rows in the patients, the other-resources and the observations classification).
+    """
+    counts: dict[int, list[FileCounts]] = {}
+
+    def add(found: dict[int, FileCounts]) -> None:
+        for index, part in found.items():
+            counts.setdefault(index, []).append(part)
+
     by_table = {s.file.table: s for s in staged}
     patients = [by_table["patients"]] if "patients" in by_table else []
     if patients or fhir.patients:
         classify_patients(con, [*patients, *fhir.patients], catalogue)
         apply_keyed(con, "pat_checked", "patients", PATIENT_VALUES, ingest_id)
-        counts |= _quarantine_and_count(con, "pat_checked", [*patients, *fhir.patients], ingest_id)
+        add(_quarantine_and_count(con, "pat_checked", [*patients, *fhir.patients], ingest_id))
     if fhir.records:
         classify_fhir_records(con, fhir)
-        counts |= _quarantine_and_count(con, "fhir_checked", list(fhir.records), ingest_id)
+        add(_quarantine_and_count(con, "fhir_checked", list(fhir.records), ingest_id))
     if "outcomes" in by_table:
         outcomes = [by_table["outcomes"]]
         classify_outcomes(con, outcomes[0])
         apply_keyed(con, "outcomes_checked", "outcomes", OUTCOME_VALUES, ingest_id)
-        counts |= _quarantine_and_count(con, "outcomes_checked", outcomes, ingest_id)
+        add(_quarantine_and_count(con, "outcomes_checked", outcomes, ingest_id))
     observations = [s for s in staged if s.file.table in OBSERVATION_TABLES] + list(fhir.observations)
     if observations:
         classify_observations(con, observations)
@@ -146,7 +156,7 @@ def _load_batch(
         found = _quarantine_and_count(con, "obs_exceptions", observations, ingest_id)
         if inserted != sum(c.new for c in found.values()):
             raise AssertionError(f"{inserted} observations inserted, {sum(c.new for c in found.values())} expected")
-        counts |= found
+        add(found)
     return counts
 
 

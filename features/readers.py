@@ -57,7 +57,12 @@ class RegistryFile:
 
 @dataclass(frozen=True)
 class StagedFile:
-    """A file loaded into the temporary table ``relation`` (all VARCHAR, original column names)."""
+    """A file loaded into the temporary table ``relation`` (all VARCHAR, original column names).
+
+    Rows mapped from FHIR files are staged differently: one relation holds the rows of several
+    files, whose batch file index is in ``file_column`` (``index`` is then the first file's, and
+    ``file`` the first file) and whose line is in ``line_column``.
+    """
 
     index: int
     file: RegistryFile
@@ -71,9 +76,23 @@ class StagedFile:
     """A column holding each row's line (FHIR rows); None: derived from the row id (CSV, Parquet)."""
     original: str | None = None
     """SQL expression (over alias ``r``) of a quarantined row's original JSON text; None: the row's cells."""
+    file_column: str | None = None
+    """A column holding each row's batch file index (rows of several files); None: ``index``."""
+    file_rows: tuple[tuple[int, int], ...] = ()
+    """With ``file_column``: (file index, rows) of each file whose rows are staged here."""
 
     def has(self, column: str) -> bool:
         return column in self.columns
+
+    def rows_by_file(self) -> dict[int, int]:
+        """Staged rows per batch file index."""
+        return dict(self.file_rows) if self.file_column else {self.index: self.rows}
+
+    def file_idx_of(self, alias: str = "") -> str:
+        """SQL expression of a staged row's batch file index (columns qualified by ``alias``)."""
+        if self.file_column:
+            return (f"{alias}." if alias else "") + quote(self.file_column)
+        return str(self.index)
 
     @property
     def line(self) -> str:
