@@ -84,7 +84,8 @@ class Biomarker(_Typed):
             raise ValueError(f"{self.name}: loinc_alt needs a preferred loinc code")
         for code in self.loinc_codes:
             if not _LOINC.fullmatch(code) or _loinc_check_digit(code[:-2]) != int(code[-1]):
-                raise ValueError(f"{self.name}: {code!r} is not a LOINC code (format NNNNN-C, mod-10 check digit)")
+                raise ValueError(f"{self.name}: {code!r} is not a LOINC code "
+                                 "(format NNNNN-C, mod-10 check digit)")
         return self
 
     @property

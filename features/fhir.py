@@ -26,8 +26,8 @@ from .catalogue import Catalogue, load_catalogue
 from .fhir_observation import map_observation
 from .fhir_patient import assemble_patients, map_patient, map_procedure
 from .fhir_rows import (
-    FHIR_REASONS, REASON_INVALID, REASON_UNSUPPORTED, FhirMapping, Key, ObservationRow, PatientFacts, PatientRow,
-    ProcedureFacts, Rejection,
+    FHIR_REASONS, REASON_INVALID, REASON_UNSUPPORTED, FhirMapping, Key, ObservationRow, PatientFacts,
+    PatientRow, ProcedureFacts, Rejection,
 )
 from .fhir_terms import code_index
 

@@ -74,7 +74,8 @@ def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FileFormatError(str(path), "not valid UTF-8 text", line=data[: exc.start].count(b"\n") + 1) from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise FileFormatError(str(path), "not valid UTF-8 text", line=line) from None
 
 
 def _ndjson(path: Path, text: str) -> list[FhirRecord]:
@@ -84,7 +85,8 @@ def _ndjson(path: Path, text: str) -> list[FhirRecord]:
             continue
         resource = _loads(path, line, line=number)
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            raise FileFormatError(str(path), "not a FHIR resource (a JSON object with a resourceType)", line=number)
+            raise FileFormatError(str(path), "not a FHIR resource (a JSON object with a resourceType)",
+                                  line=number)
         records.append(FhirRecord(number, resource, line.strip()))
     return records
 
@@ -118,7 +120,8 @@ def _check_bundle(path: Path, bundle: dict[str, Any]) -> list[dict[str, Any]]:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise FileFormatError(str(path), f"not a valid FHIR Bundle: {where}: {error['msg']}", line=1) from None
+        message = f"not a valid FHIR Bundle: {where}: {error['msg']}"
+        raise FileFormatError(str(path), message, line=1) from None
     if bundle.get("type") not in BUNDLE_TYPES:
         raise FileFormatError(str(path), f"Bundle type {bundle.get('type')} is not read "
                               f"(expected one of {', '.join(BUNDLE_TYPES)})", line=1)
@@ -130,7 +133,8 @@ def _loads(path: Path, text: str, line: int | None = None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         where = line if line is not None else exc.lineno
-        raise FileFormatError(str(path), f"not valid JSON ({exc.msg}, column {exc.colno})", line=where) from None
+        message = f"not valid JSON ({exc.msg}, column {exc.colno})"
+        raise FileFormatError(str(path), message, line=where) from None
     except RecursionError:
         raise FileFormatError(str(path), "JSON nested too deeply", line=line) from None
 

@@ -4,7 +4,8 @@
 |---|---|
 | patient_id | ``subject``: ``Patient/<id>`` (or a Bundle fullUrl of a Patient) |
 | biomarker | ``code``: a catalogue LOINC code (preferred or alternate) or a project code |
-| value, unit | ``valueQuantity`` (value, UCUM code), ``valueInteger``, ``valueBoolean``, ``valueString``, ``valueCodeableConcept`` |
+| value, unit | ``valueQuantity`` (value, UCUM code), ``valueInteger``, ``valueBoolean``, ``valueString``, |
+| | ``valueCodeableConcept`` |
 | collected_at | ``effectiveDateTime`` (or ``effectivePeriod.start``, ``effectiveInstant``) |
 | reported_at | ``issued`` |
 | reference_high | the first ``referenceRange[].high``, converted to the value's unit |
@@ -122,8 +123,8 @@ def _value(resource: Any, biomarker: Biomarker, catalogue: Catalogue) -> _Value 
         return _plain(_level(resource.valueCodeableConcept, biomarker))
     absent = [c.code for c in getattr(resource.dataAbsentReason, "coding", None) or [] if c.code]
     because = f" (dataAbsentReason {absent[0]})" if absent else ""
-    return ("bad value", "value", f"no value[x]{because}; valueQuantity, valueInteger, valueBoolean, valueString "
-            "and valueCodeableConcept are read")
+    return ("bad value", "value", f"no value[x]{because}; valueQuantity, valueInteger, valueBoolean, "
+            "valueString and valueCodeableConcept are read")
 
 
 def _quantity(quantity: Any, biomarker: Biomarker, catalogue: Catalogue) -> _Value | Problem:
@@ -148,7 +149,9 @@ def _level(concept: Any, biomarker: Biomarker) -> str:
     return concept.text or (codes[0] if codes else "")
 
 
-def _reference_high(resource: Any, biomarker: Biomarker, value: _Value, catalogue: Catalogue) -> str | Problem:
+def _reference_high(
+    resource: Any, biomarker: Biomarker, value: _Value, catalogue: Catalogue,
+) -> str | Problem:
     """The first ``referenceRange[].high`` in the value's unit ("" if none), or (reason, field, detail)."""
     highs = [r.high for r in resource.referenceRange or [] if r.high is not None and r.high.value is not None]
     if not highs:

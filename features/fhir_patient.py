@@ -5,7 +5,8 @@
 | patient_id | ``Patient.id`` |
 | center | ``Patient.managingOrganization``: ``Organization/<id>``, else its ``identifier.value`` |
 | sex | ``Patient.gender``: female -> F, male -> M, other/unknown/absent -> empty (unknown) |
-| age | whole years from ``Patient.birthDate`` to the apheresis day (a partial birth date is taken at the middle of its year or month) |
+| age | whole years from ``Patient.birthDate`` to the apheresis day (a partial birth date: the |
+| | middle of its year or month) |
 | apheresis_date | ``performed[x]`` of the completed apheresis Procedure |
 | infusion_date | ``performed[x]`` of the completed CAR-T infusion Procedure (none: never infused) |
 | product | ``Procedure.usedCode`` in ``PRODUCT_SYSTEM`` (infusion first, else apheresis) |
@@ -23,7 +24,9 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from .fhir_rows import REASON_STATUS, REASON_UNSUPPORTED, Key, PatientFacts, PatientRow, ProcedureFacts, Rejection
+from .fhir_rows import (
+    REASON_STATUS, REASON_UNSUPPORTED, Key, PatientFacts, PatientRow, ProcedureFacts, Rejection,
+)
 from .fhir_terms import APHERESIS, INFUSION, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, coded, day_of, patient_id_of
 
 _SEX = {"female": "F", "male": "M"}
@@ -38,7 +41,8 @@ def map_patient(resource: Any, *, key: Key) -> PatientFacts | Rejection:
         key: where the resource came from.
     """
     if not resource.id:
-        return Rejection(key, "Patient", None, "bad value", "patient_id", "Patient has no id (the registry's patient_id)")
+        why = "Patient has no id (the registry's patient_id)"
+        return Rejection(key, "Patient", None, "bad value", "patient_id", why)
     birth = resource.birthDate
     born = birth.isoformat() if isinstance(birth, date) else _middle(birth) if birth else ""
     return PatientFacts(key, resource.id, _center(resource.managingOrganization),
@@ -128,7 +132,8 @@ def _row(facts: PatientFacts, own: list[ProcedureFacts]) -> tuple[PatientRow | R
     if apheresis is None:
         why = "conflicting apheresis Procedures" if any(p.kind == APHERESIS for p in own) else \
             f"no completed apheresis Procedure ({PROCEDURE_SYSTEM}|{APHERESIS}) refers to it"
-        return _reject(facts, "malformed date", "apheresis_date", f"Patient/{facts.patient_id}: {why}"), problems
+        detail = f"Patient/{facts.patient_id}: {why}"
+        return _reject(facts, "malformed date", "apheresis_date", detail), problems
     if len(products) != 1:
         why = f"its Procedures name different products ({', '.join(sorted(products))})" if products else \
             f"no apheresis or infusion Procedure names the product (usedCode in {PRODUCT_SYSTEM})"
@@ -140,16 +145,20 @@ def _row(facts: PatientFacts, own: list[ProcedureFacts]) -> tuple[PatientRow | R
     ), problems
 
 
-def _one_of(patient_id: str, same_kind: list[ProcedureFacts], kind: str) -> tuple[ProcedureFacts | None, list[Rejection]]:
+def _one_of(
+    patient_id: str, same_kind: list[ProcedureFacts], kind: str,
+) -> tuple[ProcedureFacts | None, list[Rejection]]:
     """The one Procedure of a kind: repeats of it are duplicates; different ones all conflict."""
     if not same_kind:
         return None, []
     distinct = {(p.day, p.product) for p in same_kind}
     if len(distinct) > 1:
         days = ", ".join(sorted(f"{d} {p}".strip() for d, p in distinct))
-        return None, [Rejection(p.key, "Procedure", p.procedure_id, "conflicting report", _DATE_FIELD[kind],
-                                f"Patient/{patient_id} has {kind} Procedures on different days or with different "
-                                f"products ({days}): none is used") for p in same_kind]
+        detail = (f"Patient/{patient_id} has {kind} Procedures on different days or with different products "
+                  f"({days}): none is used")
+        field = _DATE_FIELD[kind]
+        return None, [Rejection(p.key, "Procedure", p.procedure_id, "conflicting report", field, detail)
+                      for p in same_kind]
     kept = same_kind[0]
     return kept, [Rejection(p.key, "Procedure", p.procedure_id, "duplicate", "row",
                             f"repeats {kind} Procedure/{kept.procedure_id} of Patient/{patient_id}")

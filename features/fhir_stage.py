@@ -103,7 +103,8 @@ def stage_fhir(
         patients=_stage(con, "fhir_patients", first, first_index,
                         patients | _meta([r.key for r in mapping.patients], texts)),
         observations=_stage(con, "fhir_observations", first, first_index,
-                            observations | _meta([r.key for r in mapping.observations], texts), derive_observations),
+                            observations | _meta([r.key for r in mapping.observations], texts),
+                            derive_observations),
         records=_stage(con, "fhir_records", first, first_index, _records(mapping, rejected, texts)),
         linked=bool(mapping.links),
     )
@@ -124,14 +125,16 @@ def classify_fhir_records(con: duckdb.DuckDBPyConnection, staged: FhirStaged) ->
         + ", ".join(f"{PREFIX}{c} AS {c}" for c in _RECORD_COLUMNS) + f" FROM {f.relation}"
         for f in staged.records
     )
-    patients = "pat_checked" if staged.linked else "(SELECT NULL::INTEGER AS file_idx, NULL::BIGINT AS line, " \
-        "NULL AS status, NULL AS reason, NULL AS field, NULL AS detail, NULL AS patient_id LIMIT 0)"
+    patients = "pat_checked" if staged.linked else (
+        "(SELECT NULL::INTEGER AS file_idx, NULL::BIGINT AS line, NULL AS status, NULL AS reason, "
+        "NULL AS field, NULL AS detail, NULL AS patient_id LIMIT 0)")
     reason, field = reason_sql("'patient'")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE fhir_checked AS
 SELECT r.file_idx, r.line,
     CASE WHEN r.reason IS NULL AND p.status IS NOT NULL THEN p.status ELSE 'quarantined' END AS status,
-    CASE WHEN r.reason IS NOT NULL THEN r.reason WHEN p.status IS NULL THEN {reason} ELSE p.reason END AS reason,
+    CASE WHEN r.reason IS NOT NULL THEN r.reason WHEN p.status IS NULL THEN {reason} ELSE p.reason END
+        AS reason,
     CASE WHEN r.reason IS NOT NULL THEN r.field WHEN p.status IS NULL THEN {field} ELSE p.field END AS field,
     CASE WHEN r.reason IS NOT NULL THEN r.detail
          WHEN p.status IS NULL THEN 'the patient row it belongs to is missing'
@@ -151,7 +154,9 @@ def _unlinked(mapping: FhirMapping) -> list[Rejection]:
     ]
 
 
-def _records(mapping: FhirMapping, rejected: dict[Key, Rejection], texts: dict[Key, str]) -> dict[str, list[Any]]:
+def _records(
+    mapping: FhirMapping, rejected: dict[Key, Rejection], texts: dict[Key, str],
+) -> dict[str, list[Any]]:
     """The rejected resources and the Procedures merged into a patient row, with their outcome."""
     keys = sorted({*rejected, *mapping.links})
     columns: dict[str, list[Any]] = {f"{PREFIX}{c}": [] for c in _RECORD_COLUMNS}
@@ -183,12 +188,14 @@ def _stage(
         first_index, first, relation, tuple(rows), sum(files.values()), 0, "", 0, line_column=f"{PREFIX}line",
         original=f"r.{PREFIX}original", file_column=f"{PREFIX}file", file_rows=tuple(sorted(files.items())),
     )
-    table = pa.table({name: pa.array(values, type=_TYPES.get(name, pa.string())) for name, values in rows.items()})
+    table = pa.table({name: pa.array(values, type=_TYPES.get(name, pa.string()))
+                      for name, values in rows.items()})
     extra = derive(staged) if derive else ""
     source = f"{relation}_source"
     con.register(source, table)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT *{', ' + extra if extra else ''} FROM {source}")
+        select = f"SELECT *{', ' + extra if extra else ''} FROM {source}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS {select}")
     finally:
         con.unregister(source)
     return (staged,)

@@ -23,7 +23,8 @@ from .catalogue import Catalogue, load_catalogue
 from .lookup import register_catalogue
 from .fhir_stage import FhirStaged, classify_fhir_records, stage_fhir
 from .persist import (
-    FileCounts, apply_keyed, apply_observations, count_rows, create_batch_files, merge_counts, write_quarantine,
+    FileCounts, apply_keyed, apply_observations, count_rows, create_batch_files, merge_counts,
+    write_quarantine,
 )
 from .readers import FHIR_TABLE, OBSERVATION_TABLES, RegistryFile, StagedFile, find_registry_files, stage_file
 from .report import FileReport, IngestReport
@@ -104,17 +105,20 @@ def _ingest(
     directory: Path, store: Path, started: datetime, clock: float,
 ) -> IngestReport:
     ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchone()[0]
-    create_batch_files(con, staged, [(f.index, str(f.file.path), f.sha256, f.file.table) for f in fhir.sources])
+    fhir_files = [(f.index, str(f.file.path), f.sha256, f.file.table) for f in fhir.sources]
+    create_batch_files(con, staged, fhir_files)
     counts = _load_batch(con, staged, fhir, catalogue, ingest_id)
     reports = tuple(FileReport(s.file.path, s.file.table, s.rows, merge_counts(counts.get(s.index, [])))
                     for s in staged) + tuple(
-        FileReport(f.file.path, f.file.table, f.read, merge_counts(counts.get(f.index, []))) for f in fhir.sources
+        FileReport(f.file.path, f.file.table, f.read, merge_counts(counts.get(f.index, [])))
+        for f in fhir.sources
     )
     for r in reports:
         if r.read != r.accepted + r.quarantined or min(r.counts.new, r.quarantined) < 0:
             raise AssertionError(f"{r.file}: {r.read} rows read but {r.accepted} + {r.quarantined} classified")
     report = IngestReport(ingest_id, directory, store, reports, time.perf_counter() - clock)
-    sources = [(s.file, s.sha256, s.size) for s in staged] + [(f.file, f.sha256, f.size) for f in fhir.sources]
+    sources = [(s.file, s.sha256, s.size) for s in staged]
+    sources += [(f.file, f.sha256, f.size) for f in fhir.sources]
     _record(con, report, sources, catalogue, started)
     return report
 

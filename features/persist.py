@@ -39,13 +39,15 @@ def merge_counts(parts: list[FileCounts]) -> FileCounts:
         reasons.update({(reason, field): rows for reason, field, rows in part.reasons})
     top = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:TOP_REASONS]
     return FileCounts(
-        new=sum(p.new for p in parts), stored=sum(p.stored for p in parts), updated=sum(p.updated for p in parts),
-        quarantined=sum(p.quarantined for p in parts), reasons=tuple((r, f, n) for (r, f), n in top),
+        new=sum(p.new for p in parts), stored=sum(p.stored for p in parts),
+        updated=sum(p.updated for p in parts), quarantined=sum(p.quarantined for p in parts),
+        reasons=tuple((r, f, n) for (r, f), n in top),
     )
 
 
 def create_batch_files(
-    con: duckdb.DuckDBPyConnection, staged: list[StagedFile], others: list[tuple[int, str, str, str]] | None = None
+    con: duckdb.DuckDBPyConnection, staged: list[StagedFile],
+    others: list[tuple[int, str, str, str]] | None = None,
 ) -> None:
     """Create the temporary ``batch_files`` table naming each staged file.
 
@@ -57,7 +59,8 @@ def create_batch_files(
     con.execute("CREATE OR REPLACE TEMP TABLE batch_files (file_idx INTEGER, file_name VARCHAR, "
                 "sha256 VARCHAR, table_name VARCHAR)")
     con.executemany("INSERT INTO batch_files VALUES (?, ?, ?, ?)",
-                    [(f.index, str(f.file.path), f.sha256, f.file.table) for f in staged] + list(others or []))
+                    [(f.index, str(f.file.path), f.sha256, f.file.table) for f in staged]
+                    + list(others or []))
 
 
 def apply_keyed(

@@ -128,7 +128,8 @@ def find_registry_files(directory: Path) -> list[RegistryFile]:
         if not path.is_file():
             continue
         if path.suffix.lower() in FHIR_FORMATS:
-            fhir.append(RegistryFile(path=path.resolve(), table=FHIR_TABLE, fmt=FHIR_FORMATS[path.suffix.lower()]))
+            fmt = FHIR_FORMATS[path.suffix.lower()]
+            fhir.append(RegistryFile(path=path.resolve(), table=FHIR_TABLE, fmt=fmt))
         fmt = FORMATS.get(path.suffix.lower())
         if fmt is None or path.stem not in COLUMNS:
             continue

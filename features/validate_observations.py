@@ -187,7 +187,8 @@ def _typed_sql(staged: list[StagedFile], where: str = "true") -> str:
         parsed = ", ".join([f"{text_column(f, name)} AS {name}" for name in _TIDIED]
                            + [f"{PREFIX}{name} AS {name}" for name in _PARSED if name != "key"])
         originals = ", ".join(f"{_original(f, c, alias)} AS {alias}" for c, alias in raw.items())
-        parts.append(f"SELECT {f.file_idx_of()} AS file_idx, {f.line} AS line, {parsed}, {originals} FROM {f.relation}"
+        parts.append(f"SELECT {f.file_idx_of()} AS file_idx, {f.line} AS line, {parsed}, {originals}"
+                     f" FROM {f.relation}"
                      f" WHERE {where}")
     source = "\nUNION ALL\n".join(parts)
     return f"""

@@ -155,7 +155,8 @@ SELECT * EXCLUDE (code, detail, final_code, has_current, seen, batch_n, first_li
     CASE final_code
         WHEN 'conflict_id' THEN format('patient {{}} is on {{}} rows of this ingest with different values',
                                        patient_id, batch_n)
-        WHEN 'duplicate' THEN format('repeats line {{}}{{}} (patient {{}})', first_line, first_where, patient_id)
+        WHEN 'duplicate' THEN format('repeats line {{}}{{}} (patient {{}})', first_line, first_where,
+                                     patient_id)
         ELSE detail
     END AS detail
 FROM classified""")

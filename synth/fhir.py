@@ -26,7 +26,9 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import Biomarker, load_catalogue
-from features.fhir_terms import APHERESIS, BIOMARKER_SYSTEM, INFUSION, LOINC, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, UCUM
+from features.fhir_terms import (
+    APHERESIS, BIOMARKER_SYSTEM, INFUSION, LOINC, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, UCUM,
+)
 
 LAYOUTS = ("ndjson", "bundle")
 OBSERVATION_TABLES = ("clinical", "imaging", "ctdna", "cellular")
@@ -92,7 +94,8 @@ def export_fhir(
             export.irregular["unsupported resource"] = export.irregular.get("unsupported resource", 0) + 1
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    export.paths = _write_ndjson(resources, out_dir) if layout == "ndjson" else _write_bundles(resources, out_dir)
+    write = _write_ndjson if layout == "ndjson" else _write_bundles
+    export.paths = write(resources, out_dir)
     for r in resources:
         export.resources[r["resourceType"]] = export.resources.get(r["resourceType"], 0) + 1
     return export
@@ -128,7 +131,8 @@ class _Observations:
     def __init__(self, export: FhirExport, rng: np.random.Generator, irregular: bool, offset: str) -> None:
         self.export, self.rng, self.irregular, self.offset = export, rng, irregular, offset
         self.catalogue = load_catalogue()
-        self.ucum = {s: code for code, spellings in reversed(self.catalogue.ucum_units.items()) for s in spellings}
+        self.ucum = {s: code for code, spellings in reversed(self.catalogue.ucum_units.items())
+                     for s in spellings}
 
     def of(self, table: str, index: int, row: dict[str, Any]) -> list[dict[str, Any]]:
         """The Observation(s) of row ``index`` of ``table``."""
@@ -144,7 +148,8 @@ class _Observations:
     def _final(self, oid: str, biomarker: Biomarker, row: dict[str, Any]) -> dict[str, Any]:
         reported = row.get("reported_at") if _present(row.get("reported_at")) else row["collected_at"]
         resource = {
-            "resourceType": "Observation", "id": oid, "status": "final", "code": {"coding": [_code(biomarker)]},
+            "resourceType": "Observation", "id": oid, "status": "final",
+            "code": {"coding": [_code(biomarker)]},
             "subject": {"reference": f"Patient/{row['patient_id']}"},
             "effectiveDateTime": self._time(str(row["collected_at"]), date_only=True),
             "issued": self._time(str(reported)),
@@ -288,10 +293,12 @@ def _write_bundles(resources: list[dict[str, Any]], out_dir: Path) -> list[Path]
         for n, r in enumerate(own):
             if has_patient and "subject" in r:
                 r = r | {"subject": {"reference": patient_url}}
-            url = patient_url if r["resourceType"] == "Patient" else f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{pid}/{n}')}"
+            own_url = f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{pid}/{n}')}"
+            url = patient_url if r["resourceType"] == "Patient" else own_url
             entries.append({"fullUrl": url, "resource": r})
         path = out_dir / f"{pid}.json"
-        path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}), "utf-8")
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+        path.write_text(json.dumps(bundle), "utf-8")
         paths.append(path)
     return paths
 
@@ -305,7 +312,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--layout", choices=LAYOUTS, default="ndjson")
-    parser.add_argument("--irregular", action="store_true", help="add the irregularities real senders produce")
+    parser.add_argument("--irregular", action="store_true",
+                        help="add the irregularities real senders produce")
     args = parser.parse_args(argv)
     export = export_fhir(generate_registry(args.patients, args.seed), args.out, layout=args.layout,
                          irregular=args.irregular, seed=args.seed)

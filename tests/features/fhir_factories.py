@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from features.fhir_terms import APHERESIS, BIOMARKER_SYSTEM, INFUSION, LOINC, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, UCUM
+from features.fhir_terms import (
+    APHERESIS, BIOMARKER_SYSTEM, INFUSION, LOINC, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, UCUM,
+)
 
 from .conftest import APHERESIS as APHERESIS_DAY
 from .conftest import INFUSION as INFUSION_DAY

@@ -30,7 +30,8 @@ def test_every_biomarker_has_a_loinc_or_a_project_code_and_the_doc_table_is_the_
 
 def test_pet_ctdna_and_cellular_research_assays_have_only_project_codes() -> None:
     catalogue = load_catalogue()
-    for name in ("suvmax", "tmtv", "tlg", "deauville", "ctdna", "car_peak", "car_day28", "stage", "prior_lines"):
+    names = ("suvmax", "tmtv", "tlg", "deauville", "ctdna", "car_peak", "car_day28", "stage", "prior_lines")
+    for name in names:
         assert catalogue.biomarker(name).loinc_codes == ()
 
 
@@ -50,8 +51,10 @@ def _biomarker(raw: dict, name: str) -> dict:
     ("edit", "message"),
     [(lambda raw: _biomarker(raw, "ldh").update(loinc="2532-1"), "ldh: '2532-1' is not a LOINC code"),
      (lambda raw: _biomarker(raw, "ldh").update(loinc_alt=["14804-9", "LDH"]), "'LDH' is not a LOINC code"),
-     (lambda raw: _biomarker(raw, "crp").update(loinc_alt=["2532-0"]), "LOINC 2532-0 is given for both ldh and crp"),
-     (lambda raw: _biomarker(raw, "stage").update(loinc_alt=["21908-9"]), "stage: loinc_alt needs a preferred"),
+     (lambda raw: _biomarker(raw, "crp").update(loinc_alt=["2532-0"]),
+      "LOINC 2532-0 is given for both ldh and crp"),
+     (lambda raw: _biomarker(raw, "stage").update(loinc_alt=["21908-9"]),
+      "stage: loinc_alt needs a preferred"),
      (lambda raw: raw["ucum_units"].update({"mg/L": ["mg/l"]}), "no biomarker uses ['mg/l']"),
      (lambda raw: raw["ucum_units"].update({"g/L": ["g/L", "g/dL"]}), "have different factors for albumin")],
 )

@@ -29,8 +29,9 @@ from .fhir_factories import (
 def stored(store: Path, where: str = "true") -> list[tuple]:
     with open_store(store, read_only=True) as con:
         return con.execute(
-            f"""SELECT patient_id, biomarker, value, unit, original_value, original_unit, reported_at, reference_high,
-                       source_line FROM observations WHERE {where} ORDER BY patient_id, biomarker, reported_at"""
+            f"""SELECT patient_id, biomarker, value, unit, original_value, original_unit, reported_at,
+                       reference_high, source_line FROM observations WHERE {where}
+                ORDER BY patient_id, biomarker, reported_at"""
         ).fetchall()
 
 
@@ -52,15 +53,18 @@ def test_ndjson_resources_are_accepted_or_quarantined_with_file_line_field_and_r
     ])
     report = ingest_directory(raw, store=store)
     (file,) = report.files
-    assert (file.file, file.table, file.read, file.accepted, file.quarantined) == (path.resolve(), "fhir", 10, 4, 6)
+    assert (file.file, file.table, file.read) == (path.resolve(), "fhir", 10)
+    assert (file.accepted, file.quarantined) == (4, 6)
     assert sorted(quarantined(store)) == [
         (5, "unusable status", "status"), (6, "unknown biomarker", "biomarker"), (7, "unknown unit", "unit"),
-        (8, "unknown patient", "patient_id"), (9, "unsupported resource", "resourceType"), (10, "out of range", "value"),
+        (8, "unknown patient", "patient_id"), (9, "unsupported resource", "resourceType"),
+        (10, "out of range", "value"),
     ]
     rows = read_quarantine(store)
     assert set(rows.source_file) == {str(path.resolve())} and set(rows.table_name) == {"fhir"}
     assert json.loads(rows.original_row[rows.source_line == 5].iloc[0])["id"] == "o2"
-    assert stored(store) == [("P1", "ldh", 300.0, "U/L", "5", "ukat/L", pd.Timestamp("2024-02-26 10:00:00"), None, 4)]
+    reported = pd.Timestamp("2024-02-26 10:00:00")
+    assert stored(store) == [("P1", "ldh", 300.0, "U/L", "5", "ukat/L", reported, None, 4)]
     assert read_patients(store).patient_id.tolist() == ["P1"]
 
 
@@ -70,10 +74,12 @@ def test_bundle_entries_are_numbered_by_their_index_and_urn_subjects_resolve(raw
     entries[3]["resource"]["subject"] = {"reference": "urn:uuid:0"}
     entries.append({"request": {"method": "DELETE", "url": "Observation/old"}})
     (raw / "bundle.json").parent.mkdir(parents=True)
-    (raw / "bundle.json").write_text(json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries}))
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    (raw / "bundle.json").write_text(json.dumps(bundle))
     report = ingest_directory(raw, store=store)
     assert (report.files[0].read, report.files[0].accepted) == (6, 4)
-    assert sorted(quarantined(store)) == [(4, "unusable status", "status"), (5, "unsupported resource", "resourceType")]
+    assert sorted(quarantined(store)) == [
+        (4, "unusable status", "status"), (5, "unsupported resource", "resourceType")]
     assert [r[0] for r in stored(store)] == ["P1"] and stored(store)[0][-1] == 3
 
 
@@ -86,7 +92,8 @@ def test_fhir_files_are_read_beside_the_csv_tables(raw, store) -> None:
         ("patients.csv", 3, 3), ("clinical.csv", 1, 1), ("labs.ndjson", 2, 2), ("new.json", 3, 3)]
     assert read_patients(store).patient_id.tolist() == ["P1", "P2", "P3", "P4"]
     with open_store(store, read_only=True) as con:
-        assert con.execute("SELECT format, table_name, rows_read FROM ingest_files ORDER BY file").fetchall() == [
+        files = con.execute("SELECT format, table_name, rows_read FROM ingest_files ORDER BY file").fetchall()
+        assert files == [
             ("csv", "clinical", 1), ("ndjson", "fhir", 2), ("json", "fhir", 3), ("csv", "patients", 3)]
 
 
@@ -111,13 +118,14 @@ def test_a_changed_infusion_procedure_updates_the_patient_row(raw, store, tmp_pa
     assert read_patients(store).infusion_date.notna().all()
 
 
-def test_one_patient_in_two_files_is_a_duplicate_and_a_procedure_without_its_patient_is_unknown(raw, store) -> None:
+def test_a_patient_in_two_files_is_a_duplicate_a_procedure_without_its_patient_unknown(raw, store) -> None:
     write_ndjson(raw / "a.ndjson", registered("P1"))
     write_ndjson(raw / "b.ndjson", [patient("P1"), procedure("P9", INFUSION)])
     report = ingest_directory(raw, store=store)
     assert [(f.read, f.accepted, f.quarantined) for f in report.files] == [(3, 3, 0), (2, 0, 2)]
     frame = read_quarantine(store)
-    assert sorted(zip(frame.source_line, frame.reason, strict=True)) == [(1, "duplicate"), (2, "unknown patient")]
+    lines = sorted(zip(frame.source_line, frame.reason, strict=True))
+    assert lines == [(1, "duplicate"), (2, "unknown patient")]
     assert "of " + str((raw / "a.ndjson").resolve()) in frame.detail[frame.reason == "duplicate"].iloc[0]
 
 
@@ -136,7 +144,8 @@ def test_an_amended_result_supersedes_the_earlier_one_from_when_it_was_issued(ra
 
 
 def test_an_amended_version_in_the_same_file_and_one_with_the_same_issued_time(raw, store, tmp_path) -> None:
-    corrected = observation("o1", status="corrected", issued=-2, value={"valueQuantity": quantity(330, "U/L")})
+    corrected = observation("o1", status="corrected", issued=-2,
+                            value={"valueQuantity": quantity(330, "U/L")})
     write_ndjson(raw / "a.ndjson", [*registered("P1"), corrected, observation("o1", issued=-4)])
     ingest_directory(raw, store=store)
     assert [r[2] for r in stored(store)] == [300.0, 330.0]
@@ -154,7 +163,8 @@ def test_comparators_are_stored_by_the_rule_with_the_original_kept(raw, store) -
         observation("c3", code="1751-7", value={"valueQuantity": quantity(1, "g/dL", "<")}),
     ])
     ingest_directory(raw, store=store)
-    assert [(r[1], r[2], r[4]) for r in stored(store)] == [("ctdna", 0.0, "<1"), ("ferritin", 2000.0, ">2000")]
+    rows = [(r[1], r[2], r[4]) for r in stored(store)]
+    assert rows == [("ctdna", 0.0, "<1"), ("ferritin", 2000.0, ">2000")]
     assert quarantined(store) == [(6, "out of range", "value")]
 
 
@@ -163,7 +173,8 @@ def test_comparators_are_stored_by_the_rule_with_the_original_kept(raw, store) -
     [("a.json", b'{"resourceType": "Bundle",\n "type": "collection", "entry": [\n}', 3, "not valid JSON"),
      ("a.json", b'{"resourceType": "Encounter", "id": "e"}', 1, "not a FHIR Bundle"),
      ("a.json", b'{"resourceType": "Bundle", "type": "document", "entry": []}', 1, "Bundle type document"),
-     ("a.json", b'{"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": 5}]}', 1, "not a valid FHIR Bundle"),
+     ("a.json", b'{"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": 5}]}', 1,
+      "not a valid FHIR Bundle"),
      ("a.json", b'[1, 2]', 1, "not a FHIR Bundle"),
      ("a.ndjson", b'{"resourceType": "Patient", "id": "P4"}\n{"resourceType": \n', 2, "not valid JSON"),
      ("a.ndjson", b'{"resourceType": "Patient", "id": "P4"}\n\n["x"]\n', 3, "not a FHIR resource"),
@@ -194,15 +205,18 @@ def test_a_malformed_fhir_file_in_a_first_ingest_leaves_no_store(raw, store) -> 
 
 
 def test_cli_prints_the_accounting_of_each_fhir_file(raw, store) -> None:
-    write_ndjson(raw / "export.ndjson", [*registered("P1"), observation("o1"), observation("o2", status="preliminary")])
+    write_ndjson(raw / "export.ndjson",
+                 [*registered("P1"), observation("o1"), observation("o2", status="preliminary")])
     result = CliRunner().invoke(app, ["ingest", str(raw), "--store", str(store)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert re.search(r"export\.ndjson\s+│\s+5\s+│\s+4\s+│\s+4\s+│\s+0\s+│\s+0\s+│\s+1\s+│ unusable status \(status\): 1",
-                     result.output)
+    cells = r"\s+│\s+".join(["export\\.ndjson", "5", "4", "4", "0", "0", "1"])
+    assert re.search(cells + r"\s+│ unusable status \(status\): 1", result.output)
     assert "5 rows read = 4 accepted (4 new) + 1 quarantined" in result.output
 
 
-def _censored_tables(tables: dict[str, pd.DataFrame], censored: list[tuple[str, int]]) -> dict[str, pd.DataFrame]:
+def _censored_tables(
+    tables: dict[str, pd.DataFrame], censored: list[tuple[str, int]],
+) -> dict[str, pd.DataFrame]:
     """The registry with the comparator rule applied to the rows exported as ``<limit``."""
     out = {name: frame.copy() for name, frame in tables.items()}
     for table, index in censored:
@@ -234,7 +248,8 @@ def test_a_registry_exported_to_fhir_gives_the_csv_feature_frames(tmp_path, layo
     changed = 0
     for landmark in ("preinfusion", "day30"):
         got = build_feature_frame(tmp_path / "fhir.duckdb", landmark=landmark)
-        pd.testing.assert_frame_equal(got, build_feature_frame(tmp_path / "expected.duckdb", landmark=landmark))
+        expected = build_feature_frame(tmp_path / "expected.duckdb", landmark=landmark)
+        pd.testing.assert_frame_equal(got, expected)
         plain = build_feature_frame(tmp_path / "raw.duckdb", landmark=landmark)
         changed += int((got.crp_preld.fillna(-1) != plain.crp_preld.fillna(-1)).sum())
     assert changed > 0  # the censored CRP values did reach the frames (as 0, by the comparator rule)
