@@ -83,6 +83,25 @@ def test_bundle_entries_are_numbered_by_their_index_and_urn_subjects_resolve(raw
     assert [r[0] for r in stored(store)] == ["P1"] and stored(store)[0][-1] == 3
 
 
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "biomarker", "stored_value", "stored_unit"),
+    [("1988-5", 12, "mg/L", "crp", 1.2, "mg/dL"), ("777-3", 150, "10*9/L", "platelets", 150.0, "10^9/L"),
+     ("26515-7", 150, "10*3/uL", "platelets", 150.0, "10^9/L"), ("751-8", 800, "/uL", "anc", 0.8, "10^9/L"),
+     ("8122-4", 0.553, "10*9/L", "cd3_count", 553.0, "cells/uL"),
+     ("14682-9", 88.4, "umol/L", "creatinine", 0.9999808, "mg/dL"),
+     ("59260-0", 8, "mmol/L", "hemoglobin", 12.8912, "g/dL"),
+     ("20567-4", 700, "ug/L", "ferritin", 700.0, "ng/mL")],
+)
+def test_ucum_values_are_stored_in_the_canonical_unit(raw, store, code, value, unit, biomarker, stored_value,
+                                                      stored_unit) -> None:
+    lab = observation(code=code, value={"valueQuantity": quantity(value, unit)})
+    write_ndjson(raw / "a.ndjson", [*registered("P1"), lab])
+    ingest_directory(raw, store=store)
+    ((_, name, number, canonical, original, given, *_),) = stored(store)
+    assert (name, canonical, original, given) == (biomarker, stored_unit, str(value), unit)
+    assert number == pytest.approx(stored_value)
+
+
 def test_fhir_files_are_read_beside_the_csv_tables(raw, store) -> None:
     make_registry(raw, clinical=[obs("P1", "ldh", "310", "U/L", collected=-6)])
     write_ndjson(raw / "labs.ndjson", [observation("o1", patient="P2"), observation("o2", patient="P3")])
