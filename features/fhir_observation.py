@@ -11,11 +11,11 @@
 | reference_high | the first ``referenceRange[].high``, converted to the value's unit |
 
 Comparator rule (``valueQuantity.comparator``): ``<x`` and ``<=x`` (a result below the limit of
-detection or quantification) are stored as 0; ``>x`` and ``>=x`` (above the measuring range) are
-stored as x, a lower bound. The original value keeps the comparator (``<0.3``). Rationale in
-docs/fhir.md: 0 is how the registry writes "undetectable" (ctDNA) and every score threshold of the
-catalogue lies far above a laboratory's lower limit, so no score changes; x is the most that is
-known of a truncated high value.
+detection or quantification) are stored as 0; ``>=x`` (above the measuring range) as x, its lower
+bound, and ``>x`` as x raised by one part in 10^9 (``STRICTLY_ABOVE``), the least value the store
+tells apart from x that is still greater than x, so that a cut-off at the limit itself is met
+(ferritin ``>2000`` scores the CAR-HEMATOTOX "> 2000" point). The original value keeps the
+comparator (``<0.3``). Rationale in docs/fhir.md.
 
 Only results whose status is final, amended or corrected are read; any other status is rejected
 (``unusable status``). An amended or corrected version is a later report of the same observation
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from .catalogue import Biomarker, Catalogue
@@ -36,6 +37,8 @@ from .fhir_terms import (
 )
 
 BELOW, ABOVE = ("<", "<="), (">", ">=")
+STRICTLY_ABOVE = Decimal("1.000000001")
+"""``>x`` is stored as x times this: above x, within the store's relative tolerance of 1e-9 of it."""
 Problem = tuple[str, str, str]
 """(reason, field, detail) of a value that cannot be read."""
 
@@ -136,6 +139,8 @@ def _quantity(quantity: Any, biomarker: Biomarker, catalogue: Catalogue) -> _Val
     given = unit_text(quantity)
     unit = catalogue.unit_spelling(biomarker.name, given)
     text = "0" if comparator in BELOW else number
+    if comparator == ">":
+        text = format(Decimal(number) * STRICTLY_ABOVE, "f")
     return _Value(text, given if unit is None else unit, comparator + number, given)
 
 

@@ -136,9 +136,10 @@ def test_reference_high_is_converted_to_the_unit_of_the_value() -> None:
 
 @pytest.mark.parametrize(
     ("comparator", "value", "stored"),
-    [("<", 0.3, "0"), ("<=", 0.3, "0"), (">", 3000, "3000"), (">=", 3000, "3000"), (None, 0.3, "0.3")],
+    [("<", 0.3, "0"), ("<=", 0.3, "0"), (">", 3000, "3000.000003000"), (">=", 3000, "3000"),
+     (None, 0.3, "0.3")],
 )
-def test_comparator_rule_below_the_limit_is_zero_above_is_the_limit(comparator, value, stored) -> None:
+def test_comparator_rule_below_is_zero_above_is_the_limit_strictly_for_gt(comparator, value, stored) -> None:
     row = one_row(observation(code="1988-5", value={"valueQuantity": quantity(value, "mg/dL", comparator)}))
     assert (row.value, row.original_value) == (stored, f"{comparator or ''}{value}")
 
