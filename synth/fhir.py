@@ -305,7 +305,7 @@ def _write_bundles(resources: list[dict[str, Any]], out_dir: Path) -> list[Path]
 
 def main(argv: list[str] | None = None) -> None:
     """Generate a synthetic registry and write it as FHIR (``python -m synth.fhir --help``)."""
-    from .registry import generate_registry
+    from synth import generate_registry  # the public API (the package is being reorganised)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
