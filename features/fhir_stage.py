@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from .catalogue import Catalogue
 from .fhir_rows import FhirMapping, Key, Rejection
@@ -36,8 +35,9 @@ if TYPE_CHECKING:
 _PATIENT_COLUMNS = COLUMNS["patients"][0]
 _OBSERVATION_COLUMNS = COLUMNS["clinical"][0] + COLUMNS["clinical"][1]
 _RECORD_COLUMNS = ("reason", "field", "detail", "link_idx", "link_line")
-_TYPES = {f"{PREFIX}file": pa.int32(), f"{PREFIX}line": pa.int64(), f"{PREFIX}link_idx": pa.int32(),
-          f"{PREFIX}link_line": pa.int64()}
+_INTEGERS = {f"{PREFIX}file": "int32", f"{PREFIX}line": "int64", f"{PREFIX}link_idx": "int32",
+             f"{PREFIX}link_line": "int64"}
+"""The integer columns (Arrow type names); every other column is text."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,9 @@ def _stage(
         first_index, first, relation, tuple(rows), sum(files.values()), 0, "", 0, line_column=f"{PREFIX}line",
         original=f"r.{PREFIX}original", file_column=f"{PREFIX}file", file_rows=tuple(sorted(files.items())),
     )
-    table = pa.table({name: pa.array(values, type=_TYPES.get(name, pa.string()))
+    import pyarrow as pa  # only when there are FHIR files
+
+    table = pa.table({name: pa.array(values, type=pa.type_for_alias(_INTEGERS.get(name, "string")))
                       for name, values in rows.items()})
     extra = derive(staged) if derive else ""
     source = f"{relation}_source"
