@@ -8,6 +8,7 @@ API schema.
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,7 @@ Modality = Literal["clinical", "imaging", "ctdna", "cellular"]
 ValueType = Literal["float", "int", "category", "bool"]
 MODALITIES: tuple[Modality, ...] = ("clinical", "imaging", "ctdna", "cellular")
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+_LOINC = re.compile(r"\d{1,7}-\d")
 
 
 class _Strict(BaseModel):
@@ -69,8 +71,27 @@ class _Typed(_Strict):
 class Biomarker(_Typed):
     alt_units: dict[str, float] = Field(default_factory=dict)
     loinc: str | None = None
+    """The preferred LOINC code (what an exporter writes)."""
+    loinc_alt: tuple[str, ...] = ()
+    """Other LOINC codes labs use for the same measurement (another method or specimen, or the
+    moles/volume variant reported in umol/L or mmol/L); read like the preferred one."""
     default_uln: float | None = None
     windows: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _valid_loinc(self) -> Biomarker:
+        if self.loinc_alt and not self.loinc:
+            raise ValueError(f"{self.name}: loinc_alt needs a preferred loinc code")
+        for code in self.loinc_codes:
+            if not _LOINC.fullmatch(code) or _loinc_check_digit(code[:-2]) != int(code[-1]):
+                raise ValueError(f"{self.name}: {code!r} is not a LOINC code "
+                                 "(format NNNNN-C, mod-10 check digit)")
+        return self
+
+    @property
+    def loinc_codes(self) -> tuple[str, ...]:
+        """Every LOINC code of the biomarker, the preferred one first."""
+        return ((self.loinc,) if self.loinc else ()) + self.loinc_alt
 
     def unit_factor(self, unit: str) -> float | None:
         """Multiplier taking a value in ``unit`` to the canonical unit, or None if not accepted."""
@@ -114,12 +135,16 @@ class Catalogue(_Strict):
     patient_attributes: tuple[PatientAttribute, ...]
     biomarkers: tuple[Biomarker, ...]
     derived: tuple[DerivedFeature, ...]
+    ucum_units: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """UCUM code -> the catalogue spellings of exactly the same unit (see ``unit_spelling``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalogue:
         names = [b.name for b in self.biomarkers]
         if len(names) != len(set(names)):
             raise ValueError("duplicate biomarker names in the catalogue")
+        _check_loinc_unique(self.biomarkers)
+        _check_ucum_units(self.ucum_units, self.biomarkers)
         for b in self.biomarkers:
             unknown = set(b.windows) - set(self.windows)
             if unknown:
@@ -143,6 +168,27 @@ class Catalogue(_Strict):
     @property
     def biomarker_names(self) -> tuple[str, ...]:
         return tuple(b.name for b in self.biomarkers)
+
+    def loinc_index(self) -> dict[str, str]:
+        """Every LOINC code of the catalogue (preferred and alternate) -> its biomarker's name."""
+        return {code: b.name for b in self.biomarkers for code in b.loinc_codes}
+
+    def unit_spelling(self, biomarker: str, unit: str) -> str | None:
+        """The spelling under which ``biomarker`` accepts ``unit`` (a UCUM code or a catalogue spelling).
+
+        Args:
+            biomarker: a catalogue biomarker name.
+            unit: a UCUM code (``10*9/L``) or a unit as the catalogue writes it (``10^9/L``).
+
+        Returns:
+            The first of ``ucum_units[unit]`` (then ``unit`` itself) that the biomarker accepts, so
+            that ``unit_factor`` of it converts the value; None when the biomarker accepts none.
+        """
+        accepted = self.biomarker(biomarker)
+        for spelling in (*self.ucum_units.get(unit, ()), unit):
+            if accepted.unit_factor(spelling) is not None:
+                return spelling
+        return None
 
     def window_features(self, landmark: str) -> list[FeatureSpec]:
         """Biomarker x window features whose window closes at or before the landmark."""
@@ -186,6 +232,37 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
     if path is None:
         return _default_catalogue()
     return _parse(Path(path))
+
+
+def _loinc_check_digit(digits: str) -> int:
+    """LOINC's mod-10 check digit of the part before the hyphen (the Luhn algorithm)."""
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value // 10 + value % 10
+    return (10 - total % 10) % 10
+
+
+def _check_loinc_unique(biomarkers: tuple[Biomarker, ...]) -> None:
+    owner: dict[str, str] = {}
+    for b in biomarkers:
+        for code in b.loinc_codes:
+            if code in owner:
+                raise ValueError(f"LOINC {code} is given for both {owner[code]} and {b.name}")
+            owner[code] = b.name
+
+
+def _check_ucum_units(ucum: dict[str, tuple[str, ...]], biomarkers: tuple[Biomarker, ...]) -> None:
+    """Every spelling is used by some biomarker, and a biomarker's equivalent spellings share one factor."""
+    used = {u for b in biomarkers for u in b.accepted_units}
+    for code, spellings in ucum.items():
+        unknown = [s for s in spellings if s not in used]
+        if unknown:
+            raise ValueError(f"ucum_units {code!r}: no biomarker uses {unknown}")
+        for b in biomarkers:
+            factors = {b.unit_factor(s) for s in spellings} - {None}
+            if len(factors) > 1:
+                raise ValueError(f"ucum_units {code!r}: {spellings} have different factors for {b.name}")
 
 
 @cache

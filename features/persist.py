@@ -28,17 +28,39 @@ class FileCounts:
     """Most frequent (reason, field, rows), at most ``TOP_REASONS``, most frequent first."""
 
 
-def create_batch_files(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
+def merge_counts(parts: list[FileCounts]) -> FileCounts:
+    """The counts of one file staged in several parts (a FHIR file): sums, and the top reasons overall.
+
+    Args:
+        parts: the counts of each part.
+    """
+    reasons: Counter[tuple[str, str]] = Counter()
+    for part in parts:
+        reasons.update({(reason, field): rows for reason, field, rows in part.reasons})
+    top = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:TOP_REASONS]
+    return FileCounts(
+        new=sum(p.new for p in parts), stored=sum(p.stored for p in parts),
+        updated=sum(p.updated for p in parts), quarantined=sum(p.quarantined for p in parts),
+        reasons=tuple((r, f, n) for (r, f), n in top),
+    )
+
+
+def create_batch_files(
+    con: duckdb.DuckDBPyConnection, staged: list[StagedFile],
+    others: list[tuple[int, str, str, str]] | None = None,
+) -> None:
     """Create the temporary ``batch_files`` table naming each staged file.
 
     Args:
         con: the ingest connection.
-        staged: every staged file of the batch.
+        staged: every staged (table) file of the batch.
+        others: (file index, path, sha256, table) of files staged otherwise (FHIR files).
     """
     con.execute("CREATE OR REPLACE TEMP TABLE batch_files (file_idx INTEGER, file_name VARCHAR, "
                 "sha256 VARCHAR, table_name VARCHAR)")
     con.executemany("INSERT INTO batch_files VALUES (?, ?, ?, ?)",
-                    [(f.index, str(f.file.path), f.sha256, f.file.table) for f in staged])
+                    [(f.index, str(f.file.path), f.sha256, f.file.table) for f in staged]
+                    + list(others or []))
 
 
 def apply_keyed(
@@ -104,21 +126,24 @@ def write_quarantine(
         ingest_id: this ingest.
     """
     for f in staged:
-        original = "{" + ", ".join(f"{_sql_string(c)}: r.{quote(c)}" for c in f.columns) + "}"
+        cells = "{" + ", ".join(f"{_sql_string(c)}: r.{quote(c)}" for c in f.columns) + "}"
+        original = f.original or f"CAST(to_json({cells}) AS VARCHAR)"
+        same_file = f" AND {f.file_idx_of('r')} = c.file_idx" if f.file_column else ""
+        files = ", ".join(str(i) for i in f.rows_by_file())
         con.execute(f"""
 INSERT INTO quarantine
-SELECT {int(ingest_id)}, b.file_name, b.sha256, c.line, b.table_name, CAST(to_json({original}) AS VARCHAR),
+SELECT {int(ingest_id)}, b.file_name, b.sha256, c.line, b.table_name, {original},
        c.reason, c.field, c.detail
 FROM {checked} c
-JOIN {f.relation} r ON {f.line.replace('rowid', 'r.rowid')} = c.line
+JOIN {f.relation} r ON {f.line_of('r')} = c.line{same_file}
 JOIN batch_files b ON b.file_idx = c.file_idx
-WHERE c.file_idx = {f.index} AND c.status = 'quarantined'
+WHERE c.file_idx IN ({files}) AND c.status = 'quarantined'
   AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source_sha256 = b.sha256 AND q.source_line = c.line
                   AND q.reason = c.reason AND q.field = c.field)""")
 
 
 def count_rows(
-    con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile]
+    con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile], top: int | None = TOP_REASONS
 ) -> dict[int, FileCounts]:
     """Per file index: rows by status and the top quarantine reasons.
 
@@ -129,8 +154,10 @@ def count_rows(
         con: the ingest connection.
         checked: the classified temporary table.
         staged: the files whose rows are in ``checked``.
+        top: how many reasons to keep per file (None: all, for counts merged later).
     """
-    statuses: dict[int, Counter[str]] = {f.index: Counter() for f in staged}
+    read = {i: n for f in staged for i, n in f.rows_by_file().items()}
+    statuses: dict[int, Counter[str]] = {i: Counter() for i in read}
     for file_idx, status, rows in con.execute(
         f"SELECT file_idx, status, count(*) FROM {checked} WHERE status <> 'new' GROUP BY ALL"
     ).fetchall():
@@ -142,12 +169,11 @@ def count_rows(
     ).fetchall():
         reasons.setdefault(file_idx, []).append((reason, field, rows))
     return {
-        f.index: FileCounts(
-            new=f.rows - sum(statuses[f.index].values()), stored=statuses[f.index]["stored"],
-            updated=statuses[f.index]["updated"], quarantined=statuses[f.index]["quarantined"],
-            reasons=tuple(reasons.get(f.index, [])[:TOP_REASONS]),
+        i: FileCounts(
+            new=n - sum(statuses[i].values()), stored=statuses[i]["stored"], updated=statuses[i]["updated"],
+            quarantined=statuses[i]["quarantined"], reasons=tuple(reasons.get(i, [])[:top]),
         )
-        for f in staged
+        for i, n in read.items()
     }
 
 

@@ -1,5 +1,7 @@
 """Find the registry files of a folder and stage each one, as text, in a DuckDB temporary table.
 
+FHIR files (``*.json``, ``*.ndjson``) are found here too; ``features.fhir_stage`` reads and stages them.
+
 Staging reads every column as VARCHAR (Parquet columns are cast to text), so that validation sees
 exactly what the file said and can quarantine a bad value instead of failing the whole file. The
 line of a staged row is ``rowid - first_rowid + 2`` (1 is the header; rows staged inside a
@@ -27,6 +29,9 @@ from .errors import FileFormatError, RegistryError
 OBSERVATION_TABLES = ("clinical", "imaging", "ctdna", "cellular")
 TABLE_ORDER = ("patients", "outcomes", *OBSERVATION_TABLES)
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
+FHIR_FORMATS = {".json": "json", ".ndjson": "ndjson"}
+FHIR_TABLE = "fhir"
+"""The ``table`` of a FHIR file: its resources feed patients and the observation tables."""
 PREFIX = "__p_"
 """Names of columns derived while staging start with this."""
 _HEADER_LIMIT = 1 << 20
@@ -52,7 +57,12 @@ class RegistryFile:
 
 @dataclass(frozen=True)
 class StagedFile:
-    """A file loaded into the temporary table ``relation`` (all VARCHAR, original column names)."""
+    """A file loaded into the temporary table ``relation`` (all VARCHAR, original column names).
+
+    Rows mapped from FHIR files are staged differently: one relation holds the rows of several
+    files, whose batch file index is in ``file_column`` (``index`` is then the first file's, and
+    ``file`` the first file) and whose line is in ``line_column``.
+    """
 
     index: int
     file: RegistryFile
@@ -62,21 +72,47 @@ class StagedFile:
     first_rowid: int
     sha256: str
     size: int
+    line_column: str | None = None
+    """A column holding each row's line (FHIR rows); None: derived from the row id (CSV, Parquet)."""
+    original: str | None = None
+    """SQL expression (over alias ``r``) of a quarantined row's original JSON text; None: the row's cells."""
+    file_column: str | None = None
+    """A column holding each row's batch file index (rows of several files); None: ``index``."""
+    file_rows: tuple[tuple[int, int], ...] = ()
+    """With ``file_column``: (file index, rows) of each file whose rows are staged here."""
 
     def has(self, column: str) -> bool:
         return column in self.columns
 
+    def rows_by_file(self) -> dict[int, int]:
+        """Staged rows per batch file index."""
+        return dict(self.file_rows) if self.file_column else {self.index: self.rows}
+
+    def file_idx_of(self, alias: str = "") -> str:
+        """SQL expression of a staged row's batch file index (columns qualified by ``alias``)."""
+        if self.file_column:
+            return (f"{alias}." if alias else "") + quote(self.file_column)
+        return str(self.index)
+
     @property
     def line(self) -> str:
         """SQL expression of a staged row's line number (1 = header)."""
-        return f"(rowid - {self.first_rowid} + 2)"
+        return self.line_of()
+
+    def line_of(self, alias: str = "") -> str:
+        """``line`` with the relation's columns qualified by ``alias``."""
+        prefix = f"{alias}." if alias else ""
+        if self.line_column:
+            return prefix + quote(self.line_column)
+        return f"({prefix}rowid - {self.first_rowid} + 2)"
 
 
 def find_registry_files(directory: Path) -> list[RegistryFile]:
-    """The registry files of ``directory`` in load order (patients, outcomes, observation tables).
+    """The registry files of ``directory`` in load order (patients, outcomes, observation tables, FHIR).
 
     Args:
-        directory: a folder holding ``<table>.csv`` or ``<table>.parquet`` files.
+        directory: a folder holding ``<table>.csv`` or ``<table>.parquet`` files and/or FHIR
+            ``*.json`` / ``*.ndjson`` files (any name; read in name order after the tables).
 
     Returns:
         The files found; other files are ignored.
@@ -87,17 +123,24 @@ def find_registry_files(directory: Path) -> list[RegistryFile]:
     if not directory.is_dir():
         raise RegistryError(f"{directory} is not a folder of registry files")
     found: dict[str, RegistryFile] = {}
+    fhir: list[RegistryFile] = []
     for path in sorted(directory.iterdir()):
+        if not path.is_file():
+            continue
+        if path.suffix.lower() in FHIR_FORMATS:
+            fmt = FHIR_FORMATS[path.suffix.lower()]
+            fhir.append(RegistryFile(path=path.resolve(), table=FHIR_TABLE, fmt=fmt))
         fmt = FORMATS.get(path.suffix.lower())
-        if fmt is None or path.stem not in COLUMNS or not path.is_file():
+        if fmt is None or path.stem not in COLUMNS:
             continue
         if path.stem in found:
             raise RegistryError(f"{directory}: table {path.stem} is given twice ({found[path.stem].path.name}, {path.name})")
         found[path.stem] = RegistryFile(path=path.resolve(), table=path.stem, fmt=fmt)
-    if not found:
+    if not found and not fhir:
         names = ", ".join(f"{t}.csv" for t in TABLE_ORDER)
-        raise RegistryError(f"{directory}: no registry files found (expected some of {names}, or .parquet)")
-    return [found[t] for t in TABLE_ORDER if t in found]
+        raise RegistryError(f"{directory}: no registry files found (expected some of {names}, or .parquet, "
+                            "or FHIR .json/.ndjson files)")
+    return [found[t] for t in TABLE_ORDER if t in found] + fhir
 
 
 def stage_file(

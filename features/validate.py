@@ -115,7 +115,7 @@ def union_sources(staged: Iterable[StagedFile], columns: Iterable[str]) -> str:
     """A UNION ALL of the staged files with ``file_idx``, ``line`` and the named text columns."""
     names = list(columns)
     parts = [
-        f"SELECT {f.index} AS file_idx, {f.line} AS line, "
+        f"SELECT {f.file_idx_of()} AS file_idx, {f.line} AS line, "
         + ", ".join(f"{text_column(f, n)} AS {quote(n)}" for n in names)
         + f" FROM {f.relation}"
         for f in staged

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import duckdb
 
-from .readers import PREFIX, StagedFile
+from .readers import PREFIX, StagedFile, quote
 from .validate import raw_column, reason_sql, text_column
 
 _TIDIED = ("patient_id", "biomarker", "value", "unit", "reference_high")
@@ -180,15 +180,15 @@ def _column_expr(staged: StagedFile, expr: str) -> str:
 def _typed_sql(staged: list[StagedFile], where: str = "true") -> str:
     """The staged rows for which ``where`` (over staged columns) holds, with their catalogue entry,
     canonical value and every column the row checks need (not yet checked)."""
-    raw = {c: c for c in ("value", "unit", "collected_at", "reported_at")}
+    raw = {"value": "original_value", "unit": "original_unit", "collected_at": "collected_text",
+           "reported_at": "reported_text"}
     parts = []
     for f in staged:
         parsed = ", ".join([f"{text_column(f, name)} AS {name}" for name in _TIDIED]
                            + [f"{PREFIX}{name} AS {name}" for name in _PARSED if name != "key"])
-        originals = ", ".join(f"{raw_column(f, c)} AS {alias}" for c, alias in
-                              zip(raw, ("original_value", "original_unit", "collected_text", "reported_text"),
-                                  strict=True))
-        parts.append(f"SELECT {f.index} AS file_idx, {f.line} AS line, {parsed}, {originals} FROM {f.relation}"
+        originals = ", ".join(f"{_original(f, c, alias)} AS {alias}" for c, alias in raw.items())
+        parts.append(f"SELECT {f.file_idx_of()} AS file_idx, {f.line} AS line, {parsed}, {originals}"
+                     f" FROM {f.relation}"
                      f" WHERE {where}")
     source = "\nUNION ALL\n".join(parts)
     return f"""
@@ -209,6 +209,12 @@ SELECT *,
     CASE WHEN vtype = 'category' AND list_contains(levels, value) THEN value END AS level,
     CASE WHEN factor = 1 THEN ref_num ELSE round_sig(ref_num * factor) END AS canonical_ref
 FROM typed"""
+
+
+def _original(staged: StagedFile, column: str, alias: str) -> str:
+    """The text a row's value or unit had in its source: a ``PREFIX + alias`` column if the staged
+    rows were mapped from another format (FHIR keeps the comparator and the UCUM code), else the cell."""
+    return quote(PREFIX + alias) if staged.has(PREFIX + alias) else raw_column(staged, column)
 
 
 _STORED_AS = """{t}file_idx, {t}line, {t}patient_id, {t}biomarker, {t}modality, {t}canonical AS value,

@@ -28,17 +28,20 @@ PATIENT_VALUES = ("center", "sex", "age", "product", "apheresis_date", "infusion
 OUTCOME_VALUES = ("progression_date", "death_date", "last_followup_date")
 
 
-def classify_patients(con: duckdb.DuckDBPyConnection, staged: StagedFile, catalogue: Catalogue) -> None:
-    """Create the temporary table ``pat_checked`` from the staged patients file.
+def classify_patients(
+    con: duckdb.DuckDBPyConnection, staged: StagedFile | list[StagedFile], catalogue: Catalogue
+) -> None:
+    """Create the temporary table ``pat_checked`` from the staged patients rows.
 
     Args:
-        con: the ingest connection (macros installed).
-        staged: the staged patients file.
+        con: the ingest connection (macros installed, ``batch_files`` created).
+        staged: the staged patients file, or several sources of patients rows (the patients file
+            and the patient rows mapped from FHIR files), checked together.
         catalogue: gives the sex and product levels and the age range.
     """
     attributes = {a.name: a for a in catalogue.patient_attributes}
     low, high = attributes["age"].range or (float("-inf"), float("inf"))
-    source = union_sources([staged], ("patient_id", *PATIENT_VALUES))
+    source = union_sources(staged if isinstance(staged, list) else [staged], ("patient_id", *PATIENT_VALUES))
     code = f"""CASE
         WHEN patient_id IS NULL THEN 'patient_id'
         WHEN center IS NULL THEN 'center'
@@ -116,38 +119,44 @@ FROM coded""")
 def _classify_keyed(
     con: duckdb.DuckDBPyConnection, parsed: str, checked: str, table: str, values: tuple[str, ...]
 ) -> None:
-    """Batch duplicates/conflicts per patient_id, then compare with the current and past rows."""
+    """Batch duplicates/conflicts per patient_id (the first by file, then line, is kept), then compare
+    with the current and past rows."""
     content = "{" + ", ".join(f"'{v}': {v}" for v in values) + "}"
     same_current = " AND ".join(f"c.{v} IS NOT DISTINCT FROM cur.{v}" for v in values)
     same_history = " AND ".join(f"c.{v} IS NOT DISTINCT FROM h.{v}" for v in values)
     reason, field = reason_sql("final_code")
+    position = "file_idx * 10000000000 + line"
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE {checked} AS
 WITH batch AS (
-    SELECT patient_id, count(*) AS n, count(DISTINCT {content}) AS versions, min(line) AS first_line
+    SELECT patient_id, count(*) AS n, count(DISTINCT {content}) AS versions, min({position}) AS first_pos,
+           arg_min(line, {position}) AS first_line, arg_min(file_idx, {position}) AS first_file
     FROM {parsed} WHERE code IS NULL GROUP BY patient_id HAVING count(*) > 1
 ), classified AS (
     SELECT c.*, b.n AS batch_n, b.first_line, cur.patient_id IS NOT NULL AS has_current,
+        CASE WHEN b.first_file <> c.file_idx THEN ' of ' || bf.file_name ELSE '' END AS first_where,
         CASE
             WHEN c.code IS NOT NULL THEN c.code
             WHEN b.versions > 1 THEN 'conflict_id'
-            WHEN b.first_line IS NOT NULL AND c.line <> b.first_line THEN 'duplicate'
+            WHEN b.first_pos IS NOT NULL AND c.file_idx * 10000000000 + c.line <> b.first_pos THEN 'duplicate'
         END AS final_code,
         coalesce({same_current}, false)
             OR EXISTS (SELECT 1 FROM {table}_history h WHERE h.patient_id = c.patient_id AND {same_history})
             AS seen
     FROM {parsed} c
     LEFT JOIN batch b ON b.patient_id = c.patient_id
+    LEFT JOIN batch_files bf ON bf.file_idx = b.first_file
     LEFT JOIN {table} cur ON cur.patient_id = c.patient_id
 )
-SELECT * EXCLUDE (code, detail, final_code, has_current, seen, batch_n, first_line),
+SELECT * EXCLUDE (code, detail, final_code, has_current, seen, batch_n, first_line, first_where),
     CASE WHEN final_code IS NOT NULL THEN 'quarantined' WHEN seen THEN 'stored'
          WHEN has_current THEN 'updated' ELSE 'new' END AS status,
     {reason} AS reason, {field} AS field,
     CASE final_code
-        WHEN 'conflict_id' THEN format('patient {{}} is on {{}} rows of this file with different values',
+        WHEN 'conflict_id' THEN format('patient {{}} is on {{}} rows of this ingest with different values',
                                        patient_id, batch_n)
-        WHEN 'duplicate' THEN format('repeats line {{}} (patient {{}})', first_line, patient_id)
+        WHEN 'duplicate' THEN format('repeats line {{}}{{}} (patient {{}})', first_line, first_where,
+                                     patient_id)
         ELSE detail
     END AS detail
 FROM classified""")
