@@ -79,6 +79,9 @@ class ModelMetadata(BaseModel):
     margin_slope: float = 1.0
     features: list[FeatureSpec]
     thresholds: RiskThresholds
+    observed_risk: dict[str, tuple[float, float, float]] = {}
+    """Per risk group: the Kaplan-Meier risk by the thresholds' horizon (and its 95% CI) observed in
+    the development patients the model put in that group (out-of-fold predictions)."""
     training_ranges: dict[str, tuple[float, float]]
     metrics: dict[str, float]
     training_fingerprint: str

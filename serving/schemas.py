@@ -113,6 +113,11 @@ class LandmarkModelInfo(_Strict):
     uri: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     thresholds: dict[str, float] = Field(default_factory=dict)
+    observed_risk: dict[str, tuple[float, float, float]] = Field(
+        default_factory=dict, description="per risk group: Kaplan-Meier risk by the thresholds' horizon and its 95% CI "
+        "observed in training (out-of-fold)")
+    outcome: str | None = None
+    horizons_days: list[int] = Field(default_factory=list)
     synthetic_data: bool = True
     notice: str
     features: list[FeatureInfo]

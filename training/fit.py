@@ -122,8 +122,10 @@ def train_landmark(
     clock = time.perf_counter()
     winner_candidate = next(c for c in candidates if c.name == winner)
     cv_table, holdout_table = metric_table(cv_evals, METRICS), metric_table(holdout_evals, METRICS)
+    headline = int(np.searchsorted(times, config.risk_groups.horizon_days))
     predictor = package_winner(fitted[winner], winner_candidate, data, config=config,
-                               cv=cv_table.set_index("candidate").loc[winner], holdout=holdout_table.set_index("candidate").loc[winner])
+                               cv=cv_table.set_index("candidate").loc[winner], holdout=holdout_table.set_index("candidate").loc[winner],
+                               oof_risk=oof.risks[winner][:, headline])
     explanation = predictor.explain_frame(dev)
     summaries = summarise_landmark(
         data=data, config=config, candidates=candidates, winner=winner, oof=oof, times=times,

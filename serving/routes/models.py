@@ -39,7 +39,8 @@ def landmark_info(catalogue: Catalogue, registry: ModelRegistry, landmark: str) 
     used = set(slot.predictor.feature_names)
     return LandmarkModelInfo(
         landmark=landmark, status="ready", name=slot.name, version=slot.version, alias=slot.alias, uri=slot.uri,
-        metrics=meta.metrics, thresholds=meta.thresholds.model_dump(), synthetic_data=meta.synthetic_data,
+        metrics=meta.metrics, thresholds=meta.thresholds.model_dump(), observed_risk=meta.observed_risk,
+        outcome=meta.outcome, horizons_days=list(meta.horizons_days), synthetic_data=meta.synthetic_data,
         notice=meta.notice,
         features=[feature_info(catalogue, f.spec, used=f.spec.name in used) for f in slot.schema.fields.values()],
     )
