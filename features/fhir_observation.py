@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .units import round_significant
 from .catalogue import Biomarker, Catalogue
 from .fhir_rows import REASON_STATUS, Key, ObservationRow, Rejection
 from .fhir_terms import (
@@ -170,4 +171,4 @@ def _reference_high(
             f"referenceRange.high unit {given or '(empty)'} is not accepted for {biomarker.name}"
     if spelling == value.unit or target is None:
         return number
-    return f"{float(number) * (biomarker.unit_factor(spelling) or 1.0) / target:.12g}"
+    return repr(round_significant(float(number) * (biomarker.unit_factor(spelling) or 1.0) / target))

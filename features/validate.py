@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import duckdb
 
 from .readers import StagedFile, quote
+from .units import ROUND_SIG_SQL
 
 REASONS: dict[str, tuple[str, str]] = {
     # code: (reason as in docs/data-format.md, field at fault)
@@ -58,9 +59,6 @@ RELATIVE_TOLERANCE = 1e-9
 """Two canonical numbers are the same value when they differ by at most this, relatively (so
 12 mg/L and 1.2 mg/dL of CRP are one value despite binary rounding)."""
 
-SIGNIFICANT_DIGITS = 12
-"""Converted values (factor other than 1) are rounded to this many significant digits, so that
-12 mg/L of CRP is stored as 1.2 mg/dL rather than 1.2000000000000002."""
 
 _MACROS = f"""
 CREATE OR REPLACE TEMP MACRO tidy(x) AS
@@ -69,9 +67,7 @@ CREATE OR REPLACE TEMP MACRO iso_ts(x) AS
     CASE WHEN x GLOB '{_PLAIN_DATE}' OR regexp_full_match(x, '{ISO_DATE}') THEN TRY_CAST(x AS TIMESTAMP) END;
 CREATE OR REPLACE TEMP MACRO finite_num(x) AS
     CASE WHEN isfinite(TRY_CAST(x AS DOUBLE)) THEN TRY_CAST(x AS DOUBLE) END;
-CREATE OR REPLACE TEMP MACRO round_sig(x) AS
-    CASE WHEN x = 0 OR NOT isfinite(x) THEN x
-         ELSE round(x, CAST({SIGNIFICANT_DIGITS} - 1 - floor(log10(abs(x))) AS INTEGER)) END;
+{ROUND_SIG_SQL}
 CREATE OR REPLACE TEMP MACRO same_num(a, b) AS
     (a IS NULL AND b IS NULL)
     OR coalesce(abs(a - b) <= {RELATIVE_TOLERANCE} * greatest(1.0, abs(a), abs(b)), false);

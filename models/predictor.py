@@ -13,6 +13,7 @@ contributions of the booster, times the same slope, add up to the margin exactly
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from features.catalogue import FeatureSpec
 
 from .baseline import risk_from_margin
-from .encode import encode_features
+from .encode import FeatureEncoder, Value
 from .explain import Explanation, explain
 
 SYNTHETIC_NOTICE = (
@@ -108,7 +109,10 @@ class RelapsePredictor:
     def __init__(self, booster: xgb.Booster, metadata: ModelMetadata) -> None:
         self.booster = booster
         self.metadata = metadata
-        self.feature_names = tuple(spec.name for spec in metadata.features)
+        self.encoder = FeatureEncoder(metadata.features)
+        self.feature_names = self.encoder.names
+        self._ranges = tuple((spec, *metadata.training_ranges[spec.name]) for spec in metadata.features
+                             if spec.name in metadata.training_ranges)
         self.risk_columns = tuple(risk_column(h) for h in metadata.horizons_days)
         self._cumhaz = np.asarray(metadata.baseline_cumulative_hazard, dtype=np.float64)
         self._slope = float(metadata.margin_slope)
@@ -136,7 +140,7 @@ class RelapsePredictor:
 
     def explain_frame(self, frame: pd.DataFrame) -> Explanation:
         """TreeSHAP explanation of every row of a feature frame (extra columns ignored)."""
-        return self.explain_matrix(encode_features(frame, self.metadata.features))
+        return self.explain_matrix(self.encoder.encode_frame(frame))
 
     def explain_matrix(self, X: np.ndarray, booster: xgb.Booster | None = None) -> Explanation:
         """TreeSHAP explanation of the model's margin for an encoded matrix (``models.encode`` layout).
@@ -178,11 +182,17 @@ class RelapsePredictor:
                                      columns=[CONTRIB_PREFIX + name for name in self.feature_names])
         return pd.concat([out, contributions], axis=1)
 
-    def out_of_range(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Per feature, a boolean mask of rows outside the central 99% of the training data."""
-        masks = {}
-        for name, (low, high) in self.metadata.training_ranges.items():
-            if name in frame.columns:
-                values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-                masks[name] = (values < low) | (values > high)
-        return masks
+    def range_warnings(self, values: Mapping[str, Value]) -> list[str]:
+        """A warning for each value outside the central 99% of the training data (the prediction extrapolates).
+
+        Args:
+            values: one patient's canonical values by feature name (absent = missing).
+        """
+        warnings = []
+        for spec, low, high in self._ranges:
+            value = values.get(spec.name)
+            if isinstance(value, float) and not low <= value <= high:
+                unit = f" {spec.unit}" if spec.unit else ""
+                warnings.append(f"{spec.name} = {value:g}{unit} is outside the training data's central 99% "
+                                f"({low:g} to {high:g}); the prediction extrapolates")
+        return warnings

@@ -13,13 +13,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from features.catalogue import Catalogue, FeatureSpec
-from features.validate import SIGNIFICANT_DIGITS
+import numpy as np
 
-Value = float | str
-"""A canonical value: float for numbers, ints and booleans (0.0/1.0), the level for categories."""
+from features.catalogue import Catalogue, FeatureSpec
+from features.units import to_canonical
+
+from models.encode import Value
 
 _OBJECT_KEYS = frozenset({"value", "unit", "reference_high"})
+LARGEST_NUMBER = float(np.finfo(np.float32).max)
+"""The model computes in float32: a larger number (possible for a feature without a catalogue range,
+such as a derived ratio) would reach XGBoost as infinity. Found by fuzzing the catalogue-generated schema."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,8 @@ def _finite_number(raw: Any, sub_loc: tuple[str, ...]) -> float:
         raise _Reject("number too large", "finite_number", sub_loc) from None
     if not math.isfinite(number):
         raise _Reject("NaN and infinity are not accepted; send null for a missing value", "finite_number", sub_loc)
+    if abs(number) > LARGEST_NUMBER:
+        raise _Reject(f"number too large (the model takes at most {LARGEST_NUMBER:.3g} in size)", "finite_number", sub_loc)
     return number
 
 
@@ -228,8 +234,5 @@ def _shown(raw: Any, limit: int = 40) -> str:
 
 
 def _convert(number: float, factor: float) -> float:
-    """``number * factor`` rounded to the store's significant digits (as ingest does)."""
-    if factor == 1.0 or number == 0.0:
-        return number
-    value = number * factor
-    return round(value, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value))))
+    """``number`` in the canonical unit, rounded as ingest rounds (``features.units``)."""
+    return to_canonical(number, factor)

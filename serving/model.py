@@ -34,8 +34,6 @@ class ServingModel:
     predictor: RelapsePredictor
     schema: InputSchema
     specs: tuple[FeatureSpec, ...]
-    level_codes: dict[str, dict[str, float]]
-    training_ranges: tuple[tuple[int, str, float, float], ...]
     small_booster: xgb.Booster = field(repr=False)
 
     @classmethod
@@ -43,17 +41,13 @@ class ServingModel:
         cls, predictor: RelapsePredictor, *, name: str, version: str | None = None, alias: str | None = None,
         uri: str = "", catalogue: Catalogue | None = None,
     ) -> ServingModel:
-        """Wrap ``predictor`` and precompute level codes, training ranges and a 1-thread booster copy."""
+        """Wrap ``predictor`` with its request schema and a 1-thread booster copy."""
         catalogue = catalogue or load_catalogue()
         specs = tuple(predictor.metadata.features)
-        index = {spec.name: j for j, spec in enumerate(specs)}
-        ranges = tuple((index[n], n, lo, hi) for n, (lo, hi) in predictor.metadata.training_ranges.items() if n in index)
         small = predictor.booster.copy()
         small.set_param({"nthread": 1})
         return cls(
             landmark=predictor.metadata.landmark, name=name, version=version, alias=alias, uri=uri,
             predictor=predictor, schema=InputSchema.for_landmark(catalogue, predictor.metadata.landmark, specs),
-            specs=specs, level_codes={s.name: {lvl: float(i) for i, lvl in enumerate(s.levels or ())}
-                                      for s in specs if s.type == "category"},
-            training_ranges=ranges, small_booster=small,
+            specs=specs, small_booster=small,
         )

@@ -1,10 +1,11 @@
 """Predict and explain validated patients: the request path of the API (single and batch).
 
-Validated values -> derived features (``features.derived.add_derived_features``, only for rows
-lacking some) -> the float32 matrix ``models.encode.encode_features`` would build -> the model's
-margin and its TreeSHAP explanation (``RelapsePredictor.explain_matrix``) -> the risk curve and the
-risk group (``RelapsePredictor.risks`` / ``risk_groups``). The same booster, encoding, explanation and
-baseline hazard as the pyfunc's ``RelapsePredictor.predict_frame``, without pandas on the hot path.
+Validated values -> derived features from plain arrays (``features.derived.derive_values``, the one
+implementation the feature store also runs; only for rows lacking some) -> the model's encoder
+(``RelapsePredictor.encoder``, the one the pyfunc uses) -> the margin and its TreeSHAP explanation
+(``RelapsePredictor.explain_matrix``) -> the risk curve and the risk group (``risks`` /
+``risk_groups``) -> training-range warnings (``range_warnings``). Every step is the predictor's own,
+so the API, batch scoring and the pyfunc return the same numbers; no pandas on this path.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import xgboost as xgb
 
-from features.derived import add_derived_features
+from features.derived import derive_values
+from models.encode import Value
 from models.explain import Explanation
 
-from .inputs import PatientValues, Value
+from .inputs import PatientValues
 from .model import SMALL_BATCH_ROWS, ServingModel
+
+_DATES = ("apheresis_date", "infusion_date")
+"""Derivation inputs a request cannot send (vein-to-vein time needs them; it is sent or missing)."""
 
 
 @dataclass(frozen=True)
@@ -65,69 +69,46 @@ def predict_patients(model: ServingModel, patients: Sequence[PatientValues]) -> 
             risk_group=str(groups[i]), margin=float(margin[i]), base_value=float(result.base_value[i]),
             contributions=result.contributions[i], values=rows[i],
             missing_features=[s.name for s in model.specs if s.name not in rows[i]],
-            warnings=range_warnings(model, rows[i]),
+            warnings=predictor.range_warnings(rows[i]),
         )
         for i in range(len(rows))
     ]
 
 
 def explain_rows(model: ServingModel, rows: Sequence[dict[str, Value]]) -> Explanation:
-    """TreeSHAP explanation of canonical rows with the model's booster.
+    """TreeSHAP explanation of canonical rows, encoded by the model's own encoder.
 
     Small requests run on one thread (``xgb.config_context`` is thread-local): on a busy machine an
     OpenMP team for a single row can wait milliseconds for a core.
     """
-    X = encode_rows(model, rows)
+    X = model.predictor.encoder.encode_rows(rows)
     if len(rows) > SMALL_BATCH_ROWS:
         return model.predictor.explain_matrix(X)
     with xgb.config_context(nthread=1):
         return model.predictor.explain_matrix(X, booster=model.small_booster)
 
 
-def encode_rows(model: ServingModel, rows: Sequence[dict[str, Value]]) -> np.ndarray:
-    """The float32 matrix ``encode_features`` gives for the same values (level index for categories)."""
-    X = np.full((len(rows), len(model.specs)), np.nan, dtype=np.float32)
-    for j, spec in enumerate(model.specs):
-        codes = model.level_codes.get(spec.name)
-        for i, row in enumerate(rows):
-            value = row.get(spec.name)
-            if value is not None:
-                X[i, j] = codes[value] if codes is not None else value  # type: ignore[index]
-    return X
-
-
 def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> list[dict[str, Value]]:
     """Each patient's values plus the derived features they did not send, computed by
-    ``add_derived_features`` from the values they did send (missing when not computable or not
-    finite). A derived feature sent as ``null`` stays missing."""
+    ``derive_values`` from the values they did send (missing when not computable or not finite).
+    A derived feature sent as ``null`` stays missing."""
     rows = [dict(p.values) for p in patients]
     derived = model.schema.derived
     todo = [i for i, p in enumerate(patients) if any(n not in p.values and n not in p.nulls for n in derived)]
     if not todo:
         return rows
-    computed = add_derived_features(_derivation_frame(model, [patients[i] for i in todo]), model.landmark)
-    columns = {name: computed[name].to_numpy(dtype=float) for name in derived}
+    computed = derive_values(derivation_columns(model, [patients[i] for i in todo]), model.landmark)
     for k, i in enumerate(todo):
         for name in derived:
-            if name not in rows[i] and name not in patients[i].nulls and math.isfinite(columns[name][k]):
-                rows[i][name] = float(columns[name][k])
+            value = float(computed[name][k])
+            if name not in rows[i] and name not in patients[i].nulls and math.isfinite(value):
+                rows[i][name] = value
     return rows
 
 
-def range_warnings(model: ServingModel, row: dict[str, Value]) -> list[str]:
-    """A warning for each value outside the central 99% of the model's training data."""
-    warnings = []
-    for j, name, low, high in model.training_ranges:
-        value = row.get(name)
-        if isinstance(value, float) and not low <= value <= high:
-            unit = model.specs[j].unit
-            warnings.append(f"{name} = {value:g} {unit} is outside the training data's central 99% "
-                            f"({low:g} to {high:g}); the prediction extrapolates".replace("  ", " "))
-    return warnings
-
-
-def _derivation_frame(model: ServingModel, patients: Sequence[PatientValues]) -> pd.DataFrame:
-    """The base features (and ULN helpers) of ``patients`` as the feature store lays them out."""
+def derivation_columns(model: ServingModel, patients: Sequence[PatientValues]) -> dict[str, np.ndarray]:
+    """The base features (and ULN helpers) of ``patients`` as arrays, laid out as the feature store's
+    point-in-time columns: floats (NaN when missing), categories as objects (None when missing)."""
     columns: dict[str, np.ndarray] = {}
     for name, spec_field in model.schema.fields.items():
         if spec_field.spec.source == "derived":
@@ -139,6 +120,6 @@ def _derivation_frame(model: ServingModel, patients: Sequence[PatientValues]) ->
             columns[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         if spec_field.reference_high:
             columns[f"{name}__uln"] = np.array([p.uln.get(name, np.nan) for p in patients], dtype=np.float64)
-    for column in ("apheresis_date", "infusion_date"):
+    for column in _DATES:
         columns[column] = np.full(len(patients), np.datetime64("NaT"), dtype="datetime64[ns]")
-    return pd.DataFrame(columns)
+    return columns

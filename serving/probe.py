@@ -20,7 +20,7 @@ from models.predictor import RISK_GROUPS
 from .inputs import InputError
 from .loader import describe_error
 from .model import ServingModel
-from .predict import PatientPrediction, encode_rows, predict_patients
+from .predict import PatientPrediction, predict_patients
 
 ADDITIVITY_TOLERANCE = 1e-4
 """On the margin (log relative hazard); XGBoost computes contributions and margins in float32."""
@@ -97,7 +97,7 @@ def _check_booster_shape(model: ServingModel) -> None:
 
 def _booster_margins(model: ServingModel, predictions: list[PatientPrediction]) -> np.ndarray:
     """The model's margin from its (multi-threaded) booster for the completed probe rows: slope x booster margin."""
-    X = encode_rows(model, [p.values for p in predictions])
+    X = model.predictor.encoder.encode_rows([p.values for p in predictions])
     matrix = xgb.DMatrix(X, missing=np.nan, feature_names=list(model.predictor.feature_names))
     raw = model.predictor.booster.predict(matrix, output_margin=True, validate_features=False).astype(np.float64)
     return model.predictor.metadata.margin_slope * raw

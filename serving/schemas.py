@@ -9,14 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features.catalogue import Modality, ValueType
 
+from .request_model import patient_features_model
 
-_FEATURES_DESCRIPTION = (
-    "Feature name -> value in the catalogue's canonical unit (number, true/false or category level), or "
-    '{"value": 12, "unit": "mg/L"} for an accepted alternative unit (LDH also takes "reference_high", the '
-    "centre's ULN). null or absent means missing. Derived features (ipi, car_hematotox, ...) may be given; "
-    "absent ones are computed from the given values, ones sent as null stay missing. "
-    "See GET /v1/models for names, units, levels and ranges."
-)
+
+PatientFeatures = patient_features_model()
 
 
 class _Strict(BaseModel):
@@ -27,8 +23,9 @@ class PredictionRequest(_Strict):
     """One patient."""
 
     patient_id: str | None = Field(default=None, max_length=128, description="echoed back; never logged")
-    features: dict[str, Any] = Field(
-        description=_FEATURES_DESCRIPTION,
+    features: PatientFeatures = Field(  # type: ignore[valid-type]
+        description="the patient's features, by catalogue name (every field is listed with its unit, accepted units, "
+        "range and landmarks; GET /v1/models lists them too)",
         examples=[{"age": 64, "product": "axi-cel", "ecog_preld": 1, "crp_preld": {"value": 12, "unit": "mg/L"},
                    "ldh_preld": {"value": 410, "unit": "U/L", "reference_high": 250}, "tmtv_preld": None}],
     )

@@ -17,6 +17,7 @@ from ..errors import UNAUTHORIZED, batch_too_large
 from ..inputs import InputError, InputIssue, PatientValues
 from ..model import ServingModel
 from ..predict import PatientPrediction, predict_patients
+from ..request_model import features_as_mapping
 from ..schemas import (
     BatchPredictionRequest,
     BatchPredictionResponse,
@@ -40,7 +41,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def predict(landmark: str, request: PredictionRequest, model: ModelDep) -> Response:
     """Risk of progression/relapse or death at 90, 180, 365 and 730 days after the landmark, risk group,
     and the TreeSHAP explanation of the log relative hazard, for one patient."""
-    patient = model.schema.parse(request.features)
+    patient = model.schema.parse(features_as_mapping(request.features))
     prediction = predict_patients(model, [patient])[0]
     return _json(prediction_response(model, prediction, request.patient_id))
 
@@ -67,7 +68,7 @@ def parse_patients(model: ServingModel, requests: Sequence[PredictionRequest]) -
     issues: list[InputIssue] = []
     for i, item in enumerate(requests):
         try:
-            patients.append(model.schema.parse(item.features, loc=("body", "patients", i, "features")))
+            patients.append(model.schema.parse(features_as_mapping(item.features), loc=("body", "patients", i, "features")))
         except InputError as exc:
             issues.extend(exc.issues)
     if issues:

@@ -31,6 +31,7 @@ BAD_FEATURES = [
     ('{"ldh_preld": Infinity}', (*F, "ldh_preld"), "finite_number", "NaN and infinity"),
     ('{"tmtv_preld": -Infinity}', (*F, "tmtv_preld"), "finite_number", "NaN and infinity"),
     ('{"age": 1%s}' % ("0" * 400), (*F, "age"), "finite_number", "too large"),
+    ('{"ldh_uln_ratio": 1e39}', (*F, "ldh_uln_ratio"), "finite_number", "too large"),
     ('{"crp_preld": {"value": 1%s, "unit": "mg/L"}}' % ("0" * 400), (*F, "crp_preld", "value"), "finite_number", "too large"),
     ('{"ecog_preld": 1%s}' % ("0" * 400), (*F, "ecog_preld"), "finite_number", "too large"),
     ('{"crp_preld": {"value": NaN, "unit": "mg/L"}}', (*F, "crp_preld", "value"), "finite_number", "NaN"),
