@@ -141,8 +141,8 @@ def vein_to_vein_days(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """Calendar days from apheresis to infusion."""
     if "infusion_date" not in c or "apheresis_date" not in c:
         return np.array([NAN])
-    infusion = pd.to_datetime(np.asarray(c["infusion_date"]).ravel()).to_numpy("datetime64[D]")
-    apheresis = pd.to_datetime(np.asarray(c["apheresis_date"]).ravel()).to_numpy("datetime64[D]")
+    infusion = np.asarray(c["infusion_date"]).ravel().astype("datetime64[D]")
+    apheresis = np.asarray(c["apheresis_date"]).ravel().astype("datetime64[D]")
     days = infusion - apheresis
     return np.where(np.isnat(days), NAN, days.astype(np.int64).astype(float))
 

@@ -24,10 +24,6 @@ from models.explain import Explanation
 from .inputs import PatientValues
 from .model import SMALL_BATCH_ROWS, ServingModel
 
-_DATES = ("apheresis_date", "infusion_date")
-"""Derivation inputs a request cannot send (vein-to-vein time needs them; it is sent or missing)."""
-
-
 @dataclass(frozen=True)
 class PatientPrediction:
     """One patient's prediction; ``values`` are the canonical inputs the model saw (derived included)."""
@@ -108,7 +104,8 @@ def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> 
 
 def derivation_columns(model: ServingModel, patients: Sequence[PatientValues]) -> dict[str, np.ndarray]:
     """The base features (and ULN helpers) of ``patients`` as arrays, laid out as the feature store's
-    point-in-time columns: floats (NaN when missing), categories as objects (None when missing)."""
+    point-in-time columns: floats (NaN when missing), categories as objects (None when missing). A request
+    carries no dates, so vein-to-vein time is sent or missing."""
     columns: dict[str, np.ndarray] = {}
     for name, spec_field in model.schema.fields.items():
         if spec_field.spec.source == "derived":
@@ -120,6 +117,4 @@ def derivation_columns(model: ServingModel, patients: Sequence[PatientValues]) -
             columns[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         if spec_field.reference_high:
             columns[f"{name}__uln"] = np.array([p.uln.get(name, np.nan) for p in patients], dtype=np.float64)
-    for column in _DATES:
-        columns[column] = np.full(len(patients), np.datetime64("NaT"), dtype="datetime64[ns]")
     return columns
