@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from models.drift_profile import PROFILE_ARTIFACT, build_reference_profile
 from models.predictor import SYNTHETIC_NOTICE, RelapsePredictor, registered_model_name
 
 from .fit import TrainResult
@@ -52,7 +53,7 @@ def log_and_register(result: TrainResult, *, tags: dict[str, str], force_promote
         mlflow.log_metrics({f"time.{k}": v for k, v in result.timings.items()})
         _log_children(result)
         _log_tables_and_plots(result, out)
-        info = log_packaged_model(result.predictor, out / "model", name)
+        info = log_packaged_model(result.predictor, out / "model", name, profile=reference_profile(result))
         version = str(info.registered_model_version)
         champion = _champion_metrics(client, name, result)
         challenger = _holdout_auroc_slope(result.holdout_predictions[result.winner], result)
@@ -113,8 +114,11 @@ def _log_tables_and_plots(result: TrainResult, out: Path) -> None:
         mlflow.log_artifact(str(path))
 
 
-def log_packaged_model(predictor: RelapsePredictor, directory: Path, name: str) -> Any:
+def log_packaged_model(predictor: RelapsePredictor, directory: Path, name: str, *, profile: dict[str, Any] | None = None) -> Any:
     """Log ``predictor`` as one pyfunc model (models-from-code) in the active run and register it as ``name``.
+
+    Args:
+        profile: the drift reference profile, stored as the model's ``drift_profile`` artifact.
 
     Returns:
         MLflow's ``ModelInfo`` (``registered_model_version``, ``model_uri``).
@@ -123,10 +127,14 @@ def log_packaged_model(predictor: RelapsePredictor, directory: Path, name: str) 
 
     booster_path, metadata_path = predictor.save(directory)
     example = _input_example(predictor)
+    artifacts = {"booster": str(booster_path), "metadata": str(metadata_path)}
+    if profile is not None:  # drift reference profile: travels with every registered version
+        (directory / "drift_profile.json").write_text(json.dumps(profile))
+        artifacts[PROFILE_ARTIFACT] = str(directory / "drift_profile.json")
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(ENTRY),
-        artifacts={"booster": str(booster_path), "metadata": str(metadata_path)},
+        artifacts=artifacts,
         code_paths=[str(REPO / "models"), str(REPO / "features")],
         signature=model_signature(predictor),
         input_example=example,
@@ -134,6 +142,14 @@ def log_packaged_model(predictor: RelapsePredictor, directory: Path, name: str) 
         registered_model_name=name,
         metadata={"landmark": predictor.metadata.landmark, "synthetic_data": True, "notice": SYNTHETIC_NOTICE},
     )
+
+
+def reference_profile(result: TrainResult) -> dict[str, Any]:
+    """Drift reference: the development features and the packaged model's scores on the held-out patients
+    (scores of patients it was not fitted on, as new patients' will be)."""
+    data = result.data
+    scores = result.predictor.predict_frame(data.frame[data.holdout])["relapse_probability"].to_numpy(dtype=float)
+    return build_reference_profile(data.frame[data.development], result.predictor.metadata.features, scores)
 
 
 def model_signature(predictor: RelapsePredictor) -> Any:
