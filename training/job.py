@@ -16,7 +16,7 @@ from .dataset import load_training_data
 from .fit import TrainResult, train_landmark
 from .labels import HORIZON_DAYS
 from .register import Registration, log_and_register
-from .tracking import resolve_tracking_uri, setup_tracking
+from .tracking import redact_uri, resolve_tracking_uri, setup_tracking
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def landmarks_for(choice: str) -> list[str]:
 
 
 def ui_command(tracking_uri: str | None = None) -> str:
-    return f"mlflow ui --backend-store-uri {resolve_tracking_uri(tracking_uri)} --port 5000"
+    return f"mlflow ui --backend-store-uri {redact_uri(resolve_tracking_uri(tracking_uri))} --port 5000"
 
 
 def comparison_table(result: TrainResult) -> Table:
