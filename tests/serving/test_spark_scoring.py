@@ -130,3 +130,23 @@ def _assert_matches_pyfunc(scored: pd.DataFrame, cli_registry) -> None:
             np.testing.assert_allclose(scored[column.name].to_numpy(), direct[column.name].to_numpy(), rtol=0, atol=1e-9)
         else:
             assert list(scored[column.name]) == list(direct[column.name])
+
+
+WITHOUT_PYSPARK = """
+import sys
+sys.modules["pyspark"] = None  # as if the spark extra were not installed
+import cart_relapse.demo  # noqa: F401  (the demo's imports)
+from cart_relapse.cli import main
+sys.argv = ["cart-relapse", "score", "--input", sys.argv[1], "--out", sys.argv[2], "--drift-report", sys.argv[3]]
+main()
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_local_scoring_and_drift_do_not_need_pyspark(cli_registry, tmp_path):
+    out, report = tmp_path / "scores.parquet", tmp_path / "drift"
+    result = subprocess.run([sys.executable, "-c", WITHOUT_PYSPARK, str(cli_registry.features), str(out), str(report)],
+                            capture_output=True, text=True, env=cli_registry.env(), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(pd.read_parquet(out)) == len(pd.read_parquet(cli_registry.features)) and (report / "drift.json").exists()
