@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .batch import frame_chunks, parquet_chunks, score_cohort
-from .loader import LoadFailure, configure_tracking, load_landmark
+from .loader import LoadFailure, configure_tracking, describe_error, load_landmark
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -114,6 +114,8 @@ def _run_spark(
     from .spark_scoring import score_with_spark
     from .spark_session import LOCAL_MASTER, SparkSetupError, local_spark_session
 
+    if input_path is not None and "://" not in str(input_path) and not Path(input_path).exists():
+        raise ScoringError(f"{input_path}: no such file or folder")
     try:
         ref = resolve_model_ref(uri)
         model_landmark = model_columns(ref)[2].get("landmark")
@@ -130,6 +132,10 @@ def _run_spark(
             session.stop()
     except (ModelRefError, SparkSetupError) as exc:
         raise ScoringError(str(exc)) from exc
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise
+        raise ScoringError(f"Spark could not score {input_path or table}: {describe_error(exc)}") from exc
     run = ScoringRun(rows=scored.rows, seconds=time.perf_counter() - start, model=ref.label, out=out, model_uri=ref.pinned)
     if drift_report is None:
         return run

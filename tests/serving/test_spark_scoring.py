@@ -26,10 +26,15 @@ from serving.spark_session import local_spark_session
 mlflow.set_tracking_uri(sys.argv[1]); mlflow.set_registry_uri(sys.argv[1])
 spark = local_spark_session()
 spark.read.parquet(sys.argv[2]).createOrReplaceTempView("features_preinfusion")
-run = score_with_spark(resolve_model_ref("models:/cart-relapse-preinfusion@champion"), out=sys.argv[3],
-                       table="features_preinfusion", spark=spark)
-spark.stop()
+ref = resolve_model_ref("models:/cart-relapse-preinfusion@champion")
+run = score_with_spark(ref, out=sys.argv[3], table="features_preinfusion", spark=spark)
 print("rows", run.rows)
+spark.table("features_preinfusion").drop("crp_preld").createOrReplaceTempView("incomplete")
+try:
+    score_with_spark(ref, out=sys.argv[3] + ".bad", table="incomplete", spark=spark)
+except Exception as exc:
+    print("error", type(exc).__name__, exc)
+spark.stop()
 """
 
 
@@ -64,6 +69,19 @@ def test_missing_pyspark_is_a_clear_error(monkeypatch):
         local_spark_session()
 
 
+def test_engine_arguments_are_checked_before_any_work(tmp_path, monkeypatch):
+    from serving.score_job import ScoringError, run_scoring
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    cases = [({"engine": "spark"}, "exactly one of --input"), ({"table": "t"}, "--table needs --engine spark"),
+             ({"engine": "spark", "input_path": tmp_path / "none.parquet"}, "no such file"),
+             ({"engine": "dask"}, "--engine must be one of")]
+    for arguments, message in cases:
+        with pytest.raises(ScoringError, match=message):
+            run_scoring(landmark="preinfusion", out=tmp_path / "out.parquet", **arguments)
+    assert not (tmp_path / "out.parquet").exists()
+
+
 def test_result_type_follows_the_signature():
     outputs = [Column("risk_365d", "double"), Column("risk_group", "string"), Column("contrib__age", "double")]
     assert result_type(outputs) == "`risk_365d` double, `risk_group` string, `contrib__age` double"
@@ -95,6 +113,7 @@ def test_a_spark_table_is_scored_like_the_parquet(cli_registry, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     features = pd.read_parquet(cli_registry.features)
     assert f"rows {len(features)}" in result.stdout
+    assert "error ModelRefError incomplete lacks column(s) ['crp_preld']" in result.stdout
     local = tmp_path / "local.parquet"
     run_cli("score", "--input", str(cli_registry.features), "--out", str(local), env=cli_registry.env())
     expected = pd.read_parquet(local).set_index("patient_id")
