@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/cart-relapse
 STAMP := $(VENV)/.installed
+PLATFORM_STAMP := $(VENV)/.installed-platform
+UV_VERSION := 0.13.9
 DATA := data
 STORE := $(DATA)/store.duckdb
 SEED ?= 7
@@ -13,17 +15,28 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/$(DATA)/mlflow.db
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint docs docs-anchors bench ui clean
+.PHONY: help install lock demo test test-fast lint docs docs-anchors bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# requirements.lock: runtime, dev and docs (what the demo and most tests need); requirements-platform.lock:
+# the same pins plus the optional Spark and PostgreSQL extras, installed on top for `make test` only.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check "uv==0.13.9" || $(VENV)/bin/pip install -q uv
+	$(VENV)/bin/pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
 	touch $@
+
+$(PLATFORM_STAMP): $(STAMP) requirements-platform.lock
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements-platform.lock
+	touch $@
+
+lock: $(STAMP) ## recompile both lock files from pyproject.toml
+	$(VENV)/bin/uv pip compile -q pyproject.toml --extra dev --extra docs --python-version 3.11 -o requirements.lock
+	$(VENV)/bin/uv pip compile -q pyproject.toml --extra dev --extra docs --extra spark --extra postgres \
+		--python-version 3.11 -c requirements.lock -o requirements-platform.lock
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
@@ -31,10 +44,10 @@ demo: $(STAMP) ## synthetic registry -> ingest -> features (end to end, on embed
 	@mkdir -p $(DATA)
 	$(CLI) demo --patients $(PATIENTS) --seed $(SEED) --data-dir $(DATA)
 
-test: $(STAMP) ## all tests, slow ones included (what CI runs)
+test: $(PLATFORM_STAMP) ## all tests, slow ones included (what CI runs)
 	$(PY) -m pytest -q -p no:cacheprovider
 
-test-fast: $(STAMP) ## tests without the slow ones
+test-fast: $(PLATFORM_STAMP) ## tests without the slow ones
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(STAMP) ## ruff

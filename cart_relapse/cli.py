@@ -7,9 +7,12 @@ commands start fast (``import mlflow`` alone costs seconds).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from serving.drift_job import DriftRun
 
 DEFAULT_STORE = Path("data/store.duckdb")
 
@@ -152,6 +155,10 @@ def score(
     out: Annotated[Path, typer.Option("--out", help="output Parquet (replaced atomically)")] = Path("data/scores.parquet"),
     model_uri: Annotated[str | None, typer.Option("--model-uri", help="model URI (default: the landmark's champion)")] = None,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=100, help="patients per chunk")] = 10_000,
+    engine: Annotated[str, typer.Option("--engine", help="local, or spark (mlflow spark_udf; needs the spark extra)")] = "local",
+    table: Annotated[str | None, typer.Option("--table", help="Spark table of features instead of --input (spark engine)")] = None,
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark master URL (default local[2])")] = None,
+    drift_report: Annotated[Path | None, typer.Option("--drift-report", help="also write DIR/drift.json and DIR/drift.html")] = None,
 ) -> None:
     """Score a cohort in chunks: risk curve, risk group, margin, top-3 drivers and every contribution."""
     from features.errors import RegistryError
@@ -161,10 +168,44 @@ def score(
 
     try:
         run = run_scoring(landmark=landmark, out=out, store=store, input_path=input_path, model_uri=model_uri,
-                          chunk_rows=chunk_rows, console=console)
+                          chunk_rows=chunk_rows, console=console, engine=engine, table=table,
+                          drift_report=drift_report, spark_master=spark_master)
     except (ScoringError, RegistryError, KeyError, OSError, ValueError) as exc:  # ValueError: bad columns or values
         fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
     console.print(f"wrote {run.out}: {run.rows:,} patients scored with {run.model} in {run.seconds:.1f} s")
+    if run.drift is not None:
+        _print_drift(run.drift)
+
+
+@app.command()
+def drift(
+    landmark: LandmarkOpt = "preinfusion",
+    input_path: Annotated[Path, typer.Option("--input", help="feature-frame Parquet of the batch")] = Path("data/features.parquet"),
+    out: Annotated[Path, typer.Option("--out", help="report folder (drift.json, drift.html)")] = Path("data/drift"),
+    model_uri: Annotated[str | None, typer.Option("--model-uri", help="model URI (default: the landmark's champion)")] = None,
+    log_to_mlflow: Annotated[bool, typer.Option("--log-to-mlflow", help="log the report as a run beside the model")] = False,
+) -> None:
+    """Compare a batch's features and scores with the model's training reference (PSI, KS/chi-square, units)."""
+    from serving.drift_job import DriftError, run_drift
+
+    from .console import fail
+
+    try:
+        report = run_drift(landmark=landmark, out_dir=out, input_path=input_path, model_uri=model_uri,
+                           log_to_mlflow=log_to_mlflow)
+    except DriftError as exc:
+        fail(str(exc))
+    _print_drift(report)
+
+
+def _print_drift(report: DriftRun) -> None:
+    from .console import console
+
+    flagged = ", ".join(report.flagged) if report.flagged else "none"
+    console.print(f"drift of {report.rows:,} patients vs {report.model}: flagged features: {flagged}; "
+                  f"score {'shifted' if report.score_flagged else 'stable'}")
+    console.print(f"wrote {report.json_path} and {report.html_path}"
+                  + (f" (MLflow run {report.mlflow_run_id})" if report.mlflow_run_id else ""))
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from features.catalogue import load_catalogue
 from .dataset import load_training_data
 from .fit import TrainResult, train_landmark
 from .register import Registration, log_and_register
-from .tracking import resolve_tracking_uri, setup_tracking
+from .tracking import redact_uri, resolve_tracking_uri, setup_tracking
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,9 @@ def landmarks_for(choice: str) -> list[str]:
 
 
 def ui_command(tracking_uri: str | None = None) -> str:
-    """The command that opens the MLflow UI on the tracking store, runnable without activating the venv."""
-    return f"{sys.executable} -m mlflow ui --backend-store-uri {resolve_tracking_uri(tracking_uri)} --port 5000"
+    """The command that opens the MLflow UI on the tracking store, runnable without activating the venv
+    (credentials in the URI masked)."""
+    return f"{sys.executable} -m mlflow ui --backend-store-uri {redact_uri(resolve_tracking_uri(tracking_uri))} --port 5000"
 
 
 COMPARISON_COLUMNS = {"uno_c_365": "Uno C 365", "uno_c_730": "Uno C 730", "auc_90": "AUC 90", "auc_365": "AUC 365",

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.drift_profile import PROFILE_ARTIFACT, build_reference_profile
 from models.packaging import log_packaged_model
 from models.predictor import MODEL_FORMAT, SYNTHETIC_NOTICE, registered_model_name
 
@@ -63,7 +64,9 @@ def log_and_register(result: TrainResult, *, tags: dict[str, str], force_promote
     with mlflow.start_run(run_name=f"train-{result.data.landmark}") as parent, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         _log_run(result, tags, out)
-        info = log_packaged_model(result.predictor, out / "model", name)
+        profile = out / "drift_profile.json"
+        profile.write_text(json.dumps(reference_profile(result)))
+        info = log_packaged_model(result.predictor, out / "model", name, extra_artifacts={PROFILE_ARTIFACT: str(profile)})
         version = str(info.registered_model_version)
         mlflow.set_tags({"gate.promote": str(gate.promote), "gate.reasons": gate.summary()[:5000]})
         _log_json(out / "gate.json", {"promote": gate.promote, "reasons": gate.reasons})
@@ -76,6 +79,14 @@ def log_and_register(result: TrainResult, *, tags: dict[str, str], force_promote
         for key, value in {"synthetic_data": "true", FORMAT_TAG: str(MODEL_FORMAT), "landmark": result.data.landmark}.items():
             client.set_model_version_tag(name, version, key, value)
         return Registration(name, version, parent.info.run_id, gate)
+
+
+def reference_profile(result: TrainResult) -> dict[str, Any]:
+    """Drift reference: the development features and the packaged model's scores on the held-out patients
+    (scores of patients it was not fitted on, as new patients' will be)."""
+    data = result.data
+    scores = result.predictor.predict_frame(data.frame[data.holdout])["relapse_probability"].to_numpy(dtype=float)
+    return build_reference_profile(data.frame[data.development], result.predictor.metadata.features, scores)
 
 
 def find_champion(client: Any, name: str) -> Champion | None:

@@ -1,9 +1,18 @@
-"""MLflow set-up: an explicit tracking URI (never MLflow's own default) checked before training."""
+"""MLflow set-up: an explicit tracking URI (never MLflow's own default) checked before training.
+
+Tracking URIs: ``sqlite:///...`` (the demo), a database a team shares (``postgresql+psycopg://...``,
+``mysql+...``, ``mssql+...``) or an ``http(s)://`` MLflow server. The artifact location of the
+``cart-relapse`` experiment is fixed when the experiment is created: ``$CART_RELAPSE_ARTIFACT_ROOT``
+when set (a folder every user can reach, ``s3://...``, ...); else beside a sqlite database; a shared
+database requires it (MLflow alone would put artifacts in ``./mlruns`` of whoever trains first);
+an MLflow server decides its own (``--artifacts-destination``).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from .dataset import TrainingError
@@ -11,6 +20,9 @@ from .dataset import TrainingError
 EXPERIMENT = "cart-relapse"
 DEFAULT_DB = Path("data/mlflow.db")
 DEFAULT_ARTIFACTS = Path("data/mlartifacts")
+ARTIFACT_ROOT_ENV = "CART_RELAPSE_ARTIFACT_ROOT"
+SHARED_DATABASES = ("postgresql", "mysql", "mssql")
+_USERINFO = re.compile(r"//[^/@\s]+@")
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -43,23 +55,40 @@ def setup_tracking(uri: str | None = None) -> str:
     mlflow.set_registry_uri(uri)
     try:
         experiment = mlflow.get_experiment_by_name(EXPERIMENT)
-        if experiment is None:
-            experiment_id = mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location(uri))
-        else:
-            experiment_id = experiment.experiment_id
+    except Exception as exc:  # MLflow raises many types for an unusable store
+        raise TrainingError(f"MLflow tracking store {redact_uri(uri)} is not usable: {redact_uri(str(exc))}") from exc
+    location = None if experiment else artifact_location(uri)  # TrainingError before anything is created
+    try:
+        experiment_id = experiment.experiment_id if experiment else mlflow.create_experiment(EXPERIMENT, artifact_location=location)
         mlflow.set_experiment(experiment_id=experiment_id)  # never MLflow's Default experiment (./mlruns)
         return experiment_id
-    except Exception as exc:  # MLflow raises many types for an unusable store
-        raise TrainingError(f"MLflow tracking store {uri} is not usable: {exc}") from exc
+    except Exception as exc:
+        raise TrainingError(f"MLflow tracking store {redact_uri(uri)} is not usable: {redact_uri(str(exc))}") from exc
 
 
 def artifact_location(uri: str) -> str | None:
-    """Artifacts beside a sqlite database (``<db folder>/mlartifacts``); a server decides its own."""
+    """Where a new ``cart-relapse`` experiment keeps its artifacts (see the module docstring).
+
+    Raises:
+        TrainingError: ``uri`` is a shared database and ``CART_RELAPSE_ARTIFACT_ROOT`` is not set.
+    """
+    configured = os.environ.get(ARTIFACT_ROOT_ENV, "").strip()
+    if configured:
+        return configured if re.match(r"^[a-z][a-z0-9+.-]*:", configured) else Path(configured).resolve().as_uri()
     if uri.startswith(("http://", "https://", "databricks")):
         return None
     if uri.startswith("sqlite:///"):
         return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
+    if uri.split(":", 1)[0].split("+", 1)[0] in SHARED_DATABASES:
+        raise TrainingError(f"MLFLOW_TRACKING_URI is a shared database ({redact_uri(uri)}): set {ARTIFACT_ROOT_ENV} to a "
+                            "location every user and server can read (a shared folder, s3://bucket/prefix, ...) "
+                            "before the first training; nothing was trained or registered")
     return DEFAULT_ARTIFACTS.resolve().as_uri()
+
+
+def redact_uri(text: str) -> str:
+    """``text`` with URI credentials hidden (``postgresql+psycopg://user:pw@host`` -> ``postgresql+psycopg://***@host``)."""
+    return _USERINFO.sub("//***@", text)
 
 
 def _probe_http(uri: str) -> None:

@@ -1,0 +1,141 @@
+"""Reference profile and drift comparison on factory frames: the statistics, the flag rule, the unit check."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalogue import load_catalogue
+from models.drift import FLAG_RULE, ProfileError, compare_to_profile, verdict
+from models.drift_profile import build_reference_profile
+from models.drift_stats import bin_counts, chi2_test, psi, unit_factor
+from tests.factories import random_feature_frame
+
+LANDMARK = "preinfusion"
+
+
+@pytest.fixture(scope="module")
+def specs():
+    return load_catalogue().feature_specs(LANDMARK)
+
+
+@pytest.fixture(scope="module")
+def reference(specs):
+    frame, _ = random_feature_frame(3000, LANDMARK, seed=1)
+    scores = np.random.default_rng(1).beta(2, 3, 1500)
+    return build_reference_profile(frame, specs, scores)
+
+
+def batch(n: int = 2000, seed: int = 2) -> pd.DataFrame:
+    return random_feature_frame(n, LANDMARK, seed=seed)[0]
+
+
+def test_profile_is_plain_json_and_deterministic(specs, reference):
+    frame, _ = random_feature_frame(3000, LANDMARK, seed=1)
+    again = build_reference_profile(frame, specs, np.random.default_rng(1).beta(2, 3, 1500))
+    text = json.dumps(reference, allow_nan=False)
+    assert json.dumps(again, allow_nan=False) == text
+    ldh = reference["features"]["ldh_preld"]
+    assert ldh["kind"] == "numeric" and len(ldh["counts"]) == len(ldh["edges"]) + 1
+    assert sum(ldh["counts"]) + ldh["n_missing"] == 3000 and len(ldh["sample"]) == 2000
+    assert set(ldh["unit_check"]) >= {"all", "C01", "C02", "C03", "C04"}
+    assert reference["features"]["sex"]["levels"] == ["F", "M"]
+    assert reference["features"]["primary_refractory_apheresis"]["levels"] == ["false", "true"]
+
+
+def test_point_mass_collapses_into_one_bin(specs):
+    frame, _ = random_feature_frame(1000, LANDMARK, seed=3, missing=0.0)
+    frame["ctdna_preld"] = np.where(np.arange(1000) < 450, 0.0, frame["ctdna_preld"])  # 45% undetectable
+    profile = build_reference_profile(frame, specs, np.full(10, 0.5))["features"]["ctdna_preld"]
+    assert profile["edges"][0] == 0.0 and profile["edges"][1] > 0 and profile["counts"][0] == 450
+    assert len(profile["edges"]) == len(set(profile["edges"]))
+
+
+def test_same_population_flags_nothing(reference):
+    result = compare_to_profile(reference, batch(), np.random.default_rng(2).beta(2, 3, 2000))
+    assert result["summary"]["n_flagged"] == 0, [f for f in result["features"] if f["flagged"]]
+    assert not result["score"]["flagged"]
+    assert max(f["psi"] for f in result["features"]) < FLAG_RULE["psi_moderate"]
+
+
+def test_result_has_the_documented_shape_ranked_by_drift(reference):
+    shifted = batch().assign(age=lambda f: f["age"] + 20)
+    result = compare_to_profile(reference, shifted)
+    json.dumps(result, allow_nan=False)
+    first = result["features"][0]
+    assert {"name", "psi", "p_value", "missing_change", "flagged"} <= set(first) and first["name"] == "age"
+    assert [f["rank"] for f in result["features"]] == list(range(1, len(result["features"]) + 1))
+    assert result["score"] is None and result["summary"]["flagged"] == ["age"]
+
+
+@pytest.mark.parametrize(("factor", "expected"), [(10.0, 10), (1000.0, 1000), (0.01, -100)])
+def test_one_centre_in_other_units_is_a_unit_suspect_there(reference, factor, expected):
+    shifted = batch()
+    at_c02 = shifted["center"] == "C02"
+    shifted.loc[at_c02, "crp_preld"] *= factor
+    result = compare_to_profile(reference, shifted)
+    assert result["summary"]["flagged"] == ["crp_preld"]
+    suspects = result["features"][0]["unit_suspect"]
+    assert [(s["centre"], s["factor"]) for s in suspects] == [("C02", expected)]
+
+
+def test_whole_batch_in_other_units_is_flagged_pooled(reference):
+    result = compare_to_profile(reference, batch().assign(albumin_preld=lambda f: f["albumin_preld"] * 10))
+    suspects = {s["centre"] for s in result["features"][0]["unit_suspect"]}
+    assert result["summary"]["flagged"] == ["albumin_preld"] and "all" in suspects
+
+
+def test_a_missing_modality_flags_exactly_its_features(reference, specs):
+    imaging = [s.name for s in specs if s.modality == "imaging"]
+    result = compare_to_profile(reference, batch().assign(**{name: np.nan for name in imaging}))
+    assert sorted(result["summary"]["flagged"]) == sorted(imaging)
+    assert all(f["missing_change"] > 0.7 and f["p_value"] is None for f in result["features"] if f["flagged"])
+
+
+def test_new_category_level_and_bool_shift_use_chi_square(reference):
+    shifted = batch()
+    shifted.loc[: len(shifted) // 2, "product"] = "new-cel"
+    shifted["primary_refractory_apheresis"] = 1.0
+    result = {f["name"]: f for f in compare_to_profile(reference, shifted)["features"]}
+    assert result["product"]["test"] == "chi2" and result["product"]["flagged"] and "new-cel" in result["product"]["bins"]["labels"]
+    assert result["primary_refractory_apheresis"]["flagged"] and result["primary_refractory_apheresis"]["p_value"] < 1e-10
+
+
+def test_missing_columns_and_wrong_format_are_clear_errors(reference):
+    with pytest.raises(ProfileError, match="crp_preld"):
+        compare_to_profile(reference, batch().drop(columns=["crp_preld"]))
+    with pytest.raises(ProfileError, match="format"):
+        compare_to_profile({**reference, "format": "other/9"}, batch())
+
+
+def test_psi_and_bins():
+    assert psi(np.array([10, 20, 30]), np.array([1, 2, 3])) == pytest.approx(0.0)
+    expected = (0.2 - 0.5) * np.log(0.2 / 0.5) + (0.8 - 0.5) * np.log(0.8 / 0.5)
+    assert psi(np.array([50, 50]), np.array([20, 80])) == pytest.approx(expected)
+    assert psi(np.array([100, 0]), np.array([50, 50])) == pytest.approx(0.5 * np.log(0.5 / 1e-4) - 0.5 * np.log(0.5), rel=1e-3)
+    assert list(bin_counts(np.array([0.0, 0.0, 1.0, 1.5, 3.0]), [0.0, 1.0, 2.0])) == [2, 1, 1, 1]
+
+
+def test_chi2_handles_empty_sides_and_single_levels():
+    assert chi2_test(np.array([5, 0]), np.array([0, 0])) == (None, None)
+    assert chi2_test(np.array([5, 0]), np.array([7, 0])) == (0.0, 1.0)
+    assert chi2_test(np.array([500, 500]), np.array([900, 100]))[1] < 1e-10
+
+
+@pytest.mark.parametrize(("ratio", "se", "expected"), [
+    (10.4, 0.0, 10), (8.8, 0.0, 10), (7.0, 0.0, None), (7.0, 0.09, 10), (0.00105, 0.0, -1000), (1.1, 0.0, None),
+    (3.0, 0.3, None), (6.0, 0.2, None),  # a median too noisy to tell 10x from 1x is no unit error
+])
+def test_unit_factor(ratio, se, expected):
+    assert unit_factor(ratio, se=se) == expected
+
+
+@pytest.mark.parametrize(("psi_value", "p", "missing", "flagged"), [
+    (0.30, 0.005, 0.0, True), (0.30, 0.02, 0.0, False), (0.12, 0.0005, 0.0, True), (0.12, 0.002, 0.0, False),
+    (0.05, 1e-9, 0.0, False), (0.0, None, 0.25, True), (0.0, None, -0.21, True), (0.0, None, 0.15, False),
+])
+def test_flag_rule(psi_value, p, missing, flagged):
+    assert verdict(psi_value, [p], missing, [])[0] is flagged
