@@ -138,7 +138,7 @@ def test_a_version_without_profile_gives_a_clear_error(cli_registry, tmp_path):
 
     from serving.drift_job import DriftError, run_drift
     from tests.serving.conftest import make_predictor
-    from training.register import log_packaged_model
+    from models.packaging import log_packaged_model
 
     mlflow.set_tracking_uri(cli_registry.tracking_uri)
     mlflow.set_registry_uri(cli_registry.tracking_uri)
