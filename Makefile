@@ -50,8 +50,10 @@ test: $(PLATFORM_STAMP) ## all tests, slow ones included (what CI runs)
 test-fast: $(PLATFORM_STAMP) ## tests without the slow ones
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
-lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check features models training serving cart_relapse tests bench docs/gen
+lint: $(STAMP) ## ruff (rules in pyproject.toml), the import-layer contracts, mypy (strict on models/ and serving/)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 docs: $(STAMP) ## regenerate the reference pages, then build the site offline into site/ (strict)
 	$(PY) -m docs.gen

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from features.catalogue import load_catalogue
+
 if TYPE_CHECKING:
     from serving.drift_job import DriftRun
 
 DEFAULT_STORE = Path("data/store.duckdb")
+LANDMARKS = tuple(load_catalogue().landmarks)  # names come from features/catalogue.yaml, never from here
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -25,7 +28,7 @@ app = typer.Typer(
 )
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="DuckDB feature store")]
-LandmarkOpt = Annotated[str, typer.Option("--landmark", help="preinfusion or day30")]
+LandmarkOpt = Annotated[str, typer.Option("--landmark", help=" or ".join(LANDMARKS))]
 
 
 @app.command()
@@ -72,7 +75,7 @@ def ingest(
 @app.command()
 def features(
     store: StoreOpt = DEFAULT_STORE,
-    landmark: LandmarkOpt = "preinfusion",
+    landmark: LandmarkOpt = LANDMARKS[0],
     out: Annotated[Path, typer.Option("--out", help="output Parquet file")] = Path("data/features.parquet"),
 ) -> None:
     """Write the point-in-time feature frame of one landmark."""
@@ -92,7 +95,7 @@ def features(
 @app.command()
 def train(
     store: StoreOpt = DEFAULT_STORE,
-    landmark: Annotated[str, typer.Option("--landmark", help="preinfusion, day30 or all")] = "all",
+    landmark: Annotated[str, typer.Option("--landmark", help=", ".join(LANDMARKS) + " or all")] = "all",
     promote: Annotated[bool, typer.Option("--promote", help="make the new version champion regardless of the gate")] = False,
     seed: Annotated[int, typer.Option("--seed", help="seed for folds, tuning and XGBoost")] = 7,
     n_configs: Annotated[int | None, typer.Option("--n-configs", min=1, help="hyperparameter configurations per "
@@ -104,8 +107,8 @@ def train(
 
     from .console import console, fail
 
-    if landmark not in ("preinfusion", "day30", "all"):
-        fail(f"--landmark must be preinfusion, day30 or all, not {landmark!r}")
+    if landmark not in (*LANDMARKS, "all"):
+        fail(f"--landmark must be {', '.join(LANDMARKS)} or all, not {landmark!r}")
     try:
         run_training(store, landmarks_for(landmark), promote=promote, seed=seed, n_configs=n_configs, console=console)
     except TrainingError as exc:
@@ -150,7 +153,7 @@ def serve(
 @app.command()
 def score(
     store: StoreOpt = DEFAULT_STORE,
-    landmark: LandmarkOpt = "preinfusion",
+    landmark: LandmarkOpt = LANDMARKS[0],
     input_path: Annotated[Path | None, typer.Option("--input", help="feature-frame Parquet instead of --store")] = None,
     out: Annotated[Path, typer.Option("--out", help="output Parquet (replaced atomically)")] = Path("data/scores.parquet"),
     model_uri: Annotated[str | None, typer.Option("--model-uri", help="model URI (default: the landmark's champion)")] = None,
@@ -179,7 +182,7 @@ def score(
 
 @app.command()
 def drift(
-    landmark: LandmarkOpt = "preinfusion",
+    landmark: LandmarkOpt = LANDMARKS[0],
     input_path: Annotated[Path, typer.Option("--input", help="feature-frame Parquet of the batch")] = Path("data/features.parquet"),
     out: Annotated[Path, typer.Option("--out", help="report folder (drift.json, drift.html)")] = Path("data/drift"),
     model_uri: Annotated[str | None, typer.Option("--model-uri", help="model URI (default: the landmark's champion)")] = None,

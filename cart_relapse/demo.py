@@ -59,15 +59,22 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
     console.rule("6. batch scoring of the registry cohort")
     from serving.score_job import run_scoring
 
-    for landmark, out in (("preinfusion", data_dir / "scores.parquet"), ("day30", data_dir / "scores_day30.parquet")):
-        run = run_scoring(landmark=landmark, out=out, store=store, console=console)
+    for landmark in frames:
+        run = run_scoring(landmark=landmark, out=scores_path(data_dir, landmark), store=store, console=console)
         console.print(f"wrote {run.out}: {run.rows:,} patients scored with {run.model} in {run.seconds:.1f} s")
     console.print("open the MLflow UI on the demo's store: [bold]make ui[/] (then http://127.0.0.1:5000)")
 
 
+def scores_path(data_dir: Path, landmark: str) -> Path:
+    """Where the demo writes a landmark's scores: ``scores.parquet`` for the first catalogue landmark
+    (infusion day), ``scores_<landmark>.parquet`` for the others."""
+    first = next(iter(load_catalogue().landmarks))
+    return data_dir / ("scores.parquet" if landmark == first else f"scores_{landmark}.parquet")
+
+
 def serve_samples(frames: dict[str, pd.DataFrame]) -> None:
     """Start `cart-relapse serve` in the background, send one patient per landmark, stop it."""
-    from serving.process import api_server
+    from cart_relapse.process import api_server
 
     with api_server() as base:
         for landmark, frame in frames.items():
@@ -93,7 +100,7 @@ def prediction_table(landmark: str, body: dict) -> Table:
 
 def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict:
     """The most completely documented patient of the frame, as an API request."""
-    from serving.process import request_features
+    from cart_relapse.process import request_features
 
     names = load_catalogue().feature_names(landmark)
     row = frame.loc[frame[names].notna().sum(axis=1).idxmax()]

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from serving.process import free_port
+from cart_relapse.process import free_port
 
 PG_BIN_ENV = "CART_RELAPSE_PG_BIN"
 PG_ROOT = Path("/usr/lib/postgresql")

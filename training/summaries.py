@@ -186,7 +186,7 @@ def _net_benefit(
     day 30 the Deauville/ctDNA rule."""
     shown = [winner, *(c.name for c in candidates if c.kind in ("linear_cox", "score", "ipcw_classifier"))]
     references = {"treat all": evaluator.treat_all()}
-    if data.landmark == "day30" and "deauville_day30" in dev:
+    if "deauville_day30" in dev:  # landmarks that see the day-30 PET
         references["Deauville/ctDNA rule"] = evaluator.net_benefit_of_rule(deauville_ctdna_rule(dev))
     return net_benefit_table({name: cv_evals[name] for name in shown if name in cv_evals}, references)
 

@@ -130,7 +130,7 @@ def test_landmark_decides_which_derived_features_exist_and_helpers_are_dropped()
 
 def test_plain_arrays_and_frames_give_the_same_values():
     from features.derived import derive_values
-    from tests.factories import random_feature_frame
+    from synth.frames import random_feature_frame
 
     frame, _ = random_feature_frame(50, "day30", seed=9)
     frame = frame.assign(ldh_preld__uln=230.0, ldh_apheresis__uln=float("nan"),

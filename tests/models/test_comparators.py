@@ -12,7 +12,7 @@ from features.catalogue import load_catalogue
 from models.ipcw import IPCWHorizonClassifier, horizon_labels_and_weights
 from models.linear_cox import LinearCoxSurvival
 from models.scores import ClinicalScoreCox, ScoreUnavailableError
-from tests.factories import random_survival_frame
+from synth.frames import random_survival_frame
 
 SPECS = load_catalogue().feature_specs("preinfusion")
 TIMES = [90, 180, 365, 730]

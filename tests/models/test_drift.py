@@ -12,7 +12,7 @@ from features.catalogue import load_catalogue
 from models.drift import FLAG_RULE, ProfileError, compare_to_profile, verdict
 from models.drift_profile import build_reference_profile
 from models.drift_stats import bin_counts, chi2_test, psi, unit_factor
-from tests.factories import random_feature_frame
+from synth.frames import random_feature_frame
 
 LANDMARK = "preinfusion"
 

@@ -9,7 +9,7 @@ import pytest
 
 from features.catalogue import load_catalogue
 from models.encode import EncodingError, FeatureEncoder
-from tests.factories import random_feature_frame
+from synth.frames import random_feature_frame
 
 
 @pytest.mark.parametrize("landmark", ["preinfusion", "day30"])

@@ -11,7 +11,7 @@ from features.catalogue import load_catalogue
 from models.encode import EncodingError, encode_features
 from models.predictor import ModelMetadata, RelapsePredictor, RiskThresholds
 from models.xgb_survival import XGBCoxSurvival
-from tests.factories import random_survival_frame
+from synth.frames import random_survival_frame
 
 HORIZONS = (90, 180, 365, 730)
 

@@ -8,7 +8,7 @@ from sksurv.metrics import concordance_index_censored
 
 from features.catalogue import load_catalogue
 from models.xgb_survival import XGBCoxSurvival
-from tests.factories import random_survival_frame
+from synth.frames import random_survival_frame
 from training.observed import km_risk
 
 SPECS = load_catalogue().feature_specs("preinfusion")

@@ -24,7 +24,7 @@ from serving.app import create_app
 from serving.loader import Loader, ModelSlot
 from serving.model import ServingModel
 from serving.settings import Settings
-from tests.factories import random_survival_frame
+from synth.frames import random_survival_frame
 
 LANDMARKS = ("preinfusion", "day30")
 TOKEN = "test-token-0123456789abcdef"

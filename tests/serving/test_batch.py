@@ -11,7 +11,7 @@ import pytest
 
 from features.frame import write_frame
 from serving.batch import ScoringInputError, frame_chunks, output_schema, parquet_chunks, score_cohort, score_table
-from tests.factories import random_feature_frame
+from synth.frames import random_feature_frame
 
 
 @pytest.fixture(scope="module")

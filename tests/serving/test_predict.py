@@ -8,7 +8,7 @@ import pytest
 
 from features.catalogue import load_catalogue
 from features.derived import add_derived_features
-from tests.factories import random_feature_frame
+from synth.frames import random_feature_frame
 
 from .conftest import contributions_in_model_order, request_features
 

@@ -21,7 +21,7 @@ from serving.loader import LoadFailure, ModelRegistry, ModelSlot
 from serving.model import ServingModel
 from serving.predict import predict_patients
 from serving.probe import ProbeFailure, probe_model, probe_rows
-from serving.process import api_server_process
+from cart_relapse.process import api_server_process
 from serving.reload import Reloader
 
 from .conftest import TOKEN, TestClient, create_mlflow_registry, make_predictor, register_version, settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.catalogue import load_catalogue
-from tests.factories import random_survival_frame
+from synth.frames import random_survival_frame
 from training.candidates import make_candidates
 from training.config import load_training_config
 from training.evaluate import centre_folds, cross_predict, stratified_folds

@@ -10,7 +10,7 @@ import pytest
 
 from features.ingest import ingest_directory
 from synth import generate_registry, write_registry
-from tests.factories import random_survival_frame
+from synth.frames import random_survival_frame
 from training.fit import available_candidates
 
 

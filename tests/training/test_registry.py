@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from serving.process import free_port, venv_env, wait_ready
+from cart_relapse.process import free_port, venv_env, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from serving.process import api_server, free_port, request_features, venv_env, wait_ready
+from cart_relapse.process import api_server, free_port, request_features, venv_env, wait_ready
 from tests.conftest import run_cli
 from tests.postgres import postgres_server
 from training.dataset import TrainingError

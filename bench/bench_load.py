@@ -6,7 +6,7 @@ trains a small registry into a temporary store first. Requests are real patients
 frames: 90% single-patient predictions (both landmarks alternating), 10% batches of 8.
 Prints throughput and latency percentiles; exits 1 on any error.
 
-Usage: `python bench/load.py [--requests 10000] [--clients 16]`.
+Usage: `python bench/bench_load.py [--requests 10000] [--clients 16]`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from features.catalogue import load_catalogue
+
 REPO = Path(__file__).resolve().parent.parent
+LANDMARKS = tuple(load_catalogue().landmarks)
 TIME_LIMIT_S = 600.0
 
 
@@ -39,7 +41,7 @@ def main() -> None:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         uri, frames = _registry(Path(tmp), console)
-        from serving.process import api_server
+        from cart_relapse.process import api_server
 
         with api_server(env={"MLFLOW_TRACKING_URI": uri}) as base:
             results = _load(base, frames, args.requests, args.clients)
@@ -56,7 +58,7 @@ def _registry(workdir: Path, console: Console) -> tuple[str, dict[str, pd.DataFr
     store = REPO / "data" / "store.duckdb"
     if _has_champions(uri) and store.exists():
         console.print(f"using the champions in {uri}")
-        return uri, {lm: build_feature_frame(store, landmark=lm) for lm in ("preinfusion", "day30")}
+        return uri, {lm: build_feature_frame(store, landmark=lm) for lm in load_catalogue().landmarks}
     from features.ingest import ingest_directory
     from synth import generate_registry, write_registry
     from training.job import run_training
@@ -66,8 +68,8 @@ def _registry(workdir: Path, console: Console) -> tuple[str, dict[str, pd.DataFr
     write_registry(generate_registry(n_patients=2000, seed=11), workdir / "raw")
     ingest_directory(workdir / "raw", store=store)
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    run_training(store, ["preinfusion", "day30"], n_configs=1, console=Console(quiet=True))
-    return uri, {lm: build_feature_frame(store, landmark=lm) for lm in ("preinfusion", "day30")}
+    run_training(store, list(load_catalogue().landmarks), n_configs=1, console=Console(quiet=True))
+    return uri, {lm: build_feature_frame(store, landmark=lm) for lm in load_catalogue().landmarks}
 
 
 def _has_champions(uri: str) -> bool:
@@ -77,7 +79,7 @@ def _has_champions(uri: str) -> bool:
 
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
-        for landmark in ("preinfusion", "day30"):
+        for landmark in load_catalogue().landmarks:
             client.get_model_version_by_alias(f"cart-relapse-{landmark}", "champion")
     except Exception:
         return False
@@ -87,13 +89,13 @@ def _has_champions(uri: str) -> bool:
 def _bodies(frames: dict[str, pd.DataFrame], n: int) -> list[tuple[str, str]]:
     """(path, JSON body) pairs: real patients, alternating landmarks; every tenth a batch of 8."""
     from features.catalogue import load_catalogue
-    from serving.process import request_features
+    from cart_relapse.process import request_features
 
     catalogue = load_catalogue()
     rows = {lm: [request_features(r, catalogue.feature_names(lm)) for _, r in f.head(400).iterrows()] for lm, f in frames.items()}
     bodies = []
     for i in range(n):
-        landmark = ("preinfusion", "day30")[i % 2]
+        landmark = LANDMARKS[i % len(LANDMARKS)]
         pool = rows[landmark]
         if i % 10 == 9:
             patients = [{"patient_id": f"load-{i}-{k}", "features": pool[(i + k) % len(pool)]} for k in range(8)]

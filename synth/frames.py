@@ -1,4 +1,5 @@
-"""Small synthetic feature frames for model tests that do not need the store."""
+"""Small random feature frames (every catalogue feature, store dtypes) with planted outcomes: for model
+tests and benchmarks that need no registry or store."""
 
 from __future__ import annotations
 
