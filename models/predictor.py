@@ -38,6 +38,7 @@ HEADLINE_HORIZON_DAYS = 365
 RISK_GROUPS = ("low", "intermediate", "high")
 REGISTERED_MODEL_PREFIX = "cart-relapse-"
 CONTRIB_PREFIX = "contrib__"
+FIXED_OUTPUTS = ("relapse_probability", "risk_group", "margin", "base_value")
 MODEL_FORMAT = 2
 """1: 12-month classifier (retired); 2: survival model with a risk curve (this module)."""
 
@@ -50,6 +51,12 @@ def registered_model_name(landmark: str) -> str:
 def risk_column(horizon_days: int) -> str:
     """Output column of the risk by ``horizon_days`` after the landmark (``risk_365d``)."""
     return f"risk_{horizon_days}d"
+
+
+def output_columns(feature_names: tuple[str, ...], horizons_days: tuple[int, ...] = HORIZONS_DAYS) -> tuple[str, ...]:
+    """The pyfunc's output columns, in order: the risks, ``relapse_probability``, ``risk_group``,
+    ``margin``, ``base_value``, then one ``contrib__<feature>`` per feature."""
+    return (*(risk_column(h) for h in horizons_days), *FIXED_OUTPUTS, *(CONTRIB_PREFIX + name for name in feature_names))
 
 
 class RiskThresholds(BaseModel):
@@ -114,13 +121,10 @@ class RelapsePredictor:
         self._ranges = tuple((spec, *metadata.training_ranges[spec.name]) for spec in metadata.features
                              if spec.name in metadata.training_ranges)
         self.risk_columns = tuple(risk_column(h) for h in metadata.horizons_days)
+        self.output_columns = output_columns(self.feature_names, metadata.horizons_days)
         self._cumhaz = np.asarray(metadata.baseline_cumulative_hazard, dtype=np.float64)
         self._slope = float(metadata.margin_slope)
         self._headline = metadata.horizons_days.index(metadata.thresholds.horizon_days)
-        self.output_columns = (
-            *self.risk_columns, "relapse_probability", "risk_group", "margin", "base_value",
-            *(CONTRIB_PREFIX + name for name in self.feature_names),
-        )
 
     @classmethod
     def load(cls, booster_path: Path | str, metadata_path: Path | str) -> RelapsePredictor:

@@ -1,26 +1,24 @@
 """The packaged model's output columns (MLflow pyfunc), per landmark.
 
-The fixed columns are the output contract of issue 8 as the lead engineer stated it; they are typed
-here, not read from code, until ``models/`` implements that contract (review then). The
-``contrib__<feature>`` columns are read from the code: ``models.predictor.CONTRIB_PREFIX`` and one per
-model input of the landmark in the catalogue.
+The columns are read from the code (``models.predictor.output_columns``: the risk columns for the
+horizons, the fixed outputs, then ``contrib__<feature>`` per model input of the landmark in the
+catalogue); this module only adds what each column means, and fails if a column has no meaning here.
 """
 
 from __future__ import annotations
 
 from features.catalogue import Catalogue, load_catalogue
-from models.predictor import CONTRIB_PREFIX
+from models.predictor import CONTRIB_PREFIX, HORIZONS_DAYS, output_columns
 
 from .markdown import code, notice, page, table
 
-HORIZONS_DAYS = (90, 180, 365, 730)
-REVIEW_NOTE = """\
-!!! warning "Review when the issue 8 contract lands in `models/`"
-    The fixed columns below are written from the contract agreed for issue 8, not read from the
-    code: the packaged model in this revision (`models/predictor.py`) still returns
-    `relapse_probability`, `risk_group`, `base_value` and the `contrib__` columns only. Once
-    `models/` implements the contract, generate this table from the model's declared output
-    columns instead."""
+MEANINGS = {
+    "relapse_probability": ("float in [0, 1]", "equal to `risk_365d` (the 12-month risk)"),
+    "risk_group": ("`low`, `intermediate` or `high`", "by fixed absolute thresholds on the 365-day risk "
+                   "(low < 0.30 <= intermediate < 0.60 <= high, `training/config.yaml`)"),
+    "margin": ("float", "log relative hazard: the quantity the explanation decomposes; higher = higher risk"),
+    "base_value": ("float", "the explanation's starting point: `margin` minus the sum of the contributions"),
+}
 INTRO = """\
 `mlflow.pyfunc.load_model(uri).predict(frame)` takes a landmark's feature frame (one row per
 patient, columns named as in the [catalogue](catalogue.md#model-inputs-per-landmark), missing values
@@ -49,8 +47,7 @@ def render_pyfunc(catalogue: Catalogue | None = None) -> str:
     catalogue = catalogue or load_catalogue()
     return page(
         "# Model outputs (pyfunc)",
-        notice(script="docs/gen/pyfunc.py", source="the issue 8 output contract and features/catalogue.yaml"),
-        REVIEW_NOTE,
+        notice(script="docs/gen/pyfunc.py", source="models.predictor.output_columns and features/catalogue.yaml"),
         INTRO,
         "## Columns",
         table(["column", "type", "meaning"], fixed_columns()),
@@ -61,39 +58,23 @@ def render_pyfunc(catalogue: Catalogue | None = None) -> str:
 
 
 def fixed_columns() -> list[tuple[str, str, str]]:
-    """The contract's columns before the per-feature contributions, in output order."""
-    risks = [
-        (
-            code(f"risk_{days}d"),
-            "float in [0, 1]",
-            f"probability of progression/relapse or death within {days} days of the landmark",
-        )
-        for days in HORIZONS_DAYS
-    ]
-    return [
-        *risks,
-        (code("relapse_probability"), "float in [0, 1]", "equal to `risk_365d` (the 12-month risk)"),
-        (
-            code("risk_group"),
-            "`low`, `intermediate` or `high`",
-            "the risk band the model's thresholds assign",
-        ),
-        (
-            code("margin"),
-            "float",
-            "log relative hazard: the quantity the explanation decomposes; higher = higher risk",
-        ),
-        (
-            code("base_value"),
-            "float",
-            "the explanation's starting point: `margin` minus the sum of the contributions",
-        ),
-        (
-            code(CONTRIB_PREFIX + "<feature>"),
-            "float",
-            "one column per model input: that feature's additive share of `margin`",
-        ),
-    ]
+    """The output columns before the per-feature contributions, in output order, with their meaning.
+
+    Raises:
+        KeyError: the code declares an output column this page does not explain.
+    """
+    rows = []
+    for column in output_columns((), HORIZONS_DAYS):
+        if column.startswith("risk_") and column.endswith("d"):
+            days = column.removeprefix("risk_").removesuffix("d")
+            rows.append((code(column), "float in [0, 1]",
+                         f"probability of progression/relapse or death within {days} days of the landmark"))
+        else:
+            kind, meaning = MEANINGS[column]
+            rows.append((code(column), kind, meaning))
+    rows.append((code(CONTRIB_PREFIX + "<feature>"), "float",
+                 "one column per model input: that feature's additive share of `margin`"))
+    return rows
 
 
 def _contributions(catalogue: Catalogue, landmark: str) -> str:
