@@ -22,6 +22,8 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("cart_relapse.serving")
+access_logger = logging.getLogger("cart_relapse.access")
+"""One line per request and nothing else: other server messages (reloads, errors) go to ``logger``."""
 REQUEST_ID_HEADER = b"x-request-id"
 PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 
@@ -62,7 +64,7 @@ class RequestContextMiddleware:
             if not response_started:
                 await internal_error(request_id)(scope, receive, send_with_id)
         finally:
-            logger.info("request_id=%s method=%s route=%s status=%d latency_ms=%.2f", request_id, scope["method"],
+            access_logger.info("request_id=%s method=%s route=%s status=%d latency_ms=%.2f", request_id, scope["method"],
                         route_template(scope), status, (time.perf_counter() - started) * 1e3)
 
 

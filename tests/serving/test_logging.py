@@ -11,9 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fastapi.testclient import TestClient
+
 from features.catalogue import load_catalogue
+from serving.app import create_app
 
 from .conftest import TOKEN
+from .conftest import settings as app_settings
+from .test_reload import _wait_for_reload
 from .test_validation import BAD_FEATURES, IDS
 
 PATIENT_ID = "PID-ZQX-774411"
@@ -42,17 +47,28 @@ def test_logs_never_carry_patient_ids_or_values(make_client, caplog):
     _traffic(make_client())
     _traffic(make_client(api_token=TOKEN))  # 401s
     logged = server_log(caplog)
-    assert logged.count("cart_relapse.serving request_id=") == 14, logged
+    assert logged.count("cart_relapse.access request_id=") == 14, logged
     for secret in SECRETS:
         assert secret not in logged
 
 
-def test_access_lines_carry_id_route_template_status_latency(client, caplog):
-    caplog.set_level(logging.INFO, logger="cart_relapse.serving")
+def test_access_lines_carry_id_route_template_status_latency(serving_models, caplog):
+    caplog.set_level(logging.INFO, logger="cart_relapse")
+    # a loader that finds only one landmark's model: the start-up reload logs its refusal in the server's
+    # logger, which a test (or a log shipper) reading access lines must not mistake for one
+    app = create_app(app_settings(), loader=lambda _settings: {"day30": serving_models["day30"]})
+    with TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 1)) as client:
+        _access_traffic(client, caplog)
+
+
+def _access_traffic(client, caplog) -> None:
+    _wait_for_reload(client, 1)
+    assert any("model reload #1 (startup): preinfusion refused" in r.getMessage() for r in caplog.records)
+    caplog.clear()
     response = client.post("/v1/predict/day30", json={"patient_id": PATIENT_ID, "features": {"age": 60}})
     client.post("/v1/predict/day30", json={"features": {"age": "x"}})
     client.get("/nowhere")
-    lines = [r.getMessage() for r in caplog.records if r.name == "cart_relapse.serving"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "cart_relapse.access"]
     matches = [ACCESS_LINE.match(line) for line in lines]
     assert all(matches), lines
     assert [m.group(2) for m in matches] == ["/v1/predict/{landmark}", "/v1/predict/{landmark}", "<unmatched>"]
