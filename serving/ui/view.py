@@ -121,7 +121,7 @@ def _observed(model: ServingModel, group: str, horizon: str) -> str | None:
     observed = model.predictor.metadata.observed_risk.get(group)
     if not observed:
         return None
-    return (f"In the training data, patients the model put in this group had an observed {horizon} risk of "
+    return (f"In the training data, patients the model put in this group had an observed risk by {horizon} of "
             f"{percent(observed[0])} (95% CI {percent(observed[1])} to {percent(observed[2])}, Kaplan-Meier).")
 
 

@@ -11,13 +11,24 @@ from typing import Any
 import pytest
 from fastapi.routing import iter_route_contexts
 
+from models.predictor import RelapsePredictor
 from serving.app import create_app
 from serving.handoff import Handoff, HandoffStore
+from serving.model import ServingModel
 from serving.ui.session import safe_next
 from tests.factories import random_feature_frame
 
 from .cds_factories import AFTER, URL, at, cds_body, registered
 from .conftest import TOKEN, request_features, settings
+
+
+OBSERVED = {"low": (0.17, 0.14, 0.2), "intermediate": (0.43, 0.39, 0.47), "high": (0.72, 0.67, 0.77)}
+"""Kaplan-Meier risk per group as training would store it (made-up numbers for the test models)."""
+
+
+def with_observed(predictor: RelapsePredictor) -> RelapsePredictor:
+    """The same model with ``OBSERVED`` in its metadata."""
+    return RelapsePredictor(predictor.booster, predictor.metadata.model_copy(update={"observed_risk": OBSERVED}))
 
 
 def form_fields(features: dict[str, Any]) -> dict[str, str]:
@@ -84,6 +95,16 @@ class Controls(HTMLParser):
         self.labels += [a["for"]] if tag == "label" and "for" in a else []
         self.fieldsets += tag == "fieldset"
         self.legends += tag == "legend"
+
+
+def test_the_risk_group_shows_the_rate_observed_in_training(make_client, predictors):
+    model = ServingModel.build(with_observed(predictors["day30"]), name="cart-relapse-day30", version="8")
+    client = make_client(models={"day30": model})
+    api = client.post("/v1/predict/day30", json={"features": {"age": 70, "ldh_preld": 900}}).json()
+    html = client.post("/ui/day30", data={"f-age": "70", "f-ldh_preld": "900"}).text
+    risk, low, high = (f"{100 * v:.1f}%" for v in OBSERVED[api["risk_group"]])
+    assert (f"patients the model put in this group had an observed risk by 12 months of {risk} (95% CI {low} to {high}, "
+            "Kaplan-Meier)") in html
 
 
 @pytest.mark.parametrize("landmark", ["preinfusion", "day30"])
