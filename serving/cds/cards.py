@@ -83,27 +83,21 @@ def model_label(model: ServingModel) -> str:
 
 
 def _detail(context: CardContext, prediction: PatientPrediction, features: Features, landmark_date: date) -> str:
+    """Markdown paragraphs: the risks, the group, the drivers, what is missing or unused, the caveats, the notice."""
     meta = context.model.predictor.metadata
     when = "the infusion day" if context.service.day == 0 else f"day {context.service.day} after infusion"
     horizons = list(prediction.risk_curve)
-    lines = [
-        f"**Risk of {meta.outcome}** after the landmark, as known on {when} ({landmark_date.isoformat()}):",
-        "",
-        "| " + " | ".join(horizon_label(d) for d in horizons) + " |",
-        "|" + "---|" * len(horizons),
+    risks = "\n".join([
+        f"**Risk of {meta.outcome}** after the landmark, as known on {when} ({landmark_date.isoformat()}):", "",
+        "| " + " | ".join(horizon_label(d) for d in horizons) + " |", "|" + "---|" * len(horizons),
         "| " + " | ".join(percent(prediction.risk_curve[d]) for d in horizons) + " |",
-        "",
-        _group_line(context, prediction),
-        "",
-        *_drivers(context, prediction),
-        "",
-        *_accounting(context, prediction, features),
-    ]
+    ])
+    paragraphs = [risks, _group_line(context, prediction), "\n".join(_drivers(context, prediction)),
+                  *_accounting(context, prediction, features)]
     if context.service.day > 0:
-        lines.append("The day-30 model is for patients alive and free of progression at day 30; the prefetch does "
-                     "not say whether the disease has progressed.")
-    lines += ["", f"> {meta.notice}"]
-    return "\n".join(lines)
+        paragraphs.append("The day-30 model is for patients alive and free of progression at day 30; the prefetch "
+                          "does not say whether the disease has progressed.")
+    return "\n\n".join([*paragraphs, f"> {meta.notice}"])
 
 
 def _group_line(context: CardContext, prediction: PatientPrediction) -> str:

@@ -37,6 +37,7 @@ router = APIRouter(prefix="/cds-services", tags=["cds-hooks"], responses={
     401: {"model": ErrorResponse, "description": "missing or invalid JWT (or no JWKS configured and not loopback)"},
 })
 _CALL_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "the body cannot be decoded (e.g. not UTF-8)"},
     404: {"model": ErrorResponse, "description": "unknown CDS service"},
     412: {"model": ErrorResponse, "description": "a prefetch key is missing or incomplete (this service never "
                                                  "queries the FHIR server)"},
@@ -78,7 +79,7 @@ async def call_service(
 
 
 @router.post("/{service_id}/feedback", response_model=FeedbackResponse,
-             responses={404: _CALL_ERRORS[404], 422: _CALL_ERRORS[422]})
+             responses={code: _CALL_ERRORS[code] for code in (400, 404, 422)})
 def feedback(body: FeedbackRequest, service: CdsService = Depends(get_service)) -> FeedbackResponse:
     """Accept the EHR's feedback on cards; logged with the card id and outcome only (no patient data,
     no override comment)."""

@@ -133,9 +133,19 @@ def test_the_clinician_page_shows_the_api_risk_and_is_usable_by_keyboard(page, s
     age.focus()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "f-sex"  # the next control in reading order
+    page.get_by_label("Platelet count (preld window, days -14 to -3)", exact=True).fill("many")
     age.focus()
     page.keyboard.press("Enter")  # submits the form
+    page.wait_for_selector(".error-summary")
+    assert page.evaluate("document.activeElement.className") == "error-summary"  # the problems are read out first
+    page.get_by_role("link", name="Platelet count (preld window, days -14 to -3): the value must be a number").click()
+    assert page.evaluate("document.activeElement.id") == "f-platelets_preld"
+    assert page.get_by_label("Platelet count (preld window, days -14 to -3)", exact=True).input_value() == "many"
+    page.keyboard.press("Control+A")  # the field kept what was typed: replace it from the keyboard
+    page.keyboard.type("88")
+    page.keyboard.press("Enter")
     page.wait_for_selector("#risk-headline")
+    assert page.evaluate("document.activeElement.id") == "result-heading"
     shown, value = page.locator("#risk-headline").inner_text(), float(page.locator("#risk-headline").get_attribute("data-value"))
     api = httpx.post(f"{server}/v1/predict/preinfusion", json={"features": FEATURES}).json()
     assert value == api["relapse_probability"] and shown == f"{100 * value:.1f}%"
