@@ -49,7 +49,6 @@ class Features:
     """The request features and the accounting of what was read."""
 
     features: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)  # feature -> Observation/<id> it came from
     not_used: list[NotUsed] = field(default_factory=list)
     after_landmark: int = 0
     after_request: int = 0
@@ -82,13 +81,12 @@ def landmark_features(
         now: the request time (timezone-aware).
     """
     reader = _Reader(landmark, schema, catalogue, now)
-    reader.out.not_used += [NotUsed(f"Observation/{r.resource_id or '(no id)'}", r.reason, r.detail)
-                            for r in mapping.rejected if r.resource_type == "Observation"]
+    reader.out.not_used += [NotUsed(f"{r.resource_type or 'entry'}/{r.resource_id or '(no id)'}", r.reason, r.detail)
+                            for r in mapping.rejected if isinstance(r.key, tuple) and r.key[0] == "observations"]
     _patient_attributes(landmark, schema, reader.out)
     candidates = [c for row in mapping.observations for c in reader.candidates(row, raw.get(row.key))]
     for chosen in _choose(_without_conflicts(candidates, reader.out)):
         reader.out.features[chosen.feature] = chosen.payload
-        reader.out.sources[chosen.feature] = chosen.source
     return reader.out
 
 

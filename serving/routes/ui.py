@@ -32,6 +32,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(
 
 @sign_in.get("/login")
 def login_form(request: Request, next: str = "/ui/") -> Response:
+    """The sign-in form (straight to ``next`` when the server has no token)."""
     if request.app.state.settings.token is None:
         return RedirectResponse(safe_next(next), status_code=303)
     return page("login.html", next=safe_next(next), error="", hours=SESSION_HOURS, **_chrome(request))
@@ -39,6 +40,7 @@ def login_form(request: Request, next: str = "/ui/") -> Response:
 
 @sign_in.post("/login", dependencies=[Depends(check_origin)])
 async def login(request: Request) -> Response:
+    """Check the token; open a session (HttpOnly cookie) and go to ``next``, or show the form again (401)."""
     data = await _form_data(request)
     token = request.app.state.settings.token
     target = safe_next(data.get("next"))
@@ -55,6 +57,7 @@ async def login(request: Request) -> Response:
 
 @sign_in.post("/logout", dependencies=[Depends(check_origin)])
 def logout(request: Request) -> Response:
+    """End the session and forget the cookie."""
     request.app.state.ui_sessions.close(request.cookies.get(COOKIE))
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ui")
@@ -63,6 +66,7 @@ def logout(request: Request) -> Response:
 
 @router.get("/")
 def index(request: Request, registry: RegistryDep) -> HTMLResponse:
+    """The models served, their versions and status."""
     rows = []
     for name, title in _landmarks():
         slot = registry.get(name)
@@ -76,7 +80,8 @@ def index(request: Request, registry: RegistryDep) -> HTMLResponse:
 
 @router.get("/{landmark}")
 def form_page(landmark: str, request: Request, registry: RegistryDep) -> HTMLResponse:
-    model = _model(landmark, registry)
+    """The landmark's empty form."""
+    model = _model(landmark, registry, request)
     if isinstance(model, HTMLResponse):
         return model
     state = empty_form(model.schema, load_catalogue())
@@ -85,7 +90,8 @@ def form_page(landmark: str, request: Request, registry: RegistryDep) -> HTMLRes
 
 @router.post("/{landmark}", dependencies=[Depends(check_origin)])
 async def predict_page(landmark: str, request: Request, registry: RegistryDep) -> HTMLResponse:
-    model = _model(landmark, registry)
+    """Read the form (or the pasted JSON), validate as the API does and show the prediction or the problems."""
+    model = _model(landmark, registry, request)
     if isinstance(model, HTMLResponse):
         return model
     data = await _form_data(request)
@@ -96,13 +102,14 @@ async def predict_page(landmark: str, request: Request, registry: RegistryDep) -
 
 @router.get("/{landmark}/from-card/{handoff_id}")
 async def from_card(landmark: str, handoff_id: str, request: Request, registry: RegistryDep) -> HTMLResponse:
+    """A CDS card's values (kept in memory under the link's id) in the form, with their prediction."""
     handoff = request.app.state.handoff.get(handoff_id)
     if handoff is None or handoff.landmark != landmark:
         minutes = request.app.state.settings.handoff_minutes
         return page("message.html", status_code=404, heading="This link has expired",
                     message=f"Links from CDS cards work for {minutes} minutes and only on the server that made the "
                             "card. Open the patient in the EHR again for a new card.", **_chrome(request))
-    model = _model(landmark, registry)
+    model = _model(landmark, registry, request)
     if isinstance(model, HTMLResponse):
         return model
     state = empty_form(model.schema, load_catalogue())
@@ -114,8 +121,7 @@ def _predict(request: Request, model: ServingModel, state: FormState, features: 
              handoff: Any) -> HTMLResponse:
     """Validate as the API does, show every problem on its field; predict when there is none."""
     try:
-        values = model.schema.parse({k: v for k, v in features.items() if not state.fields.get(k, None)
-                                     or not state.fields[k].error}, loc=("form",))
+        values = model.schema.parse(features, loc=("form",))
     except InputError as exc:
         attach_issues(state, list(exc.issues))
         values = None
@@ -136,19 +142,18 @@ def _landmark_page(request: Request, model: ServingModel, state: FormState, *, r
                 **_chrome(request, current=model.landmark))
 
 
-def _model(landmark: str, registry: RegistryDep) -> ServingModel | HTMLResponse:
+def _model(landmark: str, registry: RegistryDep, request: Request) -> ServingModel | HTMLResponse:
+    """The landmark's model, or the page saying why there is none (404 unknown landmark, 503 not loaded)."""
     names = [name for name, _ in _landmarks()]
     if landmark not in names:
         return page("message.html", status_code=404, heading="Unknown landmark",
-                    message=f"{landmark[:40]!r} is not a landmark; expected one of {names}.", landmarks=_landmarks(),
-                    current="", signed_in=False)
+                    message=f"{landmark[:40]!r} is not a landmark; expected one of {names}.", **_chrome(request))
     slot = registry.get(landmark)
     if isinstance(slot, ServingModel):
         return slot
     reason = slot.reason if isinstance(slot, LoadFailure) else "still loading"
     return page("message.html", status_code=503, heading="Model not available",
-                message=f"The {landmark} model is not loaded: {reason}.", landmarks=_landmarks(), current=landmark,
-                signed_in=False)
+                message=f"The {landmark} model is not loaded: {reason}.", **_chrome(request, current=landmark))
 
 
 def _landmarks() -> list[tuple[str, str]]:

@@ -241,9 +241,10 @@ def test_resources_of_another_type_in_a_prefetch_bundle_are_not_used(cds):
     body = cds_body([*registered(), ldh("o1", 300)])
     body["prefetch"]["observations"]["entry"].append({"resource": procedure(rid="stray")})
     body["prefetch"]["observations"]["entry"].append({"resource": {"resourceType": "OperationOutcome", "issue": []},
-                                                      "search": {"mode": "outcome"}})
+                                                      "search": {"mode": "outcome"}})  # a search warning: skipped
+    body["prefetch"]["observations"]["entry"].append({"fullUrl": "https://ehr.example.org/fhir/Observation/gone"})
     (card,) = cds.post(URL.format("preinfusion"), json=body).json()["cards"]
-    assert sent_features(cds, card)["ldh_preld"] == 300.0 and "1 unsupported resource" in card["detail"]
+    assert sent_features(cds, card)["ldh_preld"] == 300.0 and "2 unsupported resource" in card["detail"]
 
 
 def test_feedback_is_accepted_and_logged_without_patient_data(cds, caplog):

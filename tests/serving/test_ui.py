@@ -97,6 +97,15 @@ class Controls(HTMLParser):
         self.legends += tag == "legend"
 
 
+def test_unknown_landmarks_and_unloaded_models_get_a_page_saying_so(make_client, serving_models):
+    assert "is not a landmark" in make_client().get("/ui/day90").text
+    assert make_client().get("/ui/day90").status_code == 404
+    loading = make_client(models={"preinfusion": serving_models["preinfusion"]}, loader=lambda _settings: {})
+    response = loading.post("/ui/day30", data={"f-age": "60"})
+    assert response.status_code == 503 and "The day30 model is not loaded: still loading." in response.text
+    assert '<a href="/ui/day30">Day 30</a></th><td>-</td><td>loading</td>' in loading.get("/ui/").text
+
+
 def test_the_risk_group_shows_the_rate_observed_in_training(make_client, predictors):
     model = ServingModel.build(with_observed(predictors["day30"]), name="cart-relapse-day30", version="8")
     client = make_client(models={"day30": model})
