@@ -15,7 +15,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/$(DATA)/mlflow.db
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock demo test test-fast lint docs docs-anchors bench ui clean
+.PHONY: help install lock browser demo test test-fast lint docs docs-anchors bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,16 @@ lock: $(STAMP) ## recompile both lock files from pyproject.toml
 		--python-version 3.11 -c requirements.lock -o requirements-platform.lock
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
+
+# The browser test (tests/serving/test_browser.py) drives Debian's chromium with Playwright (the Python package
+# comes with the lock); `playwright install` cannot download browsers here. apt needs root, or sudo.
+CHROMIUM := /usr/bin/chromium
+browser: ## install Debian's chromium (and fonts) for the browser test when it is missing
+	@if [ -x $(CHROMIUM) ]; then echo "$(CHROMIUM) is installed"; else \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core fonts-liberation; \
+	fi
 
 demo: $(STAMP) ## synthetic registry -> ingest -> features (end to end, on embedded defaults)
 	@mkdir -p $(DATA)

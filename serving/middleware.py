@@ -1,4 +1,4 @@
-"""ASGI middleware: request id + access log + last-resort 500, and bearer-token auth.
+"""ASGI middleware: request id + access log + last-resort 500, and bearer-token auth (of /v1).
 
 Access log lines carry the request id, method, route template, status and latency only: never
 the raw path, query, headers, body, patient ids or biomarker values. An unexpected error is logged
@@ -26,6 +26,11 @@ access_logger = logging.getLogger("cart_relapse.access")
 """One line per request and nothing else: other server messages (reloads, errors) go to ``logger``."""
 REQUEST_ID_HEADER = b"x-request-id"
 PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
+PUBLIC_PREFIXES = ("/docs-assets", "/ui/static")
+"""Static files of the API documentation and of the clinician page (no data)."""
+OWN_AUTH_PREFIXES = ("/cds-services", "/ui")
+"""Paths with their own authentication: the EHR's JWT (``serving.cds.auth``) and the clinician page's
+session cookie (``serving.ui.session``), both granted only with the API token when one is set."""
 
 
 class RequestContextMiddleware:
@@ -69,14 +74,15 @@ class RequestContextMiddleware:
 
 
 class TokenAuthMiddleware:
-    """Require ``Authorization: Bearer <token>`` on every path but health and docs (before the body is read)."""
+    """Require ``Authorization: Bearer <token>`` on every path but health, docs and the paths with their own
+    authentication (before the body is read)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or self._authorised(scope):
+        if scope["type"] != "http" or not needs_token(scope["path"]) or self._authorised(scope):
             await self.app(scope, receive, send)
             return
         response = JSONResponse({"detail": "missing or invalid bearer token (Authorization: Bearer <token>)"},
@@ -89,6 +95,13 @@ class TokenAuthMiddleware:
                 scheme, _, credentials = value.partition(b" ")
                 return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._expected)
         return False
+
+
+def needs_token(path: str) -> bool:
+    """Whether ``TokenAuthMiddleware`` guards ``path`` (everything but ``PUBLIC_PATHS`` and the prefixes)."""
+    if path in PUBLIC_PATHS:
+        return False
+    return not any(path == prefix or path.startswith(prefix + "/") for prefix in (*PUBLIC_PREFIXES, *OWN_AUTH_PREFIXES))
 
 
 def internal_error(request_id: str) -> JSONResponse:

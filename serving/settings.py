@@ -3,6 +3,10 @@
 Environment variables: ``CART_RELAPSE_API_TOKEN``, ``CART_RELAPSE_MAX_BATCH_SIZE``,
 ``CART_RELAPSE_MAX_BODY_BYTES``, ``CART_RELAPSE_MODEL_ALIAS`` and ``MLFLOW_TRACKING_URI``. Model URIs
 per landmark come from the command line (``--model-uri preinfusion=URI``).
+
+CDS Hooks (docs/cds-hooks.md): ``CART_RELAPSE_PUBLIC_URL`` (the URL the EHR calls: JWT audiences
+and card links), ``CART_RELAPSE_CDS_JWKS`` (inline JSON) or ``CART_RELAPSE_CDS_JWKS_FILE`` (a path)
+holding the EHR's public keys, and ``CART_RELAPSE_CDS_ISSUERS`` (a JSON list of accepted ``iss``).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.predictor import registered_model_name
@@ -39,6 +43,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5_000_000, ge=1024, description="request body limit in bytes (413 above); "
                                 "a patient with every feature is about 2.5 kB")
 
+    public_url: str | None = Field(
+        default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="the base URL clients reach this server at (https://cds.example.org); CDS JWT audiences "
+                    "are <public_url>/cds-services/<id> and card links point under it")
+    cds_jwks: str | None = Field(default=None, description="the EHR's JSON Web Key Set (public keys), inline JSON")
+    cds_jwks_file: Path | None = Field(default=None, description="the same, read from this file at start-up")
+    cds_issuers: tuple[str, ...] = Field(default=(), description="accepted JWT iss values (JSON list)")
+    handoff_minutes: int = Field(default=30, ge=1, le=24 * 60,
+                                 description="how long a CDS card's link to the clinician page works")
+
     @field_validator("api_token", mode="before")
     @classmethod
     def _empty_token_is_unset(cls, value: object) -> object:
@@ -50,6 +64,25 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
             raise ValueError(f"CART_RELAPSE_API_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
         return value
+
+    @field_validator("cds_jwks", "public_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _cds_auth_complete(self) -> Settings:
+        if self.cds_jwks is not None and self.cds_jwks_file is not None:
+            raise ValueError("set CART_RELAPSE_CDS_JWKS or CART_RELAPSE_CDS_JWKS_FILE, not both")
+        if self.cds_auth_configured and (not self.cds_issuers or self.public_url is None):
+            raise ValueError("CDS Hooks JWT auth needs CART_RELAPSE_CDS_ISSUERS (a JSON list of accepted iss) "
+                             "and CART_RELAPSE_PUBLIC_URL (the URL the EHR calls, the JWT audience's base)")
+        return self
+
+    @property
+    def cds_auth_configured(self) -> bool:
+        """A JWKS is configured: CDS Hooks calls must carry a JWT signed by one of its keys."""
+        return self.cds_jwks is not None or self.cds_jwks_file is not None
 
     @property
     def token(self) -> str | None:

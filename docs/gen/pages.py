@@ -62,7 +62,8 @@ def _anchors() -> str:
 HTTP_INTRO = """\
 Start the server with `cart-relapse serve` ([command line](cli.md#cart-relapse-serve)). When
 `CART_RELAPSE_API_TOKEN` is set, every `/v1` route needs `Authorization: Bearer <token>`; without
-a token the server listens on loopback only (see [Security](../security.md)). Feature names, units
+a token the server listens on loopback only (see [Security](../security.md)). The CDS Hooks routes
+(`/cds-services`) take the EHR's JWT instead ([CDS Hooks](../cds-hooks.md)). Feature names, units
 and ranges are those of the [catalogue](catalogue.md); the response's probability is defined in
 the [evidence document](../evidence.md#5-prediction-target-and-landmarks). The machine-readable
 description is [openapi.json](openapi.json), shipped with these pages."""

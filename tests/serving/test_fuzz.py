@@ -8,6 +8,9 @@ test models; reloads use a loader returning the same models, so no MLflow is inv
 Cases per operation come from a mix of strategies: schemathesis' own (positive and negative) from the
 schema alone, the same with each real landmark in the path (a random landmark is a 404), and bodies
 that use the catalogue's feature names, units and levels (so that many requests reach the model).
+The CDS Hooks operations get the real service ids and patient-view requests whose prefetch mixes valid
+FHIR resources with junk; they are fuzzed on the token-less server only (their JWT is not the API
+token; test_cds_auth.py covers it).
 Operations without parameters or body (``GET /health/live`` ...) have exactly one possible request:
 Hypothesis generates it once and stops, which the test checks instead of the 200.
 """
@@ -33,15 +36,19 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from features.catalogue import FeatureSpec, load_catalogue
+from features.fhir_terms import APHERESIS
 from serving.app import create_app
 
+from .cds_factories import AFTER, observation, procedure, project, quantity, registered
 from .conftest import LANDMARKS, TOKEN
 from .conftest import settings as app_settings
 
 CASES = 200
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CDS_OPERATIONS = ["GET /cds-services", "POST /cds-services/{service_id}", "POST /cds-services/{service_id}/feedback"]
 OPERATIONS = ["GET /health/live", "GET /health/ready", "GET /v1/models", "POST /v1/predict/{landmark}",
-              "POST /v1/predict/{landmark}/batch", "POST /v1/admin/reload"]
+              "POST /v1/predict/{landmark}/batch", "POST /v1/admin/reload", *CDS_OPERATIONS]
+SERVICES = ("cart-relapse-preinfusion", "cart-relapse-day30")
 
 
 def loopback_client(app: Callable) -> Callable:
@@ -59,6 +66,7 @@ def loopback_client(app: Callable) -> Callable:
 @pytest.fixture(scope="module")
 def schemas(serving_models) -> dict[str, Any]:
     open_app = create_app(app_settings(), models=serving_models, loader=lambda _settings: serving_models)
+    open_app.state.clock = lambda: AFTER
     secured = create_app(app_settings(api_token=TOKEN), models=serving_models, loader=lambda _settings: serving_models)
     return {"no token": schemathesis.openapi.from_asgi("/openapi.json", loopback_client(open_app)),
             "token": schemathesis.openapi.from_asgi("/openapi.json", secured)}
@@ -69,8 +77,8 @@ def test_the_schema_lists_every_operation(schemas):
     assert sorted(labels) == sorted(OPERATIONS)
 
 
-@pytest.mark.parametrize("mode", ["no token", "token"])
-@pytest.mark.parametrize("label", OPERATIONS)
+@pytest.mark.parametrize(("mode", "label"), [(mode, label) for mode in ("no token", "token") for label in OPERATIONS
+                                             if not (mode == "token" and label in CDS_OPERATIONS)])
 def test_generated_requests_get_documented_answers(schemas, mode, label):
     schema = schemas[mode]
     operation = next(op.ok() for op in schema.get_all_operations() if op.ok().label == label)
@@ -96,6 +104,8 @@ def test_generated_requests_get_documented_answers(schemas, mode, label):
     assert 401 not in statuses and 403 not in statuses  # the token (or a loopback client) lets every request in
     if "{landmark}" in label:
         assert {200, 404, 422} <= set(statuses), statuses  # the model, unknown landmarks and bad input all reached
+    if label == "POST /cds-services/{service_id}":
+        assert {200, 404, 412, 422} <= set(statuses), statuses  # cards, unknown services, missing prefetch, bad bodies
 
 
 @pytest.mark.parametrize("breakage", ["undocumented field", "server error"])
@@ -135,6 +145,12 @@ def case_strategy(operation: Any) -> st.SearchStrategy:
         for landmark in LANDMARKS:
             fixed = operation.as_strategy(path_parameters={"landmark": landmark})
             options += [fixed, st.tuples(fixed, batch_body(landmark) if batch else patient_body(landmark)).map(_with_body)]
+    if "{service_id}" in operation.path:
+        options.append(operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        for service in SERVICES:
+            fixed = operation.as_strategy(path_parameters={"service_id": service})
+            body = feedback_body() if operation.path.endswith("/feedback") else cds_request()
+            options += [fixed, st.tuples(fixed, body).map(_with_body), st.tuples(fixed, body).map(_with_body)]
     return st.one_of(options)
 
 
@@ -177,3 +193,48 @@ def patient_body(landmark: str) -> st.SearchStrategy[dict[str, Any]]:
 
 def batch_body(landmark: str) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({"patients": st.lists(patient_body(landmark), max_size=4)})
+
+
+_json = st.recursive(_json_scalars, lambda children: st.lists(children, max_size=3)
+                     | st.dictionaries(st.text(max_size=6), children, max_size=3), max_leaves=6)
+_PATIENT = registered()[0]
+_PROCEDURES = registered()[1:] + [procedure(kind=APHERESIS, performed="2024-01-25", rid="late")]
+_OBSERVATIONS = [
+    observation("o1"), observation("o2", code="1988-5", value={"valueQuantity": quantity(12, "mg/L")}),
+    observation("o3", code="1988-5", value={"valueQuantity": quantity(3, "mmol/L")}), observation("o4", status="preliminary"),
+    observation("o5", code="89247-1", value={"valueInteger": 7}), observation("o6", collected=28, issued=29),
+    observation("o7", code=project("ctdna"), value={"valueQuantity": quantity(0.3, "{hGE}/mL", "<")}, collected=28),
+    observation("o8", patient="P2"), observation("o9", issued="2024-02-20T09:00:00+01:00"),
+]
+
+
+def _resource(kind: str, pool: list[dict[str, Any]]) -> st.SearchStrategy[Any]:
+    """A resource from ``pool``, the same with a field replaced by junk, or junk claiming to be one."""
+    damaged = st.tuples(st.sampled_from(pool), st.sampled_from(["status", "code", "subject", "effectiveDateTime",
+                                                                "valueQuantity", "issued", "performedDateTime"]),
+                        _json).map(lambda t: {**t[0], t[1]: t[2]})
+    junk = st.dictionaries(st.text(max_size=6), _json, max_size=3).map(lambda d: {**d, "resourceType": kind})
+    return st.one_of(st.sampled_from(pool), st.sampled_from(pool), damaged, junk, _json)
+
+
+def _bundle(kind: str, pool: list[dict[str, Any]]) -> st.SearchStrategy[Any]:
+    entries = st.lists(_resource(kind, pool), max_size=6).map(
+        lambda rs: {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in rs]})
+    return st.one_of(entries, entries, entries, st.none(), _json)
+
+
+def cds_request() -> st.SearchStrategy[dict[str, Any]]:
+    """patient-view requests for patient P1 whose prefetch mixes valid resources, damaged ones and junk."""
+    patient = st.one_of(st.just(_PATIENT), st.just(_PATIENT), _resource("Patient", [_PATIENT]), st.none())
+    prefetch = st.fixed_dictionaries({"patient": patient, "infusion": _bundle("Procedure", _PROCEDURES),
+                                      "observations": _bundle("Observation", _OBSERVATIONS)})
+    return st.fixed_dictionaries({"hook": st.just("patient-view"), "hookInstance": st.text(min_size=1, max_size=8),
+                                  "context": st.just({"patientId": "P1"}),
+                                  "prefetch": st.one_of(prefetch, prefetch, prefetch, _json)})
+
+
+def feedback_body() -> st.SearchStrategy[dict[str, Any]]:
+    item = st.fixed_dictionaries({"card": st.text(min_size=1, max_size=10), "outcome": st.sampled_from(["accepted", "overridden"]),
+                                  "outcomeTimestamp": st.just("2025-06-01T12:00:00Z")},
+                                 optional={"overrideReason": _json, "acceptedSuggestions": st.lists(st.just({"id": "s"}))})
+    return st.fixed_dictionaries({"feedback": st.lists(item, max_size=3)})

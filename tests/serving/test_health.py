@@ -68,6 +68,9 @@ def test_loading_state_is_not_ready():
         assert response.status_code == 503
         assert response.json()["models"]["preinfusion"] == {"ready": False, "reason": "loading"}
         assert client.post("/v1/predict/preinfusion", json={"features": {}}).status_code == 503
+        deadline = time.monotonic() + 10  # let the slow load finish (and log) within this test, not during the next
+        while client.app.state.reloader.in_progress and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def test_models_listing_comes_from_the_catalogue(client):

@@ -1,6 +1,8 @@
-"""Security: the token on every route but health and docs (routes enumerated from the app, so a new
-one cannot be missed), the loopback rule for admin calls without a token, logs free of patient ids,
-values and tokens, and no unsafe deserialisation anywhere in ``serving/``."""
+"""Security: the token on every route but health, docs and the routes with their own authentication
+(routes enumerated from the app, so a new one cannot be missed; the CDS routes' JWT and the clinician
+page's session are tested in test_cds_auth.py and test_ui.py), the loopback rule for admin calls
+without a token, logs free of patient ids, values and tokens, and no unsafe deserialisation anywhere
+in ``serving/``."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 
 from serving.app import create_app
-from serving.middleware import PUBLIC_PATHS
+from serving.middleware import PUBLIC_PATHS, needs_token
 
 from .conftest import TOKEN, settings
 
@@ -22,6 +24,12 @@ SERVING = Path(__file__).resolve().parents[2] / "serving"
 WRONG_TOKENS = [None, "Bearer wrong-token-0123456789abcdef", f"Bearer {TOKEN[:-1]}", f"Basic {TOKEN}", TOKEN]
 KNOWN_GUARDED = {("GET", "/v1/models"), ("POST", "/v1/predict/{landmark}"), ("POST", "/v1/predict/{landmark}/batch"),
                  ("POST", "/v1/admin/reload")}
+OWN_AUTH = {  # the EHR's JWT (serving.cds.auth) or the page's session (serving.ui.session); static files are public
+    ("GET", "/cds-services"), ("POST", "/cds-services/{service_id}"), ("POST", "/cds-services/{service_id}/feedback"),
+    ("GET", "/ui/login"), ("POST", "/ui/login"), ("POST", "/ui/logout"), ("GET", "/ui/"), ("GET", "/ui/{landmark}"),
+    ("POST", "/ui/{landmark}"), ("GET", "/ui/{landmark}/from-card/{handoff_id}"), ("GET", "/docs-assets"),
+    ("GET", "/ui/static"),
+}
 
 
 def app_routes() -> list[tuple[str, str]]:
@@ -37,14 +45,16 @@ def concrete(path: str) -> str:
 
 def test_every_route_is_public_on_purpose_or_guarded():
     routes = app_routes()
-    guarded = {(m, p) for m, p in routes if p not in PUBLIC_PATHS}
+    guarded = {(m, p) for m, p in routes if needs_token(p)}
     assert guarded >= KNOWN_GUARDED, guarded  # the enumeration sees the real routes
     assert {p for _, p in routes if p in PUBLIC_PATHS} == {"/health/live", "/health/ready", "/docs", "/redoc",
                                                            "/openapi.json", "/docs/oauth2-redirect"}
     assert all(path.startswith("/v1/") for _, path in guarded)
+    assert {(m, p) for m, p in routes if not needs_token(p) and p not in PUBLIC_PATHS} == OWN_AUTH
+    assert needs_token("/v1/anything") and needs_token("/uix") and needs_token("/cds-servicesx")
 
 
-@pytest.mark.parametrize(("method", "path"), [r for r in app_routes() if r[1] not in PUBLIC_PATHS])
+@pytest.mark.parametrize(("method", "path"), [r for r in app_routes() if needs_token(r[1])])
 def test_missing_wrong_and_correct_tokens(make_client, method, path):
     client = make_client(api_token=TOKEN, client_host="203.0.113.9")  # the token alone admits a remote client
     body = {} if method == "POST" else None
