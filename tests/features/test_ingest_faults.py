@@ -482,8 +482,14 @@ def test_a_second_concurrent_ingest_fails_cleanly_and_the_store_keeps_one_comple
     deadline = time.monotonic() + 60
     while not _holds_lock(one.pid, prior) and one.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    two = subprocess.run([CLI, "ingest", second, "--store", prior], capture_output=True, text=True, env=env,
-                         timeout=120)
+    # Pause the first ingest while it holds the lock, so the second one meets it however slowly it starts
+    # (on a loaded machine the second CLI's start-up took longer than the whole first ingest).
+    one.send_signal(signal.SIGSTOP)
+    try:
+        two = subprocess.run([CLI, "ingest", second, "--store", prior], capture_output=True, text=True, env=env,
+                             timeout=120)
+    finally:
+        one.send_signal(signal.SIGCONT)
     out, err = one.communicate(timeout=300)
     assert one.returncode == 0, err
     message = " ".join(two.stderr.split())
