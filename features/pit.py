@@ -11,10 +11,10 @@ For landmark L (catalogue ``landmarks[L]``; landmark date = infusion_date + ``da
   landmark allows.
 * Per patient and feature (biomarker x window) the chosen report is the first in this order:
   latest ``collected_at``, then latest ``reported_at``, then higher ``ingest_id``, then larger
-  ``value`` (then larger ``value_text``; a missing one counts as the largest). The ingest keeps (patient, biomarker, collected_at,
-  reported_at) unique, so the tie-breakers after ``reported_at`` only matter for rows written to
-  the store by other means; rows equal on all five keys have the same value, and which one's
-  ``reference_high`` is used is then unspecified.
+  ``value`` (then larger ``value_text``; a missing value counts as the largest). The ingest keeps
+  (patient, biomarker, collected_at, reported_at) unique, so the tie-breakers after ``reported_at``
+  only matter for rows written to the store by other means; rows equal on all five keys have the
+  same value, and which one's ``reference_high`` is used is then unspecified.
 
 Retrieval runs two statements on one snapshot: the cohort, then the candidate reports (an
 equi-join of observations to the cohort and to the landmark's (biomarker, window day) table) sorted
@@ -43,8 +43,9 @@ from .wide import ULN_SUFFIX, WideColumns
 COHORT_COLUMNS = ("patient_id", "center", "infusion_date", "landmark_date", "apheresis_date", "age", "sex", "product")
 BATCH_ROWS = 1_000_000
 """Candidate reports per record batch read from the sorted stream."""
-_CHOICE_ORDER = ("collected_at DESC, reported_at DESC, ingest_id DESC, value DESC NULLS FIRST, "
+_CHOICE_ORDER = ("collected_at DESC", "reported_at DESC", "ingest_id DESC", "value DESC NULLS FIRST",
                  "value_text DESC NULLS FIRST")
+"""The choice order over observation columns, best report first."""
 
 
 def point_in_time_values(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, landmark: str) -> pd.DataFrame:
@@ -113,8 +114,9 @@ ORDER BY cohort.patient_id"""
 
 
 def _candidates_sql(day: int) -> str:
-    """Every report a landmark could choose, with its patient's cohort position and its feature index,
-    sorted so that the chosen report of each (patient, feature) comes first."""
+    """Every report a landmark could choose, with its patient's row in the cohort frame (both ordered
+    by patient_id) and its feature index, sorted so that the chosen report of each (patient, feature)
+    comes first."""
     return f"""
 WITH cohort AS (
     SELECT patient_id, infusion_date, landmark_date,
@@ -126,7 +128,7 @@ FROM observations o
 JOIN cohort c ON c.patient_id = o.patient_id
 JOIN cat_window_days d ON d.biomarker = o.biomarker AND d.day = CAST(o.collected_at AS DATE) - c.infusion_date
 WHERE o.reported_at < CAST(c.landmark_date + 1 AS TIMESTAMP)
-ORDER BY c.patient_row, d.feature_index, {", ".join("o." + key for key in _CHOICE_ORDER.split(", "))}"""
+ORDER BY c.patient_row, d.feature_index, {", ".join("o." + term for term in _CHOICE_ORDER)}"""
 
 
 @contextmanager
