@@ -72,7 +72,7 @@ docs: $(STAMP) ## regenerate the reference pages, then build the site offline in
 docs-anchors: $(STAMP) ## regenerate the calibration-anchor table (30,000 synthetic patients)
 	$(PY) -m docs.gen --only-anchors
 
-bench: $(STAMP) ## feature-store benchmark (100k patients)
+bench: $(STAMP) ## feature-store benchmark at 10k, 100k and 1M patients (~20 min, ~3 GB of temp disk)
 	$(PY) bench/feature_store.py
 
 ui: $(STAMP) ## MLflow UI on the demo's tracking store (http://127.0.0.1:5000)

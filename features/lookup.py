@@ -4,8 +4,9 @@
   accepted_units)``
 * ``cat_units(biomarker, unit, factor)``: the canonical unit (factor 1) and every alternative;
   unitless biomarkers have the unit ``''``.
-* ``cat_windows(feature, biomarker, window_name, start_day, end_day)``: a landmark's window features,
-  and ``cat_window_days(feature, biomarker, window_name, day)``: one row per day of each window.
+* ``cat_windows(feature, biomarker, window_name, start_day, end_day, feature_index)``: a landmark's
+  window features (``feature_index``: position in ``Catalogue.window_features``), and
+  ``cat_window_days(feature, biomarker, window_name, day, feature_index)``: one row per day of each window.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from .catalogue import Catalogue
 _BIOMARKERS_DDL = """(biomarker VARCHAR, modality VARCHAR, type VARCHAR, unit VARCHAR,
     min_value DOUBLE, max_value DOUBLE, levels VARCHAR[], accepted_units VARCHAR)"""
 _UNITS_DDL = "(biomarker VARCHAR, unit VARCHAR, factor DOUBLE)"
-_WINDOWS_DDL = "(feature VARCHAR, biomarker VARCHAR, window_name VARCHAR, start_day INTEGER, end_day INTEGER)"
+_WINDOWS_DDL = """(feature VARCHAR, biomarker VARCHAR, window_name VARCHAR, start_day INTEGER, end_day INTEGER,
+    feature_index INTEGER)"""
 
 
 def register_catalogue(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
@@ -53,14 +55,16 @@ def register_windows(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, landm
         catalogue: the biomarker catalogue.
         landmark: a catalogue landmark (KeyError naming it otherwise).
     """
+    if landmark not in catalogue.landmarks:
+        raise KeyError(f"unknown landmark {landmark!r}; expected one of {sorted(catalogue.landmarks)}")
     rows = [
-        (s.name, s.biomarker, s.window, catalogue.windows[s.window].start, catalogue.windows[s.window].end)
-        for s in catalogue.feature_specs(landmark)
-        if s.source == "biomarker"
+        (s.name, s.biomarker, s.window, catalogue.windows[s.window].start, catalogue.windows[s.window].end, i)
+        for i, s in enumerate(catalogue.window_features(landmark))
     ]
     _create_temp(con, "cat_windows", _WINDOWS_DDL, rows)
     con.execute("""CREATE OR REPLACE TEMP TABLE cat_window_days AS
-        SELECT feature, biomarker, window_name, CAST(unnest(range(start_day, end_day + 1)) AS INTEGER) AS day
+        SELECT feature, biomarker, window_name, CAST(unnest(range(start_day, end_day + 1)) AS INTEGER) AS day,
+               feature_index
         FROM cat_windows""")
 
 

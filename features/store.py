@@ -18,10 +18,17 @@ Tables (``SCHEMA`` below is the exact DDL):
 
 There are no secondary indexes: every read is a set-based scan, and an index would slow the bulk
 loads. ``patients`` and ``outcomes`` keep a primary key (small tables).
+
+Memory: DuckDB holds its working data (staged files, sorts, joins) in a buffer pool capped by its
+``memory_limit`` (by default 80% of the machine's RAM) and spills beyond it to ``<store>.tmp``;
+set ``CART_RELAPSE_STORE_MEMORY_LIMIT`` (e.g. ``4GB``) to cap it lower. Ingest and point-in-time
+retrieval use only operators that spill, so they finish under any limit (slower when they spill);
+the frames returned to Python come on top.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,6 +133,9 @@ TABLES = (
     "outcomes_history", "observations", "quarantine",
 )
 
+MEMORY_LIMIT_ENV = "CART_RELAPSE_STORE_MEMORY_LIMIT"
+"""Environment variable: DuckDB's memory limit for every store connection (``4GB``, ``1.5GiB``)."""
+
 StoreLike = Path | str | duckdb.DuckDBPyConnection
 
 
@@ -141,7 +151,7 @@ def open_store(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConn
 
     Raises:
         RegistryError: the store is locked by another process, missing (read-only), not a DuckDB
-            file, or of another schema version.
+            file, or of another schema version; or ``CART_RELAPSE_STORE_MEMORY_LIMIT`` is not a size.
     """
     path = Path(path)
     if read_only and not path.exists():
@@ -150,7 +160,7 @@ def open_store(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConn
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
-        con = duckdb.connect(str(path), read_only=read_only, config=config)
+        con = duckdb.connect(str(path), read_only=read_only, config=config | _memory_config())
     except duckdb.Error as exc:
         raise RegistryError(_open_error(path, exc)) from None
     try:
@@ -221,8 +231,16 @@ def _connection(store: StoreLike) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def _memory_config() -> dict[str, str]:
+    """``memory_limit`` from ``CART_RELAPSE_STORE_MEMORY_LIMIT`` when set (not empty)."""
+    limit = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    return {"memory_limit": limit} if limit else {}
+
+
 def _open_error(path: Path, exc: duckdb.Error) -> str:
     text = str(exc)
+    if "memory limit" in text.lower() and os.environ.get(MEMORY_LIMIT_ENV, "").strip():
+        return f"{MEMORY_LIMIT_ENV}={os.environ[MEMORY_LIMIT_ENV]!r} is not a size such as 4GB ({text.splitlines()[0]})"
     if "lock" in text.lower():
         pid = re.search(r"PID (\d+)", text)
         holder = f" (PID {pid.group(1)})" if pid else ""

@@ -23,7 +23,7 @@ given twice with the same content (the first by file order and line is kept, the
 ``status`` is ``new``, ``stored`` or ``quarantined``.
 
 Work in proportion to the batch. Staging computes a 64-bit hash of each row's key (``__p_key``);
-repeated hashes (one aggregate over that column) name the few candidate rows that are classified
+repeated hashes (one sort of that column) name the few candidate rows that are classified
 again and grouped exactly (a collision or a row failing a row check only costs a candidate). The
 store is looked up only for the hashes of this batch, and not at all while it holds no observation
 of the batch's patients. Then one pass writes the exceptions and one inserts the new rows.
@@ -137,12 +137,17 @@ def classify_observations(con: duckdb.DuckDBPyConnection, staged: list[StagedFil
 def _find_batch_repeats(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
     """``obs_batch``: per key given more than once among this batch's valid rows, its content stats.
 
-    The staged key hashes are grouped first (all rows: cheap, one column); only the rows of a
+    The repeated key hashes are found first over all staged rows (one column): sorted, a hash equal
+    to the one before it is repeated. A sort rather than ``GROUP BY ... HAVING count(*) > 1``: with
+    every hash distinct, the hash table has one entry per row and outgrows the CPU caches (at 35M
+    rows it took 3.5x as long as the sort, and 15x as long as at 3.5M rows). Only the rows of a
     repeated hash are then classified and grouped by the exact key.
     """
     hashes = " UNION ALL ".join(f"SELECT {PREFIX}key AS key_hash FROM {f.relation}" for f in staged)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_repeated AS
-        SELECT key_hash FROM ({hashes}) GROUP BY key_hash HAVING count(*) > 1""")
+        SELECT DISTINCT key_hash FROM (
+            SELECT key_hash, lag(key_hash) OVER (ORDER BY key_hash) AS previous FROM ({hashes}))
+        WHERE key_hash = previous""")
     candidates = _ctx_sql(staged, f"{PREFIX}key IN (SELECT key_hash FROM obs_repeated)")
     if not con.execute("SELECT count(*) FROM (FROM obs_repeated LIMIT 1)").fetchone()[0]:
         candidates += " LIMIT 0"

@@ -120,7 +120,13 @@ def _classify_keyed(
     con: duckdb.DuckDBPyConnection, parsed: str, checked: str, table: str, values: tuple[str, ...]
 ) -> None:
     """Batch duplicates/conflicts per patient_id (the first by file, then line, is kept), then compare
-    with the current and past rows."""
+    with the current and past rows.
+
+    The per-patient statistics (a distinct count of the row contents) are computed only for the
+    patient_ids given more than once, found first by a plain count; and a row is looked up in the
+    history by an equi-join on its id and contents, not a correlated ``EXISTS`` (which DuckDB
+    evaluates with a distinct over every row of the batch). Both keep the work linear in the batch.
+    """
     content = "{" + ", ".join(f"'{v}': {v}" for v in values) + "}"
     same_current = " AND ".join(f"c.{v} IS NOT DISTINCT FROM cur.{v}" for v in values)
     same_history = " AND ".join(f"c.{v} IS NOT DISTINCT FROM h.{v}" for v in values)
@@ -128,10 +134,15 @@ def _classify_keyed(
     position = "file_idx * 10000000000 + line"
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE {checked} AS
-WITH batch AS (
+WITH repeated AS (
+    SELECT patient_id FROM {parsed} WHERE code IS NULL GROUP BY patient_id HAVING count(*) > 1
+), batch AS (
     SELECT patient_id, count(*) AS n, count(DISTINCT {content}) AS versions, min({position}) AS first_pos,
            arg_min(line, {position}) AS first_line, arg_min(file_idx, {position}) AS first_file
-    FROM {parsed} WHERE code IS NULL GROUP BY patient_id HAVING count(*) > 1
+    FROM {parsed} WHERE code IS NULL AND patient_id IN (SELECT patient_id FROM repeated) GROUP BY patient_id
+), history AS (
+    SELECT DISTINCT h.patient_id, {", ".join(f"h.{v}" for v in values)}
+    FROM {table}_history h SEMI JOIN {parsed} p ON p.patient_id = h.patient_id
 ), classified AS (
     SELECT c.*, b.n AS batch_n, b.first_line, cur.patient_id IS NOT NULL AS has_current,
         CASE WHEN b.first_file <> c.file_idx THEN ' of ' || bf.file_name ELSE '' END AS first_where,
@@ -140,13 +151,12 @@ WITH batch AS (
             WHEN b.versions > 1 THEN 'conflict_id'
             WHEN b.first_pos IS NOT NULL AND c.file_idx * 10000000000 + c.line <> b.first_pos THEN 'duplicate'
         END AS final_code,
-        coalesce({same_current}, false)
-            OR EXISTS (SELECT 1 FROM {table}_history h WHERE h.patient_id = c.patient_id AND {same_history})
-            AS seen
+        coalesce({same_current}, false) OR h.patient_id IS NOT NULL AS seen
     FROM {parsed} c
     LEFT JOIN batch b ON b.patient_id = c.patient_id
     LEFT JOIN batch_files bf ON bf.file_idx = b.first_file
     LEFT JOIN {table} cur ON cur.patient_id = c.patient_id
+    LEFT JOIN history h ON h.patient_id = c.patient_id AND {same_history}
 )
 SELECT * EXCLUDE (code, detail, final_code, has_current, seen, batch_n, first_line, first_where),
     CASE WHEN final_code IS NOT NULL THEN 'quarantined' WHEN seen THEN 'stored'

@@ -208,6 +208,18 @@ def test_changed_patient_and_outcome_rows_replace_the_current_and_keep_history(r
         assert con.execute("SELECT count(*) FROM patients_history").fetchone()[0] == 2
 
 
+def test_a_row_equal_to_any_earlier_version_is_stored_once_and_the_current_row_stays(raw, store, tmp_path) -> None:
+    for age in ("50", "51", "52"):
+        ingest_directory(make_registry(tmp_path / age, patients=[patient("P1", age=age), patient("P2")]), store=store)
+    replay = ingest_directory(make_registry(tmp_path / "replay", patients=[
+        patient("P1", age="51"), patient("P2"), patient("P3", sex=""), patient("P3", sex="")]), store=store)
+    counts = replay.files[0].counts
+    assert (counts.new, counts.stored, counts.updated, counts.quarantined) == (1, 2, 0, 1)
+    assert read_patients(store).set_index("patient_id").age.to_dict() == {"P1": 52.0, "P2": 60.0, "P3": 60.0}
+    with open_store(store, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM patients_history").fetchone()[0] == 5
+
+
 def test_observations_may_refer_to_patients_stored_earlier(raw, store, tmp_path) -> None:
     make_registry(raw)
     ingest_directory(raw, store=store)

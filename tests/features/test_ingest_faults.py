@@ -369,6 +369,25 @@ _HOOKED_INGEST = textwrap.dedent("""
 """)
 
 
+_PAUSED_INGEST = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import features.ingest as ingest
+
+    directory, store = sys.argv[1:]
+    original = ingest._ingest
+
+    def paused(*args, **kwargs):
+        print("inside", flush=True)  # the store is open and locked: wait for the test to go on
+        sys.stdin.readline()
+        return original(*args, **kwargs)
+
+    ingest._ingest = paused
+    ingest.ingest_directory(Path(directory), store=Path(store))
+    print("done", flush=True)
+""")
+
+
 def _read_until(proc: subprocess.Popen, marker: str) -> bool:
     """Read the child's stdout up to a line ``marker`` (True) or its end (False). Other lines are
     skipped: DuckDB prints its progress bar on stdout when a query runs over 2 s (a loaded machine)."""
@@ -477,21 +496,17 @@ def test_a_second_concurrent_ingest_fails_cleanly_and_the_store_keeps_one_comple
             shutil.copy(registry / f"{table}.csv", directory / f"{table}.csv")
     after_first, after_both = reference(prior, tmp_path, first), reference(prior, tmp_path, first, second)
     env = os.environ | {"COLUMNS": "400"}
-    one = subprocess.Popen([CLI, "ingest", first, "--store", prior], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 60
-    while not _holds_lock(one.pid, prior) and one.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    # Pause the first ingest while it holds the lock, so the second one meets it however slowly it starts
-    # (on a loaded machine the second CLI's start-up took longer than the whole first ingest).
-    one.send_signal(signal.SIGSTOP)
+    # the first ingest pauses once it holds the store (however fast this machine ingests)
+    one = subprocess.Popen([sys.executable, "-c", _PAUSED_INGEST, str(first), str(prior)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        assert _read_until(one, "inside") and _holds_lock(one.pid, prior), one.stderr.read()
         two = subprocess.run([CLI, "ingest", second, "--store", prior], capture_output=True, text=True, env=env,
                              timeout=120)
+        out, err = one.communicate("go\n", timeout=300)
     finally:
-        one.send_signal(signal.SIGCONT)
-    out, err = one.communicate(timeout=300)
-    assert one.returncode == 0, err
+        one.kill()
+    assert one.returncode == 0 and "done" in out, err
     message = " ".join(two.stderr.split())
     assert two.returncode != 0 and "is locked by another process" in message, (two.returncode, message)
     assert f"(PID {one.pid})" in message and "Traceback" not in two.stderr + two.stdout

@@ -7,9 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features import pit
 from features.catalogue import load_catalogue
 from features.frame import ID_COLUMNS, build_feature_frame, write_frame
 from features.ingest import ingest_directory
+from features.lookup import register_windows
+from features.pit import point_in_time_sql, point_in_time_values
+from features.store import open_store
+from synth import generate_registry, write_registry
 
 from .conftest import day, make_registry, obs, outcome, patient
 
@@ -146,3 +151,72 @@ def test_write_frame_is_atomic_and_round_trips(raw, store, tmp_path) -> None:
     write_frame(frame, out)
     pd.testing.assert_frame_equal(pd.read_parquet(out), frame, check_dtype=False)
     assert [p.name for p in out.parent.iterdir()] == ["frame.parquet"]
+
+
+def reference_values(store, landmark: str) -> pd.DataFrame:
+    """The same retrieval by the one-statement reference (arg_max + conditional-aggregation pivot)."""
+    catalogue = load_catalogue()
+    with open_store(store, read_only=True) as con:
+        register_windows(con, catalogue, landmark)
+        frame = con.execute(point_in_time_sql(catalogue, landmark)).df()
+    for column in ("infusion_date", "landmark_date", "apheresis_date"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    return frame
+
+
+def streamed_values(store, landmark: str) -> pd.DataFrame:
+    with open_store(store, read_only=True) as con:
+        return point_in_time_values(con, load_catalogue(), landmark)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, 1_000_000])
+def test_streamed_retrieval_equals_the_one_statement_reference_on_a_dirty_registry(
+    tmp_path, store, monkeypatch, batch_rows
+) -> None:
+    tables = generate_registry(n_patients=300, seed=5, dirty=True)
+    write_registry(tables, tmp_path / "first", fmt="csv")
+    ingest_directory(tmp_path / "first", store=store)
+    later = {name: frame.sample(frac=0.3, random_state=1) for name, frame in tables.items() if name != "patients"}
+    clinical = later["clinical"]  # corrected reports of the same samples, a day later
+    reported = pd.to_datetime(clinical.collected_at, errors="coerce") + pd.Timedelta(days=1)
+    value = pd.to_numeric(clinical.value, errors="coerce") * 1.01
+    later["clinical"] = clinical.assign(reported_at=reported.dt.strftime("%Y-%m-%d"),
+                                        value=value.round(3).astype(str).where(value.notna(), clinical.value))
+    write_registry(later, tmp_path / "later", fmt="csv")
+    ingest_directory(tmp_path / "later", store=store)
+    monkeypatch.setattr(pit, "BATCH_ROWS", batch_rows)  # runs of one patient x feature span batches
+    for landmark in ("preinfusion", "day30"):
+        streamed, reference = streamed_values(store, landmark), reference_values(store, landmark)
+        assert len(streamed) > 150 and streamed.filter(like="_preld").notna().to_numpy().sum() > 1000
+        pd.testing.assert_frame_equal(streamed, reference, check_exact=True)
+
+
+def test_ties_on_every_time_and_ingest_key_go_to_the_larger_value_text_or_a_missing_value(raw, store) -> None:
+    make_registry(raw)
+    ingest_directory(raw, store=store)
+    insert = """INSERT INTO observations VALUES (?, ?, 'clinical', ?, ?, '', 'x', NULL,
+                TIMESTAMP '2024-02-25', TIMESTAMP '2024-02-25', NULL, 'hand.csv', 2, 1)"""
+    con = duckdb.connect(str(store))
+    con.executemany(insert, [
+        ["P1", "bridging_type", None, "chemo"], ["P1", "bridging_type", None, "steroids"],
+        ["P2", "bridging_type", None, None], ["P2", "bridging_type", None, "steroids"],
+        ["P3", "ecog", 1.0, None], ["P3", "ecog", None, None], ["P3", "ecog", 2.0, None],
+    ])
+    con.close()
+    streamed = streamed_values(store, "preinfusion").set_index("patient_id")
+    assert streamed.loc["P1", "bridging_type_preld"] == "steroids"
+    assert streamed.loc["P2", "bridging_type_preld"] is None
+    assert np.isnan(streamed.loc["P3", "ecog_preld"])
+    pd.testing.assert_frame_equal(streamed.reset_index(), reference_values(store, "preinfusion"), check_exact=True)
+
+
+def test_retrieval_reads_the_committed_store_and_leaves_the_callers_transaction_usable(raw, store) -> None:
+    make_registry(raw, clinical=[obs("P1", "ldh", "300", "U/L", collected=-5)])
+    ingest_directory(raw, store=store)
+    with open_store(store) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM observations")
+        frame = point_in_time_values(con, load_catalogue(), "preinfusion")
+        assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == 0
+        con.execute("ROLLBACK")
+    assert frame.ldh_preld.tolist()[0] == 300.0

@@ -10,7 +10,7 @@ import pytest
 
 from features.errors import RegistryError
 from features.ingest import ingest_directory
-from features.store import TABLES, open_store, read_outcomes, read_patients, read_quarantine
+from features.store import MEMORY_LIMIT_ENV, TABLES, open_store, read_outcomes, read_patients, read_quarantine
 
 from .conftest import make_registry, obs, outcome, patient
 
@@ -65,6 +65,22 @@ def test_a_store_locked_by_another_process_gives_a_clear_error(store) -> None:
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+def test_the_memory_limit_comes_from_the_environment_for_writers_and_readers(store, monkeypatch) -> None:
+    with open_store(store) as con:
+        default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "1.5GiB")
+    for read_only in (False, True):
+        with open_store(store, read_only=read_only) as con:
+            assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "1.5 GiB" != default
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused_naming_the_variable(store, monkeypatch) -> None:
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "lots")
+    with pytest.raises(RegistryError, match="CART_RELAPSE_STORE_MEMORY_LIMIT='lots' is not a size"):
+        open_store(store)
+    assert not store.exists() or store.stat().st_size == 0
 
 
 def test_read_helpers_return_pandas_datetimes(raw, store) -> None:
