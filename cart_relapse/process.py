@@ -57,23 +57,48 @@ def wait_ready(url: str, process: subprocess.Popen, *, timeout: float = 120.0) -
 
 
 @contextmanager
-def api_server(*, port: int | None = None, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
-               timeout: float = 120.0, log_path: Path | None = None) -> Iterator[str]:
+def api_server(
+    *,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    timeout: float = 120.0,
+    log_path: Path | None = None,
+) -> Iterator[str]:
     """Run `cart-relapse serve` on loopback until the block ends; yields its base URL.
 
     Args:
         log_path: append the server's output (its log) to this file instead of discarding it.
     """
-    with api_server_process(port=port, env=env, args=args, timeout=timeout, log_path=log_path) as (base, _process):
+    with api_server_process(port=port, env=env, args=args, timeout=timeout, log_path=log_path) as (
+        base,
+        _process,
+    ):
         yield base
 
 
 @contextmanager
-def api_server_process(*, port: int | None = None, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
-                       timeout: float = 120.0, log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+def api_server_process(
+    *,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    timeout: float = 120.0,
+    log_path: Path | None = None,
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """``api_server`` that also yields the process (e.g. to send it SIGHUP, which reloads the models)."""
     port = port or free_port()
-    command = [sys.executable, "-m", "cart_relapse.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "cart_relapse.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
     with open(log_path or os.devnull, "ab") as log:
         process = subprocess.Popen(command, env=venv_env(env), stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"

@@ -84,8 +84,9 @@ class Biomarker(_Typed):
             raise ValueError(f"{self.name}: loinc_alt needs a preferred loinc code")
         for code in self.loinc_codes:
             if not _LOINC.fullmatch(code) or _loinc_check_digit(code[:-2]) != int(code[-1]):
-                raise ValueError(f"{self.name}: {code!r} is not a LOINC code "
-                                 "(format NNNNN-C, mod-10 check digit)")
+                raise ValueError(
+                    f"{self.name}: {code!r} is not a LOINC code (format NNNNN-C, mod-10 check digit)"
+                )
         return self
 
     @property
@@ -195,9 +196,17 @@ class Catalogue(_Strict):
         allowed = set(self.landmarks[landmark].windows)
         return [
             FeatureSpec(
-                name=f"{b.name}_{w}", source="biomarker", biomarker=b.name, window=w,
-                modality=b.modality, type=b.type, unit=b.unit, range=b.range, levels=b.levels,
-                ordered=b.ordered, description=f"{b.description} [{w} window]",
+                name=f"{b.name}_{w}",
+                source="biomarker",
+                biomarker=b.name,
+                window=w,
+                modality=b.modality,
+                type=b.type,
+                unit=b.unit,
+                range=b.range,
+                levels=b.levels,
+                ordered=b.ordered,
+                description=f"{b.description} [{w} window]",
             )
             for b in self.biomarkers
             for w in b.windows
@@ -208,7 +217,10 @@ class Catalogue(_Strict):
         """Every model input of a landmark, in frame order: patient attributes, windows, derived."""
         if landmark not in self.landmarks:
             raise KeyError(f"unknown landmark {landmark!r}; expected one of {sorted(self.landmarks)}")
-        patient = [FeatureSpec(source="patient", **a.model_dump(exclude={"alt_units"})) for a in self.patient_attributes]
+        patient = [
+            FeatureSpec(source="patient", **a.model_dump(exclude={"alt_units"}))
+            for a in self.patient_attributes
+        ]
         derived = [
             FeatureSpec(source="derived", **d.model_dump(exclude={"landmarks"}))
             for d in self.derived

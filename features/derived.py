@@ -54,8 +54,13 @@ def derive_values(columns: Mapping[str, np.ndarray], landmark: str) -> dict[str,
         Derived feature name -> float64 array, in catalogue order.
     """
     n = max((np.size(v) for v in columns.values()), default=1)
-    return {spec.name: np.broadcast_to(np.asarray(_DERIVATIONS[spec.name](columns), dtype=np.float64), (n,)).copy()
-            for spec in load_catalogue().derived if landmark in spec.landmarks}
+    return {
+        spec.name: np.broadcast_to(
+            np.asarray(_DERIVATIONS[spec.name](columns), dtype=np.float64), (n,)
+        ).copy()
+        for spec in load_catalogue().derived
+        if landmark in spec.landmarks
+    }
 
 
 class Columns(Mapping[str, np.ndarray]):
@@ -72,7 +77,9 @@ class Columns(Mapping[str, np.ndarray]):
             else:
                 column = self._frame[name]
                 kind = column.dtype.kind
-                self._cache[name] = column.to_numpy() if kind in "OMUS" else column.to_numpy(dtype=np.float64, na_value=NAN)
+                self._cache[name] = (
+                    column.to_numpy() if kind in "OMUS" else column.to_numpy(dtype=np.float64, na_value=NAN)
+                )
         return self._cache[name]
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -94,7 +101,13 @@ def ipi(c: Mapping[str, np.ndarray]) -> np.ndarray:
     """IPI 0-5: age >60, LDH >ULN, ECOG >=2, stage III-IV, more than one extranodal site."""
     age, ratio, ecog = _get(c, "age"), ldh_uln_ratio(c), _ecog(c)
     stage, sites = _get(c, "stage_apheresis"), _get(c, "extranodal_sites_apheresis")
-    return _flag(age, age > 60) + _flag(ratio, ratio > 1) + _flag(ecog, ecog >= 2) + _flag(stage, stage >= 3) + _flag(sites, sites > 1)
+    return (
+        _flag(age, age > 60)
+        + _flag(ratio, ratio > 1)
+        + _flag(ecog, ecog >= 2)
+        + _flag(stage, stage >= 3)
+        + _flag(sites, sites > 1)
+    )
 
 
 def aaipi(c: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -109,8 +122,13 @@ def car_hematotox(c: Mapping[str, np.ndarray]) -> np.ndarray:
     crp, ferritin = _get(c, "crp_preld"), _get(c, "ferritin_preld")
     platelet_points = np.select([plt < 75, plt <= 175], [2.0, 1.0], 0.0)
     ferritin_points = np.select([ferritin > 2000, ferritin >= 650], [2.0, 1.0], 0.0)
-    return (_graded(plt, platelet_points) + _flag(anc, anc < 1.2) + _flag(hb, hb < 9.0) + _flag(crp, crp > 3.0)
-            + _graded(ferritin, ferritin_points))
+    return (
+        _graded(plt, platelet_points)
+        + _flag(anc, anc < 1.2)
+        + _flag(hb, hb < 9.0)
+        + _flag(crp, crp > 3.0)
+        + _graded(ferritin, ferritin_points)
+    )
 
 
 def easix(c: Mapping[str, np.ndarray]) -> np.ndarray:

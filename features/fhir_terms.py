@@ -74,8 +74,13 @@ def biomarker_of(concept: Any, index: CodeIndex) -> tuple[str | None, str]:
 def coded(concepts: Sequence[Any] | Any, system: str) -> list[str]:
     """The codes of ``system`` in one CodeableConcept or a list of them, in order."""
     items = concepts if isinstance(concepts, list | tuple) else [concepts]
-    return [c.code for concept in items if concept is not None
-            for c in (concept.coding or []) if c.system == system and c.code]
+    return [
+        c.code
+        for concept in items
+        if concept is not None
+        for c in (concept.coding or [])
+        if c.system == system and c.code
+    ]
 
 
 def patient_id_of(reference: Any, references: Mapping[str, str]) -> str | None:
@@ -145,8 +150,10 @@ def codes_table(catalogue: Catalogue) -> str:
     Args:
         catalogue: the biomarker catalogue.
     """
-    lines = ["| biomarker | LOINC (preferred) | alternate LOINC | project code | unit | UCUM codes read |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| biomarker | LOINC (preferred) | alternate LOINC | project code | unit | UCUM codes read |",
+        "|---|---|---|---|---|---|",
+    ]
     for b in catalogue.biomarkers:
         ucum = [code for code in catalogue.ucum_units if catalogue.unit_spelling(b.name, code) is not None]
         lines.append(

@@ -37,7 +37,10 @@ PREFIX = "__p_"
 _HEADER_LIMIT = 1 << 20
 """A header record longer than this (bytes) is not looked at further."""
 
-_OBSERVATION_COLUMNS = (("patient_id", "biomarker", "value", "collected_at"), ("unit", "reported_at", "reference_high"))
+_OBSERVATION_COLUMNS = (
+    ("patient_id", "biomarker", "value", "collected_at"),
+    ("unit", "reported_at", "reference_high"),
+)
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "patients": (("patient_id", "center", "sex", "age", "product", "apheresis_date", "infusion_date"), ()),
     "outcomes": (("patient_id", "progression_date", "death_date", "last_followup_date"), ()),
@@ -134,17 +137,24 @@ def find_registry_files(directory: Path) -> list[RegistryFile]:
         if fmt is None or path.stem not in COLUMNS:
             continue
         if path.stem in found:
-            raise RegistryError(f"{directory}: table {path.stem} is given twice ({found[path.stem].path.name}, {path.name})")
+            raise RegistryError(
+                f"{directory}: table {path.stem} is given twice ({found[path.stem].path.name}, {path.name})"
+            )
         found[path.stem] = RegistryFile(path=path.resolve(), table=path.stem, fmt=fmt)
     if not found and not fhir:
         names = ", ".join(f"{t}.csv" for t in TABLE_ORDER)
-        raise RegistryError(f"{directory}: no registry files found (expected some of {names}, or .parquet, "
-                            "or FHIR .json/.ndjson files)")
+        raise RegistryError(
+            f"{directory}: no registry files found (expected some of {names}, or .parquet, "
+            "or FHIR .json/.ndjson files)"
+        )
     return [found[t] for t in TABLE_ORDER if t in found] + fhir
 
 
 def stage_file(
-    con: duckdb.DuckDBPyConnection, file: RegistryFile, index: int, derive: Callable[[StagedFile], str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    file: RegistryFile,
+    index: int,
+    derive: Callable[[StagedFile], str] | None = None,
 ) -> StagedFile:
     """Load ``file`` into the temporary table ``raw_<index>``, every column as text.
 
@@ -259,7 +269,9 @@ def _read(con: duckdb.DuckDBPyConnection, sql: str, file: RegistryFile) -> None:
         con.execute(sql, {"path": str(file.path)})
     except duckdb.Error as exc:
         if file.fmt == "parquet":
-            raise FileFormatError(str(file.path), f"Parquet file cannot be read ({_first_line(str(exc))})") from None
+            raise FileFormatError(
+                str(file.path), f"Parquet file cannot be read ({_first_line(str(exc))})"
+            ) from None
         line, reason = _csv_error(str(exc))
         raise FileFormatError(str(file.path), reason, line=line) from None
 

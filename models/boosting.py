@@ -16,7 +16,12 @@ import xgboost as xgb
 
 
 def train_booster(
-    params: dict[str, object], X: np.ndarray, *, label: np.ndarray, rounds: int, feature_names: Sequence[str],
+    params: dict[str, object],
+    X: np.ndarray,
+    *,
+    label: np.ndarray,
+    rounds: int,
+    feature_names: Sequence[str],
     weight: np.ndarray | None = None,
 ) -> xgb.Booster:
     """Train ``rounds`` boosting rounds on the encoded matrix ``X`` and name the booster's features.

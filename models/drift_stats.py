@@ -84,8 +84,10 @@ def missing_test(reference_missing: int, reference_n: int, batch_missing: int, b
     """p-value of a chi-square test that the missing share is the same in both (None without rows)."""
     if reference_n == 0 or batch_n == 0:
         return None
-    _, p_value = chi2_test(np.array([reference_missing, reference_n - reference_missing]),
-                           np.array([batch_missing, batch_n - batch_missing]))
+    _, p_value = chi2_test(
+        np.array([reference_missing, reference_n - reference_missing]),
+        np.array([batch_missing, batch_n - batch_missing]),
+    )
     return p_value
 
 

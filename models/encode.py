@@ -33,8 +33,11 @@ class FeatureEncoder:
     def __init__(self, specs: Sequence[FeatureSpec]) -> None:
         self.specs = tuple(specs)
         self.names = tuple(spec.name for spec in self.specs)
-        self.level_codes = {s.name: {level: float(i) for i, level in enumerate(s.levels or ())}
-                            for s in self.specs if s.type == "category"}
+        self.level_codes = {
+            s.name: {level: float(i) for i, level in enumerate(s.levels or ())}
+            for s in self.specs
+            if s.type == "category"
+        }
 
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Encode a feature frame; extra columns are ignored, absent feature columns are all-missing.
@@ -79,7 +82,9 @@ class FeatureEncoder:
             unknown = (codes < 0) & column.notna().to_numpy()
             if unknown.any():
                 bad = column[unknown].iloc[0]
-                raise EncodingError(f"{spec.name}: unknown level {bad!r}; expected one of {list(spec.levels or ())}")
+                raise EncodingError(
+                    f"{spec.name}: unknown level {bad!r}; expected one of {list(spec.levels or ())}"
+                )
             codes[codes < 0] = np.nan
             return codes
         try:

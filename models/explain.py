@@ -42,4 +42,6 @@ def explain(booster: xgb.Booster, X: np.ndarray, feature_names: tuple[str, ...])
         return Explanation(np.empty(0), np.empty((0, len(feature_names))), tuple(feature_names))
     matrix = xgb.DMatrix(X, missing=np.nan, feature_names=list(feature_names))
     contribs = booster.predict(matrix, pred_contribs=True, validate_features=False).astype(np.float64)
-    return Explanation(base_value=contribs[:, -1], contributions=contribs[:, :-1], feature_names=tuple(feature_names))
+    return Explanation(
+        base_value=contribs[:, -1], contributions=contribs[:, :-1], feature_names=tuple(feature_names)
+    )

@@ -28,7 +28,9 @@ class LinearCoxSurvival(BaseEstimator):
         l1_ratio: elastic-net mixing (1 = lasso, close to 0 = ridge).
     """
 
-    def __init__(self, specs: Sequence[FeatureSpec] = (), *, alpha: float = 0.02, l1_ratio: float = 0.5) -> None:
+    def __init__(
+        self, specs: Sequence[FeatureSpec] = (), *, alpha: float = 0.02, l1_ratio: float = 0.5
+    ) -> None:
         self.specs = specs
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -48,11 +50,15 @@ class LinearCoxSurvival(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Linear predictor (log relative hazard) of each row."""
-        return np.asarray(self.model_.predict(self.preprocessor_.transform(X), alpha=self.alpha), dtype=np.float64)
+        return np.asarray(
+            self.model_.predict(self.preprocessor_.transform(X), alpha=self.alpha), dtype=np.float64
+        )
 
     def predict_risk(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
         """Absolute risk by each of ``times`` (Breslow baseline of the fitted model)."""
-        survival = self.model_.predict_survival_function(self.preprocessor_.transform(X), alpha=self.alpha, return_array=True)
+        survival = self.model_.predict_survival_function(
+            self.preprocessor_.transform(X), alpha=self.alpha, return_array=True
+        )
         return risk_from_step_survival(survival, self.model_.unique_times_, times)
 
     def score(self, X: pd.DataFrame, y: Any) -> float:

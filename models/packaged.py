@@ -28,7 +28,9 @@ class PackagedRelapseModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.predictor = RelapsePredictor.load(context.artifacts["booster"], context.artifacts["metadata"])
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         if self.predictor is None:
             raise RuntimeError("model context not loaded")
         return self.predictor.predict_frame(pd.DataFrame(model_input))

@@ -30,14 +30,17 @@ def make_preprocessor(specs: Sequence[FeatureSpec]) -> ColumnTransformer:
     skewed = [s.name for s in specs if s.type == "float" and s.range and s.range[1] > SKEWED_ABOVE]
     linear = [s.name for s in specs if s.type in ("float", "int", "bool") and s.name not in skewed]
     nominal = [s.name for s in specs if s.type == "category"]
-    numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler())
+    numeric = make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()
+    )
     logged = make_pipeline(FunctionTransformer(_log1p_nonneg, feature_names_out="one-to-one"), numeric)
     categorical = make_pipeline(
         SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
         OneHotEncoder(handle_unknown="ignore", sparse_output=False),
     )
     return ColumnTransformer(
-        [("log", logged, skewed), ("num", numeric, linear), ("cat", categorical, nominal)], remainder="drop",
+        [("log", logged, skewed), ("num", numeric, linear), ("cat", categorical, nominal)],
+        remainder="drop",
         sparse_threshold=0.0,
     )
 

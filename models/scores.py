@@ -57,7 +57,9 @@ class ClinicalScoreCox(BaseEstimator):
         self.median_ = float(np.nanmedian(x))
         target = np.empty(len(event), dtype=[("event", bool), ("time", np.float64)])
         target["event"], target["time"] = event, time
-        self.model_ = CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(self._design(x), target)
+        self.model_ = CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(
+            self._design(x), target
+        )
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -52,7 +52,9 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> XGBRelapseClassifier:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> XGBRelapseClassifier:
         """Fit on 0/1 labels, optionally weighted (inverse probability of censoring weights)."""
         if not self.specs:
             raise ValueError("XGBRelapseClassifier needs at least one feature spec")
@@ -60,17 +62,31 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         if set(np.unique(y)) - {0.0, 1.0}:
             raise ValueError("labels must be 0/1 (censored patients are excluded before fitting)")
         self.feature_names_ = tuple(s.name for s in self.specs)
-        self.booster_ = train_booster(self.booster_params(), encode_features(X, self.specs), label=y, weight=sample_weight,
-                                      rounds=self.n_estimators, feature_names=self.feature_names_)
+        self.booster_ = train_booster(
+            self.booster_params(),
+            encode_features(X, self.specs),
+            label=y,
+            weight=sample_weight,
+            rounds=self.n_estimators,
+            feature_names=self.feature_names_,
+        )
         self.classes_ = np.array([0, 1])
         return self
 
     def booster_params(self) -> dict[str, object]:
         return {
-            "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist", "max_bin": 128,
-            "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,
-            "lambda": self.reg_lambda, "nthread": self.n_jobs, "seed": self.random_state,
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
+            "tree_method": "hist",
+            "max_bin": 128,
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "lambda": self.reg_lambda,
+            "nthread": self.n_jobs,
+            "seed": self.random_state,
         }
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

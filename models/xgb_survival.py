@@ -96,16 +96,26 @@ class XGBCoxSurvival(BaseEstimator):
             self.slope_ = _calibration_slope(margin, event, time)
         else:
             self.slope_ = 1.0
-        self.event_times_, self.cumulative_hazard_ = breslow_cumulative_hazard(time, event, self.slope_ * margin)
+        self.event_times_, self.cumulative_hazard_ = breslow_cumulative_hazard(
+            time, event, self.slope_ * margin
+        )
         return self
 
     def booster_params(self) -> dict[str, object]:
         """The XGBoost training parameters."""
         return {
-            "objective": "survival:cox", "eval_metric": "cox-nloglik", "tree_method": "hist", "max_bin": 128,
-            "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,
-            "lambda": self.reg_lambda, "nthread": self.n_jobs, "seed": self.random_state,
+            "objective": "survival:cox",
+            "eval_metric": "cox-nloglik",
+            "tree_method": "hist",
+            "max_bin": 128,
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "lambda": self.reg_lambda,
+            "nthread": self.n_jobs,
+            "seed": self.random_state,
         }
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -133,13 +143,20 @@ class XGBCoxSurvival(BaseEstimator):
         return -float(text.split("test-cox-nloglik:")[1].split()[0])
 
     def _train(self, X: pd.DataFrame, event: np.ndarray, time: np.ndarray) -> xgb.Booster:
-        return train_booster(self.booster_params(), encode_features(X, self.specs), label=np.where(event, time, -time),
-                             rounds=self.n_estimators, feature_names=self.feature_names_)
+        return train_booster(
+            self.booster_params(),
+            encode_features(X, self.specs),
+            label=np.where(event, time, -time),
+            rounds=self.n_estimators,
+            feature_names=self.feature_names_,
+        )
 
     def _raw_margin(self, booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
         return predict_margin(booster, encode_features(X, self.specs), nthread=self.n_jobs)
 
-    def _out_of_fold_margins(self, X: pd.DataFrame, event: np.ndarray, time: np.ndarray, full: np.ndarray) -> np.ndarray:
+    def _out_of_fold_margins(
+        self, X: pd.DataFrame, event: np.ndarray, time: np.ndarray, full: np.ndarray
+    ) -> np.ndarray:
         """Each patient's margin from a model that did not see them, shifted to the full model's scale."""
         out = np.empty(len(full))
         folds = KFold(self.recalibration_folds, shuffle=True, random_state=self.random_state)
@@ -149,8 +166,13 @@ class XGBCoxSurvival(BaseEstimator):
         return out
 
     def _matrix(self, X: pd.DataFrame, label: np.ndarray | None = None) -> xgb.DMatrix:
-        return xgb.DMatrix(encode_features(X, self.specs), label=label, missing=np.nan, nthread=self.n_jobs,
-                           feature_names=list(self.feature_names_))
+        return xgb.DMatrix(
+            encode_features(X, self.specs),
+            label=label,
+            missing=np.nan,
+            nthread=self.n_jobs,
+            feature_names=list(self.feature_names_),
+        )
 
 
 MIN_SLOPE = 0.05
@@ -166,5 +188,7 @@ def _calibration_slope(margin: np.ndarray, event: np.ndarray, time: np.ndarray) 
 
     target = np.empty(len(event), dtype=[("event", bool), ("time", np.float64)])
     target["event"], target["time"] = event, time
-    slope = float(CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(margin[:, None], target).coef_[0])
+    slope = float(
+        CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(margin[:, None], target).coef_[0]
+    )
     return max(slope, MIN_SLOPE)

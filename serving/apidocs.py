@@ -53,11 +53,17 @@ def install_api_docs(app: FastAPI, *, title: str) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return _local_only(get_swagger_ui_html(
-            openapi_url="/openapi.json", title=f"{title} - Swagger UI", oauth2_redirect_url=OAUTH2_REDIRECT,
-            swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_PATH}/favicon.png", swagger_ui_parameters={"validatorUrl": None},
-        ))
+        return _local_only(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title=f"{title} - Swagger UI",
+                oauth2_redirect_url=OAUTH2_REDIRECT,
+                swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+                swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+                swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
+                swagger_ui_parameters={"validatorUrl": None},
+            )
+        )
 
     @app.get(OAUTH2_REDIRECT, include_in_schema=False)
     def swagger_ui_redirect() -> HTMLResponse:
@@ -65,9 +71,15 @@ def install_api_docs(app: FastAPI, *, title: str) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return _local_only(get_redoc_html(openapi_url="/openapi.json", title=f"{title} - ReDoc",
-                                          redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
-                                          redoc_favicon_url=f"{ASSETS_PATH}/favicon.png", with_google_fonts=False))
+        return _local_only(
+            get_redoc_html(
+                openapi_url="/openapi.json",
+                title=f"{title} - ReDoc",
+                redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
+                redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
+                with_google_fonts=False,
+            )
+        )
 
 
 def _local_only(response: HTMLResponse) -> HTMLResponse:

@@ -24,7 +24,9 @@ def feature_label(spec: FeatureSpec, catalogue: Catalogue) -> str:
     if spec.window is None:
         return head
     window = catalogue.windows[spec.window]
-    return f"{head.removesuffix(f', {spec.window}')} ({spec.window} window, days {window.start} to {window.end})"
+    return (
+        f"{head.removesuffix(f', {spec.window}')} ({spec.window} window, days {window.start} to {window.end})"
+    )
 
 
 def short_label(spec: FeatureSpec) -> str:

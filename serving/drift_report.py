@@ -47,39 +47,58 @@ def render_html(result: dict[str, Any]) -> str:
     """The report as one HTML page with its plots embedded as base64 PNG."""
     model = result.get("model", {})
     summary = result["summary"]
-    head = (f"<h1>Drift report: {_e(model.get('label', ''))}</h1>"
-            f"<p>{result['n_rows']:,} patients from {_e(result.get('input', ''))} against the model's reference profile "
-            f"({result.get('reference_rows') or '?'} training patients). <b>{summary['n_flagged']}</b> of "
-            f"{summary['n_features']} features flagged{'; the score distribution shifted' if summary['score_flagged'] else ''}.</p>"
-            f"<p class=note>{_e(_rule_text())}</p>")
-    parts = [head, _score_section(result.get("score")), "<h2>Features, most drifted first</h2>", _feature_table(result["features"])]
+    head = (
+        f"<h1>Drift report: {_e(model.get('label', ''))}</h1>"
+        f"<p>{result['n_rows']:,} patients from {_e(result.get('input', ''))} against the model's reference profile "
+        f"({result.get('reference_rows') or '?'} training patients). <b>{summary['n_flagged']}</b> of "
+        f"{summary['n_features']} features flagged{'; the score distribution shifted' if summary['score_flagged'] else ''}.</p>"
+        f"<p class=note>{_e(_rule_text())}</p>"
+    )
+    parts = [
+        head,
+        _score_section(result.get("score")),
+        "<h2>Features, most drifted first</h2>",
+        _feature_table(result["features"]),
+    ]
     flagged = [f for f in result["features"] if f["flagged"]]
     if flagged:
         parts.append("<h2>Flagged features</h2>" + "".join(_figure(f) for f in flagged))
     title = f"cart-relapse drift: {_e(model.get('label', ''))}"
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
-            f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>")
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
+        f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
 
 
 def _score_section(score: dict[str, Any] | None) -> str:
     if score is None:
         return ""
     verdict = "shifted" if score["flagged"] else "stable"
-    return (f"<h2>Score ({_e(score['name'])}): {verdict}</h2><p>PSI {score['psi']:.3f}, KS p = {_p(score['p_value'])}; "
-            f"median {_num(score['reference_median'])} -> {_num(score['batch_median'])}, "
-            f"mean {_num(score['reference_mean'])} -> {_num(score['batch_mean'])}.</p>" + _figure(score))
+    return (
+        f"<h2>Score ({_e(score['name'])}): {verdict}</h2><p>PSI {score['psi']:.3f}, KS p = {_p(score['p_value'])}; "
+        f"median {_num(score['reference_median'])} -> {_num(score['batch_median'])}, "
+        f"mean {_num(score['reference_mean'])} -> {_num(score['batch_mean'])}.</p>" + _figure(score)
+    )
 
 
 def _feature_table(features: list[dict[str, Any]]) -> str:
-    header = ("<tr><th>#</th><th>feature</th><th>test</th><th>PSI</th><th>p-value</th><th>missing (ref -> batch)</th>"
-              "<th>median (ref -> batch)</th><th>flagged</th><th>why</th></tr>")
+    header = (
+        "<tr><th>#</th><th>feature</th><th>test</th><th>PSI</th><th>p-value</th><th>missing (ref -> batch)</th>"
+        "<th>median (ref -> batch)</th><th>flagged</th><th>why</th></tr>"
+    )
     rows = []
     for f in features:
-        median = f"{_num(f.get('reference_median'))} -> {_num(f.get('batch_median'))}" if f["kind"] == "numeric" else ""
-        rows.append(f"<tr class='{'flagged' if f['flagged'] else ''}'><td>{f['rank']}</td><td>{_e(f['name'])}</td>"
-                    f"<td>{f['test']}</td><td>{f['psi']:.3f}</td><td>{_p(f['p_value'])}</td>"
-                    f"<td>{f['reference_missing']:.2f} -> {f['batch_missing']:.2f}</td><td>{median}</td>"
-                    f"<td>{'yes' if f['flagged'] else ''}</td><td>{_e('; '.join(f['reasons']))}</td></tr>")
+        median = (
+            f"{_num(f.get('reference_median'))} -> {_num(f.get('batch_median'))}"
+            if f["kind"] == "numeric"
+            else ""
+        )
+        rows.append(
+            f"<tr class='{'flagged' if f['flagged'] else ''}'><td>{f['rank']}</td><td>{_e(f['name'])}</td>"
+            f"<td>{f['test']}</td><td>{f['psi']:.3f}</td><td>{_p(f['p_value'])}</td>"
+            f"<td>{f['reference_missing']:.2f} -> {f['batch_missing']:.2f}</td><td>{median}</td>"
+            f"<td>{'yes' if f['flagged'] else ''}</td><td>{_e('; '.join(f['reasons']))}</td></tr>"
+        )
     return f"<table>{header}{''.join(rows)}</table>"
 
 
@@ -105,10 +124,12 @@ def _figure(entry: dict[str, Any]) -> str:
 
 def _rule_text() -> str:
     r = FLAG_RULE
-    return (f"Flagged when the median moved by a unit factor (10x, 100x, 1000x or inverse; pooled or at one centre), "
-            f"or the missing share changed by >= {r['missing_change']}, or PSI >= {r['psi_large']} with p < {r['p_large']}, "
-            f"or PSI >= {r['psi_moderate']} with p < {r['p_moderate']} (p: the smaller of the distribution test, KS for "
-            "numbers or chi-square for categories, and the missingness test). PSI uses the reference deciles plus a missing bin.")
+    return (
+        f"Flagged when the median moved by a unit factor (10x, 100x, 1000x or inverse; pooled or at one centre), "
+        f"or the missing share changed by >= {r['missing_change']}, or PSI >= {r['psi_large']} with p < {r['p_large']}, "
+        f"or PSI >= {r['psi_moderate']} with p < {r['p_moderate']} (p: the smaller of the distribution test, KS for "
+        "numbers or chi-square for categories, and the missingness test). PSI uses the reference deciles plus a missing bin."
+    )
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -77,13 +77,17 @@ class InputSchema:
         }
 
     @classmethod
-    def for_landmark(cls, catalogue: Catalogue, landmark: str, model_specs: Sequence[FeatureSpec] = ()) -> InputSchema:
+    def for_landmark(
+        cls, catalogue: Catalogue, landmark: str, model_specs: Sequence[FeatureSpec] = ()
+    ) -> InputSchema:
         """The catalogue's features of ``landmark``; a model's own spec wins for a feature it uses."""
         specs = {s.name: s for s in catalogue.feature_specs(landmark)}
         specs.update({s.name: s for s in model_specs})
         return cls(catalogue, landmark, list(specs.values()))
 
-    def parse(self, raw: Mapping[str, Any], loc: tuple[str | int, ...] = ("body", "features")) -> PatientValues:
+    def parse(
+        self, raw: Mapping[str, Any], loc: tuple[str | int, ...] = ("body", "features")
+    ) -> PatientValues:
         """Validate ``raw`` (feature name -> JSON value) into canonical values.
 
         Raises:
@@ -145,8 +149,11 @@ def _parse_object(spec_field: InputField, raw: dict[str, Any]) -> tuple[Value | 
     spec = spec_field.spec
     extra = sorted(set(raw) - _OBJECT_KEYS)
     if extra:
-        raise _Reject(f"unexpected key(s) {extra}; expected 'value', 'unit' and optionally 'reference_high'",
-                      "extra_forbidden", (extra[0],))
+        raise _Reject(
+            f"unexpected key(s) {extra}; expected 'value', 'unit' and optionally 'reference_high'",
+            "extra_forbidden",
+            (extra[0],),
+        )
     if "value" not in raw:
         raise _Reject("missing 'value'", "missing", ("value",))
     unit = raw.get("unit", spec.unit)
@@ -156,7 +163,11 @@ def _parse_object(spec_field: InputField, raw: dict[str, Any]) -> tuple[Value | 
         raise _Reject("unit must be a string", "string_type", ("unit",))
     factor = spec_field.units.get(unit.strip())
     if factor is None:
-        raise _Reject(f"unknown unit {_shown(unit)} for {spec.name}; accepted: {list(spec_field.units)}", "unknown_unit", ("unit",))
+        raise _Reject(
+            f"unknown unit {_shown(unit)} for {spec.name}; accepted: {list(spec_field.units)}",
+            "unknown_unit",
+            ("unit",),
+        )
     value = _coerce(spec, raw["value"], factor=factor, unit=unit, sub_loc=("value",))
     return value, _reference_high(spec_field, raw.get("reference_high"), factor)
 
@@ -165,14 +176,18 @@ def _reference_high(spec_field: InputField, raw: Any, factor: float) -> float | 
     if raw is None:
         return None
     if not spec_field.reference_high:
-        raise _Reject(f"reference_high is not used for {spec_field.spec.name}", "extra_forbidden", ("reference_high",))
+        raise _Reject(
+            f"reference_high is not used for {spec_field.spec.name}", "extra_forbidden", ("reference_high",)
+        )
     number = _finite_number(raw, ("reference_high",))
     if number <= 0:
         raise _Reject("reference_high must be greater than 0", "greater_than", ("reference_high",))
     return _convert(number, factor)
 
 
-def _coerce(spec: FeatureSpec, raw: Any, *, factor: float, unit: str, sub_loc: tuple[str, ...] = ()) -> Value | None:
+def _coerce(
+    spec: FeatureSpec, raw: Any, *, factor: float, unit: str, sub_loc: tuple[str, ...] = ()
+) -> Value | None:
     if raw is None:
         return None
     if spec.type == "category":
@@ -192,7 +207,9 @@ def _level(spec: FeatureSpec, raw: Any, sub_loc: tuple[str, ...]) -> str:
     if not isinstance(raw, str):
         raise _Reject(f"expected one of {list(levels)}, got a {type(raw).__name__}", "string_type", sub_loc)
     if raw not in levels:
-        raise _Reject(f"unknown level {_shown(raw)}; expected one of {list(levels)}", "unknown_level", sub_loc)
+        raise _Reject(
+            f"unknown level {_shown(raw)}; expected one of {list(levels)}", "unknown_level", sub_loc
+        )
     return raw
 
 
@@ -212,9 +229,15 @@ def _finite_number(raw: Any, sub_loc: tuple[str, ...]) -> float:
     except OverflowError:  # a JSON integer beyond float range
         raise _Reject("number too large", "finite_number", sub_loc) from None
     if not math.isfinite(number):
-        raise _Reject("NaN and infinity are not accepted; send null for a missing value", "finite_number", sub_loc)
+        raise _Reject(
+            "NaN and infinity are not accepted; send null for a missing value", "finite_number", sub_loc
+        )
     if abs(number) > LARGEST_NUMBER:
-        raise _Reject(f"number too large (the model takes at most {LARGEST_NUMBER:.3g} in size)", "finite_number", sub_loc)
+        raise _Reject(
+            f"number too large (the model takes at most {LARGEST_NUMBER:.3g} in size)",
+            "finite_number",
+            sub_loc,
+        )
     return number
 
 
@@ -224,7 +247,11 @@ def _check_range(spec: FeatureSpec, value: float, raw: Any, unit: str, sub_loc: 
     low, high = spec.range
     if not low <= value <= high:
         given = f"{_shown(raw)} {unit}".strip()
-        raise _Reject(f"{given} is outside the valid range [{low:g}, {high:g}] {spec.unit}".rstrip(), "out_of_range", sub_loc)
+        raise _Reject(
+            f"{given} is outside the valid range [{low:g}, {high:g}] {spec.unit}".rstrip(),
+            "out_of_range",
+            sub_loc,
+        )
 
 
 def _shown(raw: Any, limit: int = 40) -> str:

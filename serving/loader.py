@@ -77,7 +77,10 @@ def load_registry_models(settings: Settings) -> dict[str, ModelSlot]:
         Per landmark, the serving model or the reason it could not be loaded.
     """
     configure_tracking(settings)
-    return {landmark: load_landmark(landmark, settings.model_uri(landmark)) for landmark in load_catalogue().landmarks}
+    return {
+        landmark: load_landmark(landmark, settings.model_uri(landmark))
+        for landmark in load_catalogue().landmarks
+    }
 
 
 def configure_tracking(settings: Settings) -> str:

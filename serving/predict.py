@@ -24,6 +24,7 @@ from models.explain import Explanation
 from .inputs import PatientValues
 from .model import SMALL_BATCH_ROWS, ServingModel
 
+
 @dataclass(frozen=True)
 class PatientPrediction:
     """One patient's prediction; ``values`` are the canonical inputs the model saw (derived included)."""
@@ -61,9 +62,13 @@ def predict_patients(model: ServingModel, patients: Sequence[PatientValues]) -> 
     horizons = predictor.metadata.horizons_days
     return [
         PatientPrediction(
-            relapse_probability=float(headline[i]), risk_curve=dict(zip(horizons, map(float, risks[i]), strict=True)),
-            risk_group=str(groups[i]), margin=float(margin[i]), base_value=float(result.base_value[i]),
-            contributions=result.contributions[i], values=rows[i],
+            relapse_probability=float(headline[i]),
+            risk_curve=dict(zip(horizons, map(float, risks[i]), strict=True)),
+            risk_group=str(groups[i]),
+            margin=float(margin[i]),
+            base_value=float(result.base_value[i]),
+            contributions=result.contributions[i],
+            values=rows[i],
             missing_features=[s.name for s in model.specs if s.name not in rows[i]],
             warnings=predictor.range_warnings(rows[i]),
         )

@@ -25,8 +25,14 @@ from .model_ref import Column, ModelRef, ModelRefError, model_columns
 from .spark_session import LOCAL_MASTER, local_spark_session
 
 ID_COLUMN = "patient_id"
-_SPARK_TYPES = {"double": "double", "string": "string", "float": "float", "long": "bigint", "integer": "int",
-                "boolean": "boolean"}
+_SPARK_TYPES = {
+    "double": "double",
+    "string": "string",
+    "float": "float",
+    "long": "bigint",
+    "integer": "int",
+    "boolean": "boolean",
+}
 
 
 @dataclass(frozen=True)
@@ -36,8 +42,13 @@ class SparkScoringRun:
 
 
 def score_with_spark(
-    ref: ModelRef, *, out: str | Path, input_path: Path | None = None, table: str | None = None,
-    spark: Any = None, master: str = LOCAL_MASTER,
+    ref: ModelRef,
+    *,
+    out: str | Path,
+    input_path: Path | None = None,
+    table: str | None = None,
+    spark: Any = None,
+    master: str = LOCAL_MASTER,
 ) -> SparkScoringRun:
     """Score ``input_path`` (Parquet) or ``table`` and write ``out`` (a Parquet folder).
 
@@ -83,10 +94,16 @@ def score_dataframe(spark: Any, frame: Any, ref: ModelRef, *, source: str = "the
     inputs, outputs, _ = model_columns(ref)
     absent = [c for c in (ID_COLUMN, *(i.name for i in inputs)) if c not in frame.columns]
     if absent:
-        raise ModelRefError(f"{source} lacks column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''} needed by {ref.label}")
-    predict = mlflow.pyfunc.spark_udf(spark, ref.pinned, result_type=result_type(outputs), env_manager="local")
+        raise ModelRefError(
+            f"{source} lacks column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''} needed by {ref.label}"
+        )
+    predict = mlflow.pyfunc.spark_udf(
+        spark, ref.pinned, result_type=result_type(outputs), env_manager="local"
+    )
     features = F.struct(*[F.col(c.name).cast(_spark_type(c)).alias(c.name) for c in inputs])
-    scored = frame.select(F.col(ID_COLUMN).cast("string").alias(ID_COLUMN), predict(features).alias("_scores"))
+    scored = frame.select(
+        F.col(ID_COLUMN).cast("string").alias(ID_COLUMN), predict(features).alias("_scores")
+    )
     scored = scored.select(ID_COLUMN, "_scores.*")
     contributions = [c.name for c in outputs if c.name.startswith(CONTRIB_PREFIX)]
     others = [c.name for c in outputs if not c.name.startswith(CONTRIB_PREFIX)]
@@ -105,13 +122,24 @@ def top_driver_columns(contributions: list[str]) -> list[Any]:
 
     if not contributions:
         return []
-    entries = F.array(*[F.struct((-F.abs(F.col(c))).alias("key"), F.lit(j).alias("order"),
-                                 F.lit(c.removeprefix(CONTRIB_PREFIX)).alias("feature"), F.col(c).alias("value"))
-                        for j, c in enumerate(contributions)])
+    entries = F.array(
+        *[
+            F.struct(
+                (-F.abs(F.col(c))).alias("key"),
+                F.lit(j).alias("order"),
+                F.lit(c.removeprefix(CONTRIB_PREFIX)).alias("feature"),
+                F.col(c).alias("value"),
+            )
+            for j, c in enumerate(contributions)
+        ]
+    )
     ranked = F.array_sort(entries)
     columns = []
     for k in range(min(TOP_DRIVERS, len(contributions))):
-        columns += [ranked[k]["feature"].alias(f"top{k + 1}_feature"), ranked[k]["value"].alias(f"top{k + 1}_contribution")]
+        columns += [
+            ranked[k]["feature"].alias(f"top{k + 1}_feature"),
+            ranked[k]["value"].alias(f"top{k + 1}_contribution"),
+        ]
     return columns
 
 
@@ -157,4 +185,6 @@ def _spark_type(column: Column) -> str:
     try:
         return _SPARK_TYPES[column.type]
     except KeyError:
-        raise ModelRefError(f"model column {column.name!r} has type {column.type}, which Spark scoring does not map") from None
+        raise ModelRefError(
+            f"model column {column.name!r} has type {column.type}, which Spark scoring does not map"
+        ) from None

@@ -27,6 +27,7 @@ def _pfs12(product: str | None) -> Measurer:
     def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
         s = surv if product is None else surv[surv["product"] == product]
         return (km_survival_at(s["time"], s["event"], YEAR), *NAN3)
+
     return measure
 
 
@@ -89,6 +90,7 @@ def _deauville_share(lo: int, hi: int) -> Measurer:
     def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
         ds = _day30_deauville(tables, surv).reindex(surv.index).dropna()
         return (float(((ds >= lo) & (ds <= hi)).mean()), *NAN3)
+
     return measure
 
 
@@ -125,6 +127,7 @@ def _median_of(biomarker: str) -> Measurer:
     def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
         v = window_values(tables, biomarker, (-14, -3))["value"].reindex(surv.index).dropna()
         return (float(v.median()), *NAN3)
+
     return measure
 
 
@@ -180,6 +183,11 @@ OUTCOME_ANCHORS: tuple[tuple[str, str, float, float, Measurer], ...] = (
 )
 
 CENTRE_ANCHORS: tuple[tuple[str, str, float, float, Measurer], ...] = (
-    ("SD of centre log HR (Cox, product-adjusted)", "0.1-0.3 between-centre spread [E]; aim about 0.2",
-     0.10, 0.30, _centre_spread),
+    (
+        "SD of centre log HR (Cox, product-adjusted)",
+        "0.1-0.3 between-centre spread [E]; aim about 0.2",
+        0.10,
+        0.30,
+        _centre_spread,
+    ),
 )

@@ -15,10 +15,20 @@ from .centres import CENTRES, centre_attribute, centre_units
 from .cohort import Arrays
 from .rows import RowBlock
 
-OBSERVATION_COLUMNS = ("patient_id", "biomarker", "value", "unit", "collected_at", "reported_at", "reference_high")
+OBSERVATION_COLUMNS = (
+    "patient_id",
+    "biomarker",
+    "value",
+    "unit",
+    "collected_at",
+    "reported_at",
+    "reference_high",
+)
 
 
-def observation_tables(blocks: list[RowBlock], ctx: Arrays, ids: NDArray[np.object_]) -> dict[str, pd.DataFrame]:
+def observation_tables(
+    blocks: list[RowBlock], ctx: Arrays, ids: NDArray[np.object_]
+) -> dict[str, pd.DataFrame]:
     """One long table per modality.
 
     Args:
@@ -76,7 +86,7 @@ def format_values(values: NDArray, kind: str) -> NDArray[np.object_]:
         return np.round(x).astype(np.int64).astype(str).astype(object)
     mag = np.floor(np.log10(np.maximum(np.abs(x), 1e-12)))
     digits = np.clip(2 - mag, 0, 12)  # 3 significant digits; whole numbers from 100 up
-    scale = 10.0 ** digits
+    scale = 10.0**digits
     rounded = np.round(x * scale) / scale
     whole = rounded == np.round(rounded)
     text = rounded.astype(str).astype(object)
@@ -129,12 +139,14 @@ def _frame(parts: list[dict[str, NDArray]], ids: NDArray[np.object_]) -> pd.Data
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((cols["reported"], cols["collected"], cols["patient"]))
     cols = {k: v[order] for k, v in cols.items()}
-    return pd.DataFrame({
-        "patient_id": ids[cols["patient"]],
-        "biomarker": cols["biomarker"],
-        "value": cols["value"],
-        "unit": cols["unit"],
-        "collected_at": iso_dates(cols["collected"]),
-        "reported_at": iso_dates(cols["reported"]),
-        "reference_high": cols["reference_high"],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ids[cols["patient"]],
+            "biomarker": cols["biomarker"],
+            "value": cols["value"],
+            "unit": cols["unit"],
+            "collected_at": iso_dates(cols["collected"]),
+            "reported_at": iso_dates(cols["reported"]),
+            "reference_high": cols["reference_high"],
+        }
+    )

@@ -24,7 +24,9 @@ _V2V_MEDIAN = np.array([35.0, 43.0, 41.0])  # axi, tisa, liso (evidence 1: vein-
 _BURDEN_SHIFT = np.array([0.25, -1.2, -0.6, 0.05, 0.45])  # by bridging response none/CR/PR/SD/PD
 _EXPANSION_PRODUCT = np.array([0.3, -0.6, -0.1])
 _RISK_PRODUCT = np.array([0.0, 0.66, 0.05])  # tisa-cel stays riskier after day 30 too
-_FAIL_MEDIAN = np.array([90.0, 38.0, 80.0])  # days: median time to early failure by product (tisa-cel fails early)
+_FAIL_MEDIAN = np.array(
+    [90.0, 38.0, 80.0]
+)  # days: median time to early failure by product (tisa-cel fails early)
 _FAIL_SIGMA = 0.75  # log-normal spread of early failure times
 _EARLY_SCALE = 0.30
 _LATE_RATE = 0.0002  # per day: slow late relapse
@@ -70,8 +72,12 @@ def _expansion(rng: np.random.Generator, patients: Arrays, history: Arrays, cour
     2x Cmax HR 0.79, 0.61-1.01; Blood Adv 2024: expansion tracked toxicity more than efficacy).
     """
     return (
-        LOG_CAR_PEAK_MEDIAN + _EXPANSION_PRODUCT[patients["product"]] + 0.7 * history["fitness"]
-        - 0.2 * history["inflammation"] + 0.2 * course["burden_infusion"] + 0.85 * rng.normal(size=len(course["v2v"]))
+        LOG_CAR_PEAK_MEDIAN
+        + _EXPANSION_PRODUCT[patients["product"]]
+        + 0.7 * history["fitness"]
+        - 0.2 * history["inflammation"]
+        + 0.2 * course["burden_infusion"]
+        + 0.85 * rng.normal(size=len(course["v2v"]))
     )
 
 
@@ -84,8 +90,13 @@ def _sample_bridging(rng: np.random.Generator, patients: Arrays, history: Arrays
     p_bridge = 1 / (1 + np.exp(-(np.where(patients["eu"], 1.7, 0.4) + 0.5 * burden)))
     bridged = rng.random(n) < p_bridge
     kind = 1 + np.searchsorted(np.cumsum([0.2, 0.5, 0.15]), rng.random(n))
-    score = (-0.7 * burden - 0.5 * history["primary_refractory"] - 0.4 * history["tp53"]
-             - 0.6 * (kind == 1) + rng.normal(size=n))
+    score = (
+        -0.7 * burden
+        - 0.5 * history["primary_refractory"]
+        - 0.4 * history["tp53"]
+        - 0.6 * (kind == 1)
+        + rng.normal(size=n)
+    )
     response = np.where(bridged, 4 - np.searchsorted([-0.6, 0.3, 1.3], score), 0)  # 1 CR .. 4 PD
     shift = _BURDEN_SHIFT[response] + 0.004 * (v2v - 40)
     return {
@@ -99,8 +110,14 @@ def _sample_bridging(rng: np.random.Generator, patients: Arrays, history: Arrays
 def _sample_attrition(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> Arrays:
     """Apheresed but never infused (progression or death while waiting): about 8-15%."""
     n = len(patients["age"])
-    logit = (-3.1 + 0.9 * history["burden"] + 0.8 * (course["bridging_response"] == 4)
-             + 0.4 * history["primary_refractory"] + 0.35 * history["frailty"] + 0.01 * (course["v2v"] - 40))
+    logit = (
+        -3.1
+        + 0.9 * history["burden"]
+        + 0.8 * (course["bridging_response"] == 4)
+        + 0.4 * history["primary_refractory"]
+        + 0.35 * history["frailty"]
+        + 0.01 * (course["v2v"] - 40)
+    )
     infused = rng.random(n) >= 1 / (1 + np.exp(-logit))
     dropout = -np.floor(rng.uniform(2, course["v2v"] - 8)).astype(float)
     return {
@@ -120,10 +137,15 @@ def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Array
     four_one_bb = patients["product"] != 0
     bridging_failed = course["bridging_response"] >= 3
     return (
-        1.1 * course["burden_infusion"] + 0.55 * history["primary_refractory"]
-        + history["tp53"] * (0.4 + 0.4 * four_one_bb) + 0.1 * history["inflammation"]
-        + 0.2 * history["frailty"] + 0.6 * bridging_failed + _RISK_PRODUCT[patients["product"]]
-        - 0.7 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN) + present_sd * rng.normal(size=len(four_one_bb))
+        1.1 * course["burden_infusion"]
+        + 0.55 * history["primary_refractory"]
+        + history["tp53"] * (0.4 + 0.4 * four_one_bb)
+        + 0.1 * history["inflammation"]
+        + 0.2 * history["frailty"]
+        + 0.6 * bridging_failed
+        + _RISK_PRODUCT[patients["product"]]
+        - 0.7 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN)
+        + present_sd * rng.normal(size=len(four_one_bb))
     )
 
 
@@ -138,7 +160,8 @@ def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays,
     progression = _progression_time(rng, course["residual"] + centre, patients["product"])
     age_z = (patients["age"] - 63.0) / 10.0
     nrm_h = -np.log(1 - _NRM_1Y) * np.exp(
-        0.35 * age_z + 0.3 * history["frailty"] + 0.2 * history["inflammation"] - 0.1 + centre)
+        0.35 * age_z + 0.3 * history["frailty"] + 0.2 * history["inflammation"] - 0.1 + centre
+    )
     nrm = 365.0 * (rng.exponential(size=n) / nrm_h) ** (1 / 0.7)
     after_progression = progression + rng.lognormal(np.log(220.0), 1.0, size=n)
     dropout = course["dropout"]
@@ -146,7 +169,9 @@ def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays,
     progression = np.where(never, dropout, progression)
     dies_waiting = never & (rng.random(n) < 0.15)
     death = np.where(nrm < progression, nrm, after_progression)
-    death = np.where(never, np.where(dies_waiting, dropout, dropout + rng.lognormal(np.log(90), 0.8, n)), death)
+    death = np.where(
+        never, np.where(dies_waiting, dropout, dropout + rng.lognormal(np.log(90), 0.8, n)), death
+    )
     progression = np.where(dies_waiting | ((nrm < progression) & ~never), np.inf, progression)
     return {"progression_latent": progression, "death_latent": death}
 

@@ -15,7 +15,9 @@ import pandas as pd
 from features.catalogue import MODALITIES, load_catalogue
 
 RATE = 0.0005  # per kind, per observation row
-_FAKE_BIOMARKERS = np.array(["ldh_total", "crp_hs", "tmtv_v2", "suv_peak", "ctdna_lvl", "cd19_count"], dtype=object)
+_FAKE_BIOMARKERS = np.array(
+    ["ldh_total", "crp_hs", "tmtv_v2", "suv_peak", "ctdna_lvl", "cd19_count"], dtype=object
+)
 _FAKE_UNITS = np.array(["mmol/L", "mg", "IU/mL", "%%", "cells"], dtype=object)
 _TEXT_VALUES = np.array(["pending", "n/a", "<5", "high", "see report", "haemolysed"], dtype=object)
 
@@ -114,6 +116,8 @@ def _numeric_canonical(frame: pd.DataFrame) -> np.ndarray:
 
 def _interleave(rng: np.random.Generator, frame: pd.DataFrame, bad: pd.DataFrame) -> pd.DataFrame:
     """Insert ``bad`` rows at random positions of ``frame``."""
-    key = np.concatenate([np.arange(len(frame), dtype=float), rng.integers(0, len(frame), size=len(bad)) + 0.5])
+    key = np.concatenate(
+        [np.arange(len(frame), dtype=float), rng.integers(0, len(frame), size=len(bad)) + 0.5]
+    )
     combined = pd.concat([frame, bad], ignore_index=True)
     return combined.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)

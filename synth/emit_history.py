@@ -38,7 +38,15 @@ def emit_history(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     ]
     at_apheresis = -ctx["v2v"]
     return [
-        observe(rng, name, value, present=present, days=(-5, 0), lag=(0, 2),
-                window=window_days("apheresis"), offset=at_apheresis)
+        observe(
+            rng,
+            name,
+            value,
+            present=present,
+            days=(-5, 0),
+            lag=(0, 2),
+            window=window_days("apheresis"),
+            offset=at_apheresis,
+        )
         for name, value, present in spec
     ]

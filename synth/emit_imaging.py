@@ -39,8 +39,11 @@ def _baseline(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     n = len(ctx["age"])
     burden = ctx["burden_infusion"]
     tmtv = np.clip(190.0 * np.exp(1.2 * burden + 0.45 * rng.normal(size=n)), 1.0, 16000.0)
-    suvmax = np.clip(15.0 * np.exp(0.25 * burden + 0.15 * ctx["primary_refractory"] + 0.35 * rng.normal(size=n)),
-                     2.5, 120.0)
+    suvmax = np.clip(
+        15.0 * np.exp(0.25 * burden + 0.15 * ctx["primary_refractory"] + 0.35 * rng.normal(size=n)),
+        2.5,
+        120.0,
+    )
     tlg = tmtv * suvmax * 0.42 * np.exp(0.15 * rng.normal(size=n))
     scanned = draw(rng, 0.8, n)
     segmented = scanned & draw(rng, centre_attribute(ctx["centre"], "tmtv") + 0.1, n)
@@ -59,7 +62,9 @@ def _day30(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     segmented = scanned & draw(rng, centre_attribute(ctx["centre"], "tmtv") + 0.15, n)
     kw = {"days": (24, 30), "lag": _PET_LAG, "window": window_days("day30")}
     return [
-        observe(rng, "deauville", ctx["deauville30"].astype(float), present=scanned & draw(rng, 0.97, n), **kw),
+        observe(
+            rng, "deauville", ctx["deauville30"].astype(float), present=scanned & draw(rng, 0.97, n), **kw
+        ),
         observe(rng, "suvmax", np.clip(ctx["suv30"], 0.5, 140.0), present=scanned & draw(rng, 0.85, n), **kw),
         observe(rng, "tmtv", np.clip(ctx["mtv30"], 0.0, 15000.0), present=segmented, **kw),
     ]
@@ -73,5 +78,7 @@ def _day90(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     ds = read_deauville(rng, suv, progressed)
     scanned = ctx["infused"] & draw(rng, 0.55, n)
     kw = {"days": (85, 100), "lag": _PET_LAG, "window": None}
-    return [observe(rng, "deauville", ds.astype(float), present=scanned, **kw),
-            observe(rng, "suvmax", suv, present=scanned & draw(rng, 0.8, n), **kw)]
+    return [
+        observe(rng, "deauville", ds.astype(float), present=scanned, **kw),
+        observe(rng, "suvmax", suv, present=scanned & draw(rng, 0.8, n), **kw),
+    ]

@@ -27,7 +27,13 @@ import pandas as pd
 
 from features.catalogue import Biomarker, load_catalogue
 from features.fhir_terms import (
-    APHERESIS, BIOMARKER_SYSTEM, INFUSION, LOINC, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, UCUM,
+    APHERESIS,
+    BIOMARKER_SYSTEM,
+    INFUSION,
+    LOINC,
+    PROCEDURE_SYSTEM,
+    PRODUCT_SYSTEM,
+    UCUM,
 )
 
 LAYOUTS = ("ndjson", "bundle")
@@ -58,8 +64,13 @@ class FhirExport:
 
 
 def export_fhir(
-    tables: dict[str, pd.DataFrame], out_dir: Path, *, layout: str = "ndjson", irregular: bool = False,
-    seed: int = 0, offset: str = "+01:00",
+    tables: dict[str, pd.DataFrame],
+    out_dir: Path,
+    *,
+    layout: str = "ndjson",
+    irregular: bool = False,
+    seed: int = 0,
+    offset: str = "+01:00",
 ) -> FhirExport:
     """Write the registry's patients and observations as FHIR R4 resources.
 
@@ -89,8 +100,15 @@ def export_fhir(
     if irregular:
         patients = tables["patients"].patient_id.tolist()
         for pid in patients[:: max(1, len(patients) // 5)]:
-            resources.append({"resourceType": "Encounter", "id": f"enc-{pid}", "status": "finished",
-                              "class": {"code": "AMB"}, "subject": {"reference": f"Patient/{pid}"}})
+            resources.append(
+                {
+                    "resourceType": "Encounter",
+                    "id": f"enc-{pid}",
+                    "status": "finished",
+                    "class": {"code": "AMB"},
+                    "subject": {"reference": f"Patient/{pid}"},
+                }
+            )
             export.irregular["unsupported resource"] = export.irregular.get("unsupported resource", 0) + 1
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,8 +122,11 @@ def export_fhir(
 def _patient_resources(row: dict[str, Any]) -> list[dict[str, Any]]:
     """The Patient and its apheresis and infusion Procedures."""
     pid, product = str(row["patient_id"]), str(row["product"])
-    patient: dict[str, Any] = {"resourceType": "Patient", "id": pid,
-                               "managingOrganization": {"reference": f"Organization/{row['center']}"}}
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": pid,
+        "managingOrganization": {"reference": f"Organization/{row['center']}"},
+    }
     if _present(row.get("sex")):
         patient["gender"] = {"F": "female", "M": "male"}[str(row["sex"])]
     if _present(row.get("age")):
@@ -118,9 +139,12 @@ def _patient_resources(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _procedure(pid: str, kind: str, day: str, product: str) -> dict[str, Any]:
     return {
-        "resourceType": "Procedure", "id": f"{kind}-{pid}", "status": "completed",
+        "resourceType": "Procedure",
+        "id": f"{kind}-{pid}",
+        "status": "completed",
         "code": {"coding": [{"system": PROCEDURE_SYSTEM, "code": kind}]},
-        "subject": {"reference": f"Patient/{pid}"}, "performedDateTime": day,
+        "subject": {"reference": f"Patient/{pid}"},
+        "performedDateTime": day,
         "usedCode": [{"coding": [{"system": PRODUCT_SYSTEM, "code": product}]}],
     }
 
@@ -131,8 +155,9 @@ class _Observations:
     def __init__(self, export: FhirExport, rng: np.random.Generator, irregular: bool, offset: str) -> None:
         self.export, self.rng, self.irregular, self.offset = export, rng, irregular, offset
         self.catalogue = load_catalogue()
-        self.ucum = {s: code for code, spellings in reversed(self.catalogue.ucum_units.items())
-                     for s in spellings}
+        self.ucum = {
+            s: code for code, spellings in reversed(self.catalogue.ucum_units.items()) for s in spellings
+        }
 
     def of(self, table: str, index: int, row: dict[str, Any]) -> list[dict[str, Any]]:
         """The Observation(s) of row ``index`` of ``table``."""
@@ -148,7 +173,9 @@ class _Observations:
     def _final(self, oid: str, biomarker: Biomarker, row: dict[str, Any]) -> dict[str, Any]:
         reported = row.get("reported_at") if _present(row.get("reported_at")) else row["collected_at"]
         resource = {
-            "resourceType": "Observation", "id": oid, "status": "final",
+            "resourceType": "Observation",
+            "id": oid,
+            "status": "final",
             "code": {"coding": [_code(biomarker)]},
             "subject": {"reference": f"Patient/{row['patient_id']}"},
             "effectiveDateTime": self._time(str(row["collected_at"]), date_only=True),
@@ -161,7 +188,12 @@ class _Observations:
         return resource
 
     def _irregular(
-        self, table: str, index: int, biomarker: Biomarker, row: dict[str, Any], base: dict[str, Any],
+        self,
+        table: str,
+        index: int,
+        biomarker: Biomarker,
+        row: dict[str, Any],
+        base: dict[str, Any],
     ) -> list[dict[str, Any]]:
         before, after, draw = [], [], self.rng.random(5)
         quantity = base.get("valueQuantity")
@@ -201,8 +233,11 @@ class _Observations:
         day on point-in-time retrieval sees the amended one, as it sees the registry row)."""
         first = self._version(base, "final", count=False) | {"meta": {"versionId": "1"}}
         status = "amended" if self.rng.random() < 0.5 else "corrected"
-        base |= {"status": status, "meta": {"versionId": "2"},
-                 "issued": base["issued"].replace("T00:00:00", "T09:00:00")}
+        base |= {
+            "status": status,
+            "meta": {"versionId": "2"},
+            "issued": base["issued"].replace("T00:00:00", "T09:00:00"),
+        }
         self._count(status)
         return first
 
@@ -313,11 +348,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--layout", choices=LAYOUTS, default="ndjson")
-    parser.add_argument("--irregular", action="store_true",
-                        help="add the irregularities real senders produce")
+    parser.add_argument(
+        "--irregular", action="store_true", help="add the irregularities real senders produce"
+    )
     args = parser.parse_args(argv)
-    export = export_fhir(generate_registry(args.patients, args.seed), args.out, layout=args.layout,
-                         irregular=args.irregular, seed=args.seed)
+    export = export_fhir(
+        generate_registry(args.patients, args.seed),
+        args.out,
+        layout=args.layout,
+        irregular=args.irregular,
+        seed=args.seed,
+    )
     print(f"wrote {len(export.paths)} files to {args.out}: {export.resources}; irregular: {export.irregular}")
 
 

@@ -97,8 +97,11 @@ def _handback_day(rng: np.random.Generator, ctx: Arrays, found: NDArray) -> NDAr
     """Assessment after which a patient still event-free is handed back and lost (inf if never)."""
     n = len(found)
     responder = ctx["responder"]
-    q = np.where(responder, np.where(ctx["eu"], _HANDBACK["responder_eu"], _HANDBACK["responder_us"]),
-                 _HANDBACK["other"])
+    q = np.where(
+        responder,
+        np.where(ctx["eu"], _HANDBACK["responder_eu"], _HANDBACK["responder_us"]),
+        _HANDBACK["other"],
+    )
     k = rng.geometric(q, size=n)  # the k-th assessment is the one after which the patient leaves
     schedule = assessment_days(float(np.max(ctx["report_end"], initial=0.0)) + 365.0)
     day = schedule[np.minimum(k - 1, len(schedule) - 1)].astype(float)
@@ -114,7 +117,9 @@ def _other_loss_day(rng: np.random.Generator, infused: NDArray[np.bool_]) -> NDA
     return np.where(early, rng.integers(14, 29, size=n).astype(float), background)
 
 
-def _last_contact(ctx: Arrays, contact: NDArray, loss: NDArray, progression: NDArray, death: NDArray) -> NDArray:
+def _last_contact(
+    ctx: Arrays, contact: NDArray, loss: NDArray, progression: NDArray, death: NDArray
+) -> NDArray:
     """Death day, loss day, or the last assessment before the cut-off (not before a progression)."""
     cutoff = ctx["report_end"]
     schedule = assessment_days(float(np.max(cutoff, initial=0.0)))

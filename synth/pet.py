@@ -87,7 +87,9 @@ def tumour_suv(rng: np.random.Generator, disease: NDArray, progressed: NDArray[n
     return LIVER_SUV * np.exp(log_ratio) * np.where(progressed, PROGRESSION_FACTOR, 1.0)
 
 
-def read_deauville(rng: np.random.Generator, suv: NDArray, progressed: NDArray[np.bool_]) -> NDArray[np.int64]:
+def read_deauville(
+    rng: np.random.Generator, suv: NDArray, progressed: NDArray[np.bool_]
+) -> NDArray[np.int64]:
     """Deauville 1-5 from SUVmax against a patient-specific liver, with reader noise.
 
     Args:
@@ -115,6 +117,8 @@ def _saturate(suv: NDArray, ceiling: float) -> NDArray:
 def _mtv(rng: np.random.Generator, tumour: NDArray, immune: NDArray, ds: NDArray) -> NDArray:
     """Metabolic volume above liver uptake (mL): tumour lesions grow with uptake, immune foci are small."""
     n = len(ds)
-    tumour_ml = np.where(tumour > LIVER_SUV, 6.0 * (tumour / LIVER_SUV) ** 2.2 * np.exp(0.6 * rng.normal(size=n)), 0.0)
+    tumour_ml = np.where(
+        tumour > LIVER_SUV, 6.0 * (tumour / LIVER_SUV) ** 2.2 * np.exp(0.6 * rng.normal(size=n)), 0.0
+    )
     immune_ml = np.where(immune > LIVER_SUV, 4.0 * np.exp(0.7 * rng.normal(size=n)), 0.0)
     return np.where(ds <= 3, 0.0, np.maximum(tumour_ml + immune_ml, 0.5))

@@ -109,7 +109,9 @@ def add_repeats(rng: np.random.Generator, blocks: list[RowBlock], *, rate: float
     return blocks + extra
 
 
-def add_corrections(rng: np.random.Generator, blocks: list[RowBlock], *, rate: float = 0.006) -> list[RowBlock]:
+def add_corrections(
+    rng: np.random.Generator, blocks: list[RowBlock], *, rate: float = 0.006
+) -> list[RowBlock]:
     """Corrected re-reports: same patient, biomarker and collection day, later report, new value.
 
     Args:
@@ -126,10 +128,16 @@ def add_corrections(rng: np.random.Generator, blocks: list[RowBlock], *, rate: f
             continue
         pick = rng.random(len(block.patient)) < rate
         factor = 1.0 + rng.choice([-1.0, 1.0], size=pick.sum()) * rng.uniform(0.05, 0.3, size=pick.sum())
-        extra.append(replace(
-            block, patient=block.patient[pick], value=block.value[pick] * factor, day=block.day[pick],
-            lag=block.lag[pick] + rng.integers(1, 8, size=pick.sum()), window=None,
-        ))
+        extra.append(
+            replace(
+                block,
+                patient=block.patient[pick],
+                value=block.value[pick] * factor,
+                day=block.day[pick],
+                lag=block.lag[pick] + rng.integers(1, 8, size=pick.sum()),
+                window=None,
+            )
+        )
     return blocks + extra
 
 

@@ -37,7 +37,9 @@ class ThresholdRange(_Strict):
 
     def values(self) -> tuple[float, ...]:
         """The thresholds, rounded to avoid float drift (0.10, 0.15, ... 0.90)."""
-        return tuple(float(v) for v in np.round(np.arange(self.start, self.stop + self.step / 2, self.step), 4))
+        return tuple(
+            float(v) for v in np.round(np.arange(self.start, self.stop + self.step / 2, self.step), 4)
+        )
 
 
 class EvaluationConfig(_Strict):

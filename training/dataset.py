@@ -56,7 +56,9 @@ def load_training_data(store: Path, landmark: str) -> TrainingData:
     except RegistryError as exc:
         raise TrainingError(str(exc)) from exc
     if frame.empty or outcomes.empty:
-        raise TrainingError(f"store {store} has no eligible patients or no outcomes for landmark {landmark}; ingest a registry first")
+        raise TrainingError(
+            f"store {store} has no eligible patients or no outcomes for landmark {landmark}; ingest a registry first"
+        )
     day = catalogue.landmarks[landmark].day
     targets = build_targets(outcomes, landmark_day=day)
     counts = count_targets(targets)
@@ -65,14 +67,21 @@ def load_training_data(store: Path, landmark: str) -> TrainingData:
     _check_events(landmark, counts)
     fraction = load_training_config().evaluation.holdout_fraction
     return TrainingData(
-        landmark=landmark, landmark_day=day, frame=frame, targets=targets, counts=counts,
-        holdout=holdout_mask(frame.index, fraction), fingerprint=frame_fingerprint(frame),
+        landmark=landmark,
+        landmark_day=day,
+        frame=frame,
+        targets=targets,
+        counts=counts,
+        holdout=holdout_mask(frame.index, fraction),
+        fingerprint=frame_fingerprint(frame),
     )
 
 
 def holdout_mask(patient_ids: pd.Index, fraction: float = 0.2) -> np.ndarray:
     """Stable patient-level holdout: the same patient is held out in every run and version."""
-    buckets = np.array([int(hashlib.sha256(str(p).encode()).hexdigest()[:8], 16) for p in patient_ids], dtype=np.int64)
+    buckets = np.array(
+        [int(hashlib.sha256(str(p).encode()).hexdigest()[:8], 16) for p in patient_ids], dtype=np.int64
+    )
     return (buckets % 1000) < int(fraction * 1000)
 
 

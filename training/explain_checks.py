@@ -19,7 +19,9 @@ DIRECTION_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def shap_direction_checks(frame: pd.DataFrame, explanation: Explanation, *, min_rows: int = 30) -> pd.DataFrame:
+def shap_direction_checks(
+    frame: pd.DataFrame, explanation: Explanation, *, min_rows: int = 30
+) -> pd.DataFrame:
     """Spearman correlation between each biomarker and the summed contributions of its features.
 
     Returns:
@@ -38,7 +40,15 @@ def shap_direction_checks(frame: pd.DataFrame, explanation: Explanation, *, min_
         if known.sum() < min_rows or np.nanstd(value) == 0:
             continue
         if np.std(contribution[known]) == 0:
-            rows.append({"check": check, "n": int(known.sum()), "spearman": np.nan, "ok": False, "note": "not used by the model"})
+            rows.append(
+                {
+                    "check": check,
+                    "n": int(known.sum()),
+                    "spearman": np.nan,
+                    "ok": False,
+                    "note": "not used by the model",
+                }
+            )
             continue
         rho = float(spearmanr(value[known], contribution[known]).statistic)
         rows.append({"check": check, "n": int(known.sum()), "spearman": rho, "ok": bool(rho > 0), "note": ""})

@@ -42,9 +42,11 @@ def champion_gate(comparison: Comparison | None, *, force: bool = False) -> Gate
     """
     if comparison is None:
         return GateDecision(True, ["no current champion"])
-    text = (f"held-out Uno's C (365 d) {comparison.challenger:.4f} vs champion v{comparison.champion_version} "
-            f"{comparison.champion:.4f}: difference {comparison.delta:+.4f} (paired bootstrap 95% CI "
-            f"{comparison.low:+.4f} to {comparison.high:+.4f}, {comparison.resamples} resamples)")
+    text = (
+        f"held-out Uno's C (365 d) {comparison.challenger:.4f} vs champion v{comparison.champion_version} "
+        f"{comparison.champion:.4f}: difference {comparison.delta:+.4f} (paired bootstrap 95% CI "
+        f"{comparison.low:+.4f} to {comparison.high:+.4f}, {comparison.resamples} resamples)"
+    )
     if force:
         return GateDecision(True, [text, "forced by --promote"])
     better = comparison.low > 0

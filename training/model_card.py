@@ -20,27 +20,51 @@ from .gate import GateDecision
 EXISTING_MODELS = (
     ("IPI (Shipp 1993)", "compared: one-covariate Cox model (`score:ipi`)"),
     ("age-adjusted IPI (Hamlin 2003)", "compared (`score:aaipi`)"),
-    ("CAR-HEMATOTOX (Rejeski 2021)", "compared (`score:car_hematotox`); designed for haematotoxicity, not relapse"),
+    (
+        "CAR-HEMATOTOX (Rejeski 2021)",
+        "compared (`score:car_hematotox`); designed for haematotoxicity, not relapse",
+    ),
     ("m-EASIX (Pennisi 2021)", "compared (`score:m_easix`, log2); designed for CRS"),
-    ("EASIX", "computed as a feature, not compared: a toxicity score whose efficacy cut-offs are unpublished"),
-    ("Day-30 Deauville score (Kuhnl 2022; Galtier 2023)", "compared at day 30 alone (`score:deauville`) and in net benefit"),
-    ("Deauville/ctDNA rule (Frank 2021; Al Zaki 2022)", "compared at day 30 in net benefit (a rule, not a risk model)"),
+    (
+        "EASIX",
+        "computed as a feature, not compared: a toxicity score whose efficacy cut-offs are unpublished",
+    ),
+    (
+        "Day-30 Deauville score (Kuhnl 2022; Galtier 2023)",
+        "compared at day 30 alone (`score:deauville`) and in net benefit",
+    ),
+    (
+        "Deauville/ctDNA rule (Frank 2021; Al Zaki 2022)",
+        "compared at day 30 in net benefit (a rule, not a risk model)",
+    ),
     ("Faramand CRP/ferritin model", "not compared: thresholds not published in an accessible source"),
-    ("Severe4 / CIRS-3+ (Shouse 2023; Kittai 2021)", "not compared: needs per-organ CIRS scores the registry lacks"),
+    (
+        "Severe4 / CIRS-3+ (Shouse 2023; Kittai 2021)",
+        "not compared: needs per-organ CIRS scores the registry lacks",
+    ),
     ("CT-CI (CIBMTR)", "not compared: weights not retrieved"),
     ("Vercellino factors; Buecklein balancer", "not compared: no complete point score published"),
     ("InflaMix (Raj 2025)", "not compared: published parameters may not be redistributed"),
-    ("UC Health decision tree", "not compared: uses labs taken after infusion, unavailable at either landmark's time"),
+    (
+        "UC Health decision tree",
+        "not compared: uses labs taken after infusion, unavailable at either landmark's time",
+    ),
     ("PC-PI (Iacoboni 2024)", "not compared: predicts outcome after relapse, a different question"),
 )
 
 
-def render_model_card(result: TrainResult, *, model_name: str, version: str | None, gate: GateDecision | None) -> str:
+def render_model_card(
+    result: TrainResult, *, model_name: str, version: str | None, gate: GateDecision | None
+) -> str:
     """Markdown model card of a trained landmark model."""
     sections = [
         f"# Model card: {model_name}" + (f" v{version}" if version else "") + " (TRIPOD+AI 1)",
         f"> **{SYNTHETIC_NOTICE}** Every number below describes synthetic patients.",
-        *_summary(result), *_introduction(result), *_methods(result), *_results(result), *_discussion(result),
+        *_summary(result),
+        *_introduction(result),
+        *_methods(result),
+        *_results(result),
+        *_discussion(result),
     ]
     if gate is not None:
         sections += ["## Registry decision (champion gate)", gate.summary()]
@@ -89,7 +113,8 @@ def _methods(r: TrainResult) -> list[str]:
         f"{infusion.min():%Y-%m-%d} to {infusion.max():%Y-%m-%d}; median follow-up (reverse Kaplan-Meier) "
         f"{r.summaries.follow_up['development']:.0f} days in development. Training frame fingerprint `{r.data.fingerprint}`.",
         f"**Participants (6a, 6b, 6c).** {r.data.frame['center'].nunique()} centres. Eligible: infused patients"
-        + (f" alive, progression-free and still followed at day {lm.day}" if lm.day else "") + f". Of {c.infused:,} infused: "
+        + (f" alive, progression-free and still followed at day {lm.day}" if lm.day else "")
+        + f". Of {c.infused:,} infused: "
         f"{c.event_before_landmark:,} had progression or death by the landmark and {c.lost_before_landmark:,} were lost to "
         f"follow-up before it (both excluded), {c.eligible:,} eligible. Treatments: the CAR-T product is a predictor; "
         "bridging therapy and its response are predictors measured before infusion.",
@@ -102,7 +127,8 @@ def _methods(r: TrainResult) -> list[str]:
         "no blinding applies to synthetic outcomes.",
         f"**Predictors (9a, 9b, 9c).** Every candidate is offered all {offered} catalogue features of the landmark (no "
         f"pre-selection), from windows {windows}; the winner `{r.winner}` uses {len(used)}. Its features per modality: "
-        + ", ".join(f"{m} {n}" for m, n in by_modality.items()) + ". Definitions, units and evidence: docs/evidence.md and "
+        + ", ".join(f"{m} {n}" for m, n in by_modality.items())
+        + ". Definitions, units and evidence: docs/evidence.md and "
         "the catalogue reference.",
         f"**Sample size (10).** {r.sample_size.summary()}. Criteria (Riley et al. 2020, anticipated R2cs = 15% of its "
         f"maximum {r.sample_size.max_r2_cs:.3f}): shrinkage >= 0.9 needs {r.sample_size.required_shrinkage:,} patients, "
@@ -123,14 +149,16 @@ def _analysis_methods(r: TrainResult) -> list[str]:
         f"out and used only for final metrics and the champion gate. On the rest: {e.cv_folds}-fold cross-validation "
         f"stratified on the event, hyperparameters chosen inside each training fold ({e.inner_folds}-fold inner search: "
         "XGBoost by Cox partial likelihood, the elastic-net penalty by Harrell's C); leave-one-centre-out with fixed "
-        "default hyperparameters (12d). Candidates: " + "; ".join(f"`{c.name}` ({c.description})" for c in r.candidates)
+        "default hyperparameters (12d). Candidates: "
+        + "; ".join(f"`{c.name}` ({c.description})" for c in r.candidates)
         + f". Boosted Cox models get a cross-fitted calibration slope and Breslow baseline (winner's slope "
         f"{r.predictor.metadata.margin_slope:.3f}). Measures (12e): Uno's C truncated at 365 and 730 days, cumulative/"
         "dynamic AUC at each horizon, IPCW Brier score at each horizon and integrated over days 10-730, calibration at "
         "365 days by decile against Kaplan-Meier (95% log-log CI) and in the large, IPCW net benefit at 365 days; every "
         f"figure with a percentile bootstrap 95% CI ({e.bootstrap_resamples} resamples; {e.holdout_bootstrap_resamples} on "
         "the held-out set), comparisons paired on the same resamples (scikit-survival estimators). No model updating "
-        "(12f). Predictions (12g): the registered MLflow pyfunc; the API and batch scoring use the same object." + notes,
+        "(12f). Predictions (12g): the registered MLflow pyfunc; the API and batch scoring use the same object."
+        + notes,
         "**Class imbalance (13).** No resampling or reweighting (the IPCW classifier's weights correct censoring, not imbalance).",
         "**Fairness (14).** No fairness intervention; performance by sex and age group is reported.",
         f"**Model output (15).** Absolute risk at each horizon, `margin` (log relative hazard) with its TreeSHAP "
@@ -146,7 +174,10 @@ def _analysis_methods(r: TrainResult) -> list[str]:
 
 
 def _results(r: TrainResult) -> list[str]:
-    s, metrics = r.summaries, ["uno_c_365", "uno_c_730", "auc_90", "auc_180", "auc_365", "auc_730", "ibs", "citl_365"]
+    s, metrics = (
+        r.summaries,
+        ["uno_c_365", "uno_c_730", "auc_90", "auc_180", "auc_365", "auc_730", "ibs", "citl_365"],
+    )
     return [
         "## Results",
         "**Participants (20a, 20b, 20c).** Development vs held-out:",
@@ -176,11 +207,17 @@ def _results(r: TrainResult) -> list[str]:
         "and of death without progression at each horizon:",
         _table(s.risk_groups.round(3)),
         "Net benefit at 365 days at the risk-group thresholds and around them (out-of-fold, IPCW; 95% CI):",
-        _table(_net_benefit_at(s.net_benefit, (0.2, r.config.risk_groups.low, 0.45, r.config.risk_groups.high, 0.75))),
+        _table(
+            _net_benefit_at(
+                s.net_benefit, (0.2, r.config.risk_groups.low, 0.45, r.config.risk_groups.high, 0.75)
+            )
+        ),
         "Subgroups (out-of-fold):",
         _table(s.subgroups.round(3)),
         "**Heterogeneity across centres (23b).** Leave-one-centre-out, pooled:",
-        _table(_with_ci(r.loco, ["uno_c_365", "uno_c_730", "ibs", "citl_365"])) if len(r.loco) else "not enough centres",
+        _table(_with_ci(r.loco, ["uno_c_365", "uno_c_730", "ibs", "citl_365"]))
+        if len(r.loco)
+        else "not enough centres",
         "Per held-out centre (calibration-in-the-large = mean predicted minus observed 365-day risk):",
         _table(s.loco_centres.round(3)) if len(s.loco_centres) else "not enough centres",
         "**Explanations agree with the literature** (Spearman correlation of each biomarker with its TreeSHAP contributions):",
@@ -191,11 +228,14 @@ def _results(r: TrainResult) -> list[str]:
 
 def _specification(r: TrainResult) -> list[str]:
     meta = r.predictor.metadata
-    baseline = ", ".join(f"H0({h} d) = {v:.4f}" for h, v in zip(meta.horizons_days, meta.baseline_cumulative_hazard, strict=True))
+    baseline = ", ".join(
+        f"H0({h} d) = {v:.4f}"
+        for h, v in zip(meta.horizons_days, meta.baseline_cumulative_hazard, strict=True)
+    )
     return [
         f"**Model specification (22).** `{r.winner}`: XGBoost `survival:cox`, hyperparameters `{r.final_params['xgboost']}`; "
         f"margin = {meta.margin_slope:.4f} x booster margin; {baseline}; risk(h) = 1 - exp(-H0(h) exp(margin)). Obtain "
-        f"predictions with `mlflow.pyfunc.load_model(\"models:/cart-relapse-{r.data.landmark}@champion\")`, "
+        f'predictions with `mlflow.pyfunc.load_model("models:/cart-relapse-{r.data.landmark}@champion")`, '
         f"`POST /v1/predict/{r.data.landmark}` or `cart-relapse score --landmark {r.data.landmark}`.",
     ]
 
@@ -227,21 +267,32 @@ def _with_ci(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     out = pd.DataFrame({"candidate": table["candidate"]})
     for metric in metrics:
         out[metric] = [
-            "" if pd.isna(row[metric]) else f"{row[metric]:.3f} [{row[metric + '_lo']:.3f}, {row[metric + '_hi']:.3f}]"
+            ""
+            if pd.isna(row[metric])
+            else f"{row[metric]:.3f} [{row[metric + '_lo']:.3f}, {row[metric + '_hi']:.3f}]"
             for _, row in table.iterrows()
         ]
     return out
 
 
 def _net_benefit_at(table: pd.DataFrame, thresholds: Sequence[float]) -> pd.DataFrame:
-    wanted = table[np.isclose(table["threshold"].to_numpy()[:, None], np.asarray(thresholds)[None, :]).any(axis=1)]
-    cells = wanted.assign(value=[f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
-                                 zip(wanted["net_benefit"], wanted["low"], wanted["high"], strict=True)])
+    wanted = table[
+        np.isclose(table["threshold"].to_numpy()[:, None], np.asarray(thresholds)[None, :]).any(axis=1)
+    ]
+    cells = wanted.assign(
+        value=[
+            f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+            for v, lo, hi in zip(wanted["net_benefit"], wanted["low"], wanted["high"], strict=True)
+        ]
+    )
     return cells.pivot(index="strategy", columns="threshold", values="value").reset_index()
 
 
 def _table(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    rows = [
+        "| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *rows])

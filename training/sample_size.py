@@ -53,9 +53,11 @@ class SampleSizeCheck:
 
     def summary(self) -> str:
         verdict = "adequate" if self.adequate else "TOO SMALL"
-        return (f"Riley et al. 2020: {self.parameters} candidate parameters need at least {self.required:,} patients "
-                f"(~{self.required_events:,} events); the development set has {self.patients:,} patients and "
-                f"{self.events:,} events: {verdict}")
+        return (
+            f"Riley et al. 2020: {self.parameters} candidate parameters need at least {self.required:,} patients "
+            f"(~{self.required_events:,} events); the development set has {self.patients:,} patients and "
+            f"{self.events:,} events: {verdict}"
+        )
 
 
 def candidate_parameters(specs: Sequence[FeatureSpec]) -> int:
@@ -83,7 +85,11 @@ def check_sample_size(
     r2 = ANTICIPATED_SHARE_OF_MAX_R2 * max_r2
     optimism_shrinkage = r2 / (r2 + OPTIMISM * max_r2)
     return SampleSizeCheck(
-        parameters=parameters, patients=n, events=events, max_r2_cs=float(max_r2), anticipated_r2_cs=float(r2),
+        parameters=parameters,
+        patients=n,
+        events=events,
+        max_r2_cs=float(max_r2),
+        anticipated_r2_cs=float(r2),
         required_shrinkage=_by_shrinkage(parameters, r2, SHRINKAGE),
         required_optimism=_by_shrinkage(parameters, r2, optimism_shrinkage),
         required_precision=_by_precision(events / person_time, person_time / n, horizon / DAYS_PER_YEAR),

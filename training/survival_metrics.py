@@ -62,7 +62,9 @@ class SurvivalEvaluator:
         seed: seeds the resamples (the same seed gives the same resamples, so results are paired).
     """
 
-    def __init__(self, time: np.ndarray, event: np.ndarray, spec: EvaluationSpec, *, n_boot: int, seed: int) -> None:
+    def __init__(
+        self, time: np.ndarray, event: np.ndarray, spec: EvaluationSpec, *, n_boot: int, seed: int
+    ) -> None:
         self.event = np.asarray(event, dtype=bool)
         self.time = order_censoring_after_events(np.asarray(time, dtype=np.float64), self.event)
         self.spec = spec
@@ -99,7 +101,9 @@ class SurvivalEvaluator:
 
     def net_benefit_of_rule(self, treat: np.ndarray) -> dict[str, np.ndarray]:
         """Net benefit of a fixed yes/no decision rule (e.g. Deauville/ctDNA) at every threshold."""
-        return self._net_benefit_from_treat(np.repeat(np.asarray(treat, dtype=bool)[:, None], len(self.spec.thresholds), 1))
+        return self._net_benefit_from_treat(
+            np.repeat(np.asarray(treat, dtype=bool)[:, None], len(self.spec.thresholds), 1)
+        )
 
     def treat_all(self) -> dict[str, np.ndarray]:
         """Net benefit of treating everyone, at every threshold."""
@@ -145,7 +149,10 @@ class SurvivalEvaluator:
         ranked = score[order]
         left = np.searchsorted(ranked, ranked - TIED_TOL, side="left")
         right = np.searchsorted(ranked, ranked + TIED_TOL, side="right")
-        cum_control = np.concatenate([np.zeros((len(self.weights), 1)), np.cumsum(self.weights[:, order] * control[order], axis=1)], axis=1)
+        cum_control = np.concatenate(
+            [np.zeros((len(self.weights), 1)), np.cumsum(self.weights[:, order] * control[order], axis=1)],
+            axis=1,
+        )
         credit = cum_control[:, left] + 0.5 * (cum_control[:, right] - cum_control[:, left])
         case_weight = (case * self.inv_g_obs)[order]
         numerator = (self.weights[:, order] * case_weight * credit).sum(axis=1)
@@ -170,7 +177,9 @@ class SurvivalEvaluator:
     def _brier(self, score: np.ndarray, horizon: float) -> np.ndarray:
         if np.isnan(score).any():
             return np.full(len(self.weights), np.nan)
-        return self.weights @ self._brier_losses(score[:, None], np.array([horizon], dtype=float))[:, 0] / self.n
+        return (
+            self.weights @ self._brier_losses(score[:, None], np.array([horizon], dtype=float))[:, 0] / self.n
+        )
 
     def _integrated_brier(self, risk: np.ndarray) -> np.ndarray:
         grid = self.spec.brier_grid
@@ -195,8 +204,11 @@ class SurvivalEvaluator:
         horizon = self.spec.headline
         observed = self.weights @ self._observed_terms(horizon)[0] / self.n
         predicted = self.weights @ risk / self.n
-        return {f"observed_risk_{horizon}": observed, f"mean_risk_{horizon}": predicted,
-                f"citl_{horizon}": predicted - observed}
+        return {
+            f"observed_risk_{horizon}": observed,
+            f"mean_risk_{horizon}": predicted,
+            f"citl_{horizon}": predicted - observed,
+        }
 
     def _net_benefit(self, risk: np.ndarray) -> dict[str, np.ndarray]:
         thresholds = np.asarray(self.spec.thresholds)

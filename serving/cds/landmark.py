@@ -40,7 +40,11 @@ class NoRisk:
 
 
 def find_landmark(
-    mapping: FhirMapping, patient: Mapping[str, Any], *, service: CdsService, now: datetime,
+    mapping: FhirMapping,
+    patient: Mapping[str, Any],
+    *,
+    service: CdsService,
+    now: datetime,
 ) -> Landmark | NoRisk:
     """The patient's landmark, or why there is none.
 
@@ -63,10 +67,15 @@ def find_landmark(
     landmark = infusion + timedelta(days=service.day)
     today = now.astimezone().date()
     if _deceased(patient):
-        return NoRisk("deceased", "the Patient resource records a death; the model predicts for living patients")
+        return NoRisk(
+            "deceased", "the Patient resource records a death; the model predicts for living patients"
+        )
     if today < landmark:
-        return NoRisk("not-yet", f"this {service.landmark} model applies from day {service.day} after infusion, "
-                                 f"{landmark.isoformat()} (infused {infusion.isoformat()})")
+        return NoRisk(
+            "not-yet",
+            f"this {service.landmark} model applies from day {service.day} after infusion, "
+            f"{landmark.isoformat()} (infused {infusion.isoformat()})",
+        )
     return Landmark(row=row, infusion_date=infusion, landmark_date=landmark, today=today)
 
 

@@ -28,9 +28,13 @@ def require_admin_client(request: Request, settings: SettingsDep) -> None:
 
 
 @router.post(
-    "/reload", response_model=ReloadResponse, dependencies=[Depends(require_admin_client)],
-    responses={403: {"model": ErrorResponse, "description": "no token configured and the client is not on loopback"},
-               409: {"model": ReloadResponse, "description": "a candidate was refused; the old model keeps serving"}},
+    "/reload",
+    response_model=ReloadResponse,
+    dependencies=[Depends(require_admin_client)],
+    responses={
+        403: {"model": ErrorResponse, "description": "no token configured and the client is not on loopback"},
+        409: {"model": ReloadResponse, "description": "a candidate was refused; the old model keeps serving"},
+    },
 )
 async def reload_models(reloader: ReloaderDep) -> JSONResponse:
     """Load every landmark's configured model URI (e.g. ``models:/cart-relapse-day30@champion``) in a

@@ -24,7 +24,13 @@ from ..cds.cards import CardContext, no_risk_card, risk_card
 from ..cds.landmark import Landmark, find_landmark
 from ..cds.point_in_time import NotUsed, landmark_features
 from ..cds.prefetch import Prefetch, PrefetchMissing, read_prefetch
-from ..cds.schemas import CardsResponse, CdsServiceRequest, DiscoveryResponse, FeedbackRequest, FeedbackResponse
+from ..cds.schemas import (
+    CardsResponse,
+    CdsServiceRequest,
+    DiscoveryResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+)
 from ..cds.services import CdsService
 from ..deps import RegistryDep, SettingsDep, get_model
 from ..handoff import Handoff
@@ -33,14 +39,23 @@ from ..predict import predict_patients
 from ..schemas import ErrorResponse, ValidationErrorResponse
 
 logger = logging.getLogger("cart_relapse.serving")
-router = APIRouter(prefix="/cds-services", tags=["cds-hooks"], responses={
-    401: {"model": ErrorResponse, "description": "missing or invalid JWT (or no JWKS configured and not loopback)"},
-})
+router = APIRouter(
+    prefix="/cds-services",
+    tags=["cds-hooks"],
+    responses={
+        401: {
+            "model": ErrorResponse,
+            "description": "missing or invalid JWT (or no JWKS configured and not loopback)",
+        },
+    },
+)
 _CALL_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "the body cannot be decoded (e.g. not UTF-8)"},
     404: {"model": ErrorResponse, "description": "unknown CDS service"},
-    412: {"model": ErrorResponse, "description": "a prefetch key is missing or incomplete (this service never "
-                                                 "queries the FHIR server)"},
+    412: {
+        "model": ErrorResponse,
+        "description": "a prefetch key is missing or incomplete (this service never queries the FHIR server)",
+    },
     422: {"model": ValidationErrorResponse, "description": "malformed body or prefetch, each problem named"},
     503: {"model": ErrorResponse, "description": "the landmark's model is loading or could not be loaded"},
 }
@@ -50,7 +65,9 @@ def get_service(service_id: str, request: Request) -> CdsService:
     """The CDS service called; 404 naming the known ids otherwise."""
     services: dict[str, CdsService] = request.app.state.cds_services
     if service_id not in services:
-        raise HTTPException(404, detail=f"unknown CDS service {service_id[:80]!r}; expected one of {list(services)}")
+        raise HTTPException(
+            404, detail=f"unknown CDS service {service_id[:80]!r}; expected one of {list(services)}"
+        )
     return services[service_id]
 
 
@@ -62,7 +79,10 @@ def discovery(request: Request) -> dict[str, Any]:
 
 @router.post("/{service_id}", response_model=CardsResponse, responses=_CALL_ERRORS)
 async def call_service(
-    body: CdsServiceRequest, request: Request, registry: RegistryDep, settings: SettingsDep,
+    body: CdsServiceRequest,
+    request: Request,
+    registry: RegistryDep,
+    settings: SettingsDep,
     service: CdsService = Depends(get_service),
 ) -> JSONResponse:
     """Risk of progression/relapse or death from the prefetch as known at the landmark: one card (or
@@ -78,19 +98,29 @@ async def call_service(
     return JSONResponse({"cards": cards})
 
 
-@router.post("/{service_id}/feedback", response_model=FeedbackResponse,
-             responses={code: _CALL_ERRORS[code] for code in (400, 404, 422)})
+@router.post(
+    "/{service_id}/feedback",
+    response_model=FeedbackResponse,
+    responses={code: _CALL_ERRORS[code] for code in (400, 404, 422)},
+)
 def feedback(body: FeedbackRequest, service: CdsService = Depends(get_service)) -> FeedbackResponse:
     """Accept the EHR's feedback on cards; logged with the card id and outcome only (no patient data,
     no override comment)."""
     for item in body.feedback:
-        logger.info("cds feedback service=%s card=%s outcome=%s accepted_suggestions=%d override_reason=%s",
-                    service.id, item.card[:64], item.outcome, len(item.acceptedSuggestions or []),
-                    "given" if item.overrideReason else "none")
+        logger.info(
+            "cds feedback service=%s card=%s outcome=%s accepted_suggestions=%d override_reason=%s",
+            service.id,
+            item.card[:64],
+            item.outcome,
+            len(item.acceptedSuggestions or []),
+            "given" if item.overrideReason else "none",
+        )
     return FeedbackResponse(received=len(body.feedback))
 
 
-def _cards(request: Request, service: CdsService, model: ServingModel, prefetch: Prefetch, link_base: str) -> list[dict]:
+def _cards(
+    request: Request, service: CdsService, model: ServingModel, prefetch: Prefetch, link_base: str
+) -> list[dict]:
     catalogue = load_catalogue()
     now: datetime = request.app.state.clock()
     mapping = map_resources(prefetch.records, catalogue=catalogue)
@@ -98,13 +128,21 @@ def _cards(request: Request, service: CdsService, model: ServingModel, prefetch:
     found = find_landmark(mapping, prefetch.patient, service=service, now=now)
     if not isinstance(found, Landmark):
         return [] if found.reason == "no-infusion" else [no_risk_card(context, found)]
-    features = landmark_features(mapping, found, raw=dict(prefetch.records), schema=model.schema,
-                                 catalogue=catalogue, now=now)
-    features.not_used += [NotUsed(f"{key} entry {index}", "unsupported resource", f"{kind} in the {key} prefetch")
-                          for key, index, kind in prefetch.unexpected]
+    features = landmark_features(
+        mapping, found, raw=dict(prefetch.records), schema=model.schema, catalogue=catalogue, now=now
+    )
+    features.not_used += [
+        NotUsed(f"{key} entry {index}", "unsupported resource", f"{kind} in the {key} prefetch")
+        for key, index, kind in prefetch.unexpected
+    ]
     prediction = predict_patients(model, [model.schema.parse(features.features)])[0]
-    handoff = Handoff(landmark=service.landmark, features=features.features, patient_id=str(prefetch.patient["id"]),
-                      model_version=model.version, landmark_date=found.landmark_date.isoformat())
+    handoff = Handoff(
+        landmark=service.landmark,
+        features=features.features,
+        patient_id=str(prefetch.patient["id"]),
+        model_version=model.version,
+        landmark_date=found.landmark_date.isoformat(),
+    )
     key = request.app.state.handoff.put(handoff)
     link = f"{link_base}/ui/{service.landmark}/from-card/{key}"
     return [risk_card(context, prediction, features, landmark_date=found.landmark_date, link=link)]

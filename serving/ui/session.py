@@ -62,7 +62,9 @@ def require_session(request: Request) -> None:
         return
     if request.app.state.ui_sessions.valid(request.cookies.get(COOKIE)):
         return
-    raise HTTPException(303, detail="sign in first", headers={"Location": f"/ui/login?next={quote(request.url.path)}"})
+    raise HTTPException(
+        303, detail="sign in first", headers={"Location": f"/ui/login?next={quote(request.url.path)}"}
+    )
 
 
 def check_origin(request: Request) -> None:

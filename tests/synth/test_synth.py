@@ -150,13 +150,19 @@ def test_outcomes_are_consistent(clean: dict[str, pd.DataFrame]) -> None:
         assert (when[infusion.notna()].dropna() >= infusion[when.notna() & infusion.notna()]).all(), col
     death = pd.to_datetime(out["death_date"])
     obs = _observations(clean)
-    assert (pd.to_datetime(obs["collected_at"]) <= obs["patient_id"].map(death).fillna(pd.Timestamp.max)).all()
+    assert (
+        pd.to_datetime(obs["collected_at"]) <= obs["patient_id"].map(death).fillna(pd.Timestamp.max)
+    ).all()
     vein_to_vein = (infusion - apheresis).dt.days.dropna()
     assert 33 <= vein_to_vein.median() <= 47
 
 
 def test_same_seed_same_registry_other_seed_differs() -> None:
-    a, b, c = generate_registry(150, seed=11), generate_registry(150, seed=11), generate_registry(150, seed=12)
+    a, b, c = (
+        generate_registry(150, seed=11),
+        generate_registry(150, seed=11),
+        generate_registry(150, seed=12),
+    )
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
     assert not a["clinical"].equals(c["clinical"])
@@ -173,7 +179,10 @@ def _numeric_marker(b: pd.Series) -> pd.Series:
 
 def _unknown_unit(o: pd.DataFrame) -> pd.Series:
     known = o["biomarker"].isin(CATALOGUE.biomarker_names)
-    ok = [(not k) or (u in CATALOGUE.biomarker(b).accepted_units) for k, b, u in zip(known, o["biomarker"], o["unit"])]
+    ok = [
+        (not k) or (u in CATALOGUE.biomarker(b).accepted_units)
+        for k, b, u in zip(known, o["biomarker"], o["unit"])
+    ]
     return ~pd.Series(ok, index=o.index)
 
 
@@ -195,7 +204,8 @@ BAD_KINDS: dict[str, Callable[[pd.DataFrame, set[str]], pd.Series]] = {
     < pd.to_datetime(o["collected_at"], errors="coerce"),
     "unknown patient": lambda o, ids: ~o["patient_id"].isin(ids),
     "malformed date": lambda o, ids: ~_is_date(o["collected_at"]) | ~_is_date(o["reported_at"]),
-    "bad value": lambda o, ids: _numeric_marker(o["biomarker"]) & pd.to_numeric(o["value"], errors="coerce").isna(),
+    "bad value": lambda o, ids: _numeric_marker(o["biomarker"])
+    & pd.to_numeric(o["value"], errors="coerce").isna(),
 }
 
 
@@ -209,7 +219,9 @@ def test_dirty_mode_has_each_kind_of_bad_row_and_clean_mode_none(
     assert detect(_observations(dirty), ids).sum() >= 5
 
 
-def test_dirty_mode_keeps_the_clean_rows(clean: dict[str, pd.DataFrame], dirty: dict[str, pd.DataFrame]) -> None:
+def test_dirty_mode_keeps_the_clean_rows(
+    clean: dict[str, pd.DataFrame], dirty: dict[str, pd.DataFrame]
+) -> None:
     for name in MODALITIES:
         assert len(dirty[name]) > len(clean[name])
         merged = clean[name].merge(dirty[name].drop_duplicates(), how="left", indicator=True)
