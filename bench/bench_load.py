@@ -88,8 +88,8 @@ def _has_champions(uri: str) -> bool:
 
 def _bodies(frames: dict[str, pd.DataFrame], n: int) -> list[tuple[str, str]]:
     """(path, JSON body) pairs: real patients, alternating landmarks; every tenth a batch of 8."""
-    from features.catalogue import load_catalogue
     from cart_relapse.process import request_features
+    from features.catalogue import load_catalogue
 
     catalogue = load_catalogue()
     rows = {

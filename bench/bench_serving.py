@@ -44,9 +44,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from cart_relapse.process import api_server, free_port, venv_env, wait_ready
 from features.catalogue import load_catalogue
 from models.predictor import MODEL_FORMAT
-from cart_relapse.process import api_server, free_port, venv_env, wait_ready
 from synth.frames import random_feature_frame, random_survival_frame
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from rich.console import Console
 from rich.table import Table
 

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import httpx
-
 import pandas as pd
 from rich.table import Table
 
@@ -71,7 +70,8 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
 
 def scores_path(data_dir: Path, landmark: str) -> Path:
     """Where the demo writes a landmark's scores: ``scores.parquet`` for the first catalogue landmark
-    (infusion day), ``scores_<landmark>.parquet`` for the others."""
+    (infusion day), ``scores_<landmark>.parquet`` for the others.
+    """
     first = next(iter(load_catalogue().landmarks))
     return data_dir / ("scores.parquet" if landmark == first else f"scores_{landmark}.parquet")
 

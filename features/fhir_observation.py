@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .units import round_significant
 from .catalogue import Biomarker, Catalogue
 from .fhir_rows import REASON_STATUS, Key, ObservationRow, Rejection
 from .fhir_terms import (
@@ -43,6 +42,7 @@ from .fhir_terms import (
     unit_text,
     zone_of,
 )
+from .units import round_significant
 
 BELOW, ABOVE = ("<", "<="), (">", ">=")
 STRICTLY_ABOVE = Decimal("1.000000001")

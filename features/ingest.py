@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 
 from .catalogue import Catalogue, load_catalogue
-from .lookup import register_catalogue
 from .fhir_stage import FhirStaged, classify_fhir_records, stage_fhir
+from .lookup import register_catalogue
 from .persist import (
     FileCounts,
     apply_keyed,
@@ -188,7 +188,8 @@ def _quarantine_and_count(
     con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile], ingest_id: int
 ) -> dict[int, FileCounts]:
     """Write the quarantine rows of ``staged`` and count them (every reason: ``merge_counts`` keeps
-    the top ones per file, over the parts of a FHIR file)."""
+    the top ones per file, over the parts of a FHIR file).
+    """
     write_quarantine(con, checked, staged, ingest_id)
     return count_rows(con, checked, staged, top=None)
 

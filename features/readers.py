@@ -44,7 +44,7 @@ _OBSERVATION_COLUMNS = (
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "patients": (("patient_id", "center", "sex", "age", "product", "apheresis_date", "infusion_date"), ()),
     "outcomes": (("patient_id", "progression_date", "death_date", "last_followup_date"), ()),
-    **{table: _OBSERVATION_COLUMNS for table in OBSERVATION_TABLES},
+    **dict.fromkeys(OBSERVATION_TABLES, _OBSERVATION_COLUMNS),
 }
 """Per table: (required columns, optional columns). Other columns are kept in quarantine rows only."""
 

@@ -99,7 +99,7 @@ def compare_to_profile(
     flagged = [f["name"] for f in features if f["flagged"]]
     return {
         "format": DRIFT_FORMAT,
-        "n_rows": int(len(frame)),
+        "n_rows": len(frame),
         "reference_rows": profile.get("n_rows"),
         "rule": dict(FLAG_RULE),
         "features": features,
@@ -243,7 +243,7 @@ def unit_suspects(
             continue
         factor = unit_factor(ratio, se=math.hypot(ref["log10_se"], _batch_se(known)))
         if factor is not None:
-            out.append({"centre": name, "ratio": ratio, "factor": factor, "n": int(len(known))})
+            out.append({"centre": name, "ratio": ratio, "factor": factor, "n": len(known)})
     return out
 
 

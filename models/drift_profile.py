@@ -83,7 +83,7 @@ def build_reference_profile(
     )
     return {
         "format": PROFILE_FORMAT,
-        "n_rows": int(len(frame)),
+        "n_rows": len(frame),
         "centre_column": centre_column if centres is not None else None,
         "features": features,
         "score": {"name": SCORE_COLUMN, **score},
@@ -126,7 +126,7 @@ def profile_numeric(
         "kind": "numeric",
         "type": spec.type if spec else "float",
         "unit": spec.unit if spec else "",
-        "n": int(len(values)),
+        "n": len(values),
         "n_missing": int((~present).sum()),
     }
     if len(known) == 0:
@@ -157,7 +157,7 @@ def profile_categorical(values: np.ndarray, spec: FeatureSpec) -> dict[str, Any]
         "kind": "categorical",
         "type": spec.type,
         "unit": spec.unit,
-        "n": int(len(values)),
+        "n": len(values),
         "n_missing": int((~present).sum()),
         "levels": levels,
         "counts": [int(seen.get(lv, 0)) for lv in levels],
@@ -177,7 +177,7 @@ def _medians(values: np.ndarray, centres: np.ndarray | None, seed: int) -> dict[
         median = float(np.median(known)) if len(known) else 0.0
         if len(known) >= MIN_CENTRE_VALUES and median > 0:
             out[name] = {
-                "n": int(len(known)),
+                "n": len(known),
                 "median": median,
                 "log10_se": log10_median_se(known, seed=seed),
             }

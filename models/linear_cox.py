@@ -1,5 +1,6 @@
 """Penalised linear Cox model (scikit-survival's elastic-net ``CoxnetSurvivalAnalysis``) on the
-preprocessed feature frame: the transparent comparator of the gradient-boosted Cox model."""
+preprocessed feature frame: the transparent comparator of the gradient-boosted Cox model.
+"""
 
 from __future__ import annotations
 

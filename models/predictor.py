@@ -57,7 +57,8 @@ def output_columns(
     feature_names: tuple[str, ...], horizons_days: tuple[int, ...] = HORIZONS_DAYS
 ) -> tuple[str, ...]:
     """The pyfunc's output columns, in order: the risks, ``relapse_probability``, ``risk_group``,
-    ``margin``, ``base_value``, then one ``contrib__<feature>`` per feature."""
+    ``margin``, ``base_value``, then one ``contrib__<feature>`` per feature.
+    """
     return (
         *(risk_column(h) for h in horizons_days),
         *FIXED_OUTPUTS,

@@ -1,5 +1,6 @@
 """Published clinical scores as baselines: each score as the single covariate of a Cox model,
-fitted on the training folds only (so it predicts an absolute risk curve like every candidate)."""
+fitted on the training folds only (so it predicts an absolute risk curve like every candidate).
+"""
 
 from __future__ import annotations
 

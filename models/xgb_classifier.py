@@ -1,5 +1,6 @@
 """Gradient-boosted binary classifier on catalogue features, with XGBoost's native missing-value handling
-(the base of the 12-month IPCW reference classifier, ``models/ipcw.py``)."""
+(the base of the 12-month IPCW reference classifier, ``models/ipcw.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from features.catalogue import FeatureSpec

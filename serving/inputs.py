@@ -17,7 +17,6 @@ import numpy as np
 
 from features.catalogue import Catalogue, FeatureSpec
 from features.units import to_canonical
-
 from models.encode import Value
 
 _OBJECT_KEYS = frozenset({"value", "unit", "reference_high"})
@@ -58,7 +57,8 @@ class InputField:
 @dataclass
 class PatientValues:
     """One patient's validated values (canonical units), the ULNs sent with them, and the features
-    sent as ``null`` (known to be missing: a derived feature sent as null is not computed)."""
+    sent as ``null`` (known to be missing: a derived feature sent as null is not computed).
+    """
 
     values: dict[str, Value] = field(default_factory=dict)
     uln: dict[str, float] = field(default_factory=dict)

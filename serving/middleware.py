@@ -83,7 +83,8 @@ class RequestContextMiddleware:
 
 class TokenAuthMiddleware:
     """Require ``Authorization: Bearer <token>`` on every path but health, docs and the paths with their own
-    authentication (before the body is read)."""
+    authentication (before the body is read).
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app

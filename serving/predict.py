@@ -92,7 +92,8 @@ def explain_rows(model: ServingModel, rows: Sequence[dict[str, Value]]) -> Expla
 def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> list[dict[str, Value]]:
     """Each patient's values plus the derived features they did not send, computed by
     ``derive_values`` from the values they did send (missing when not computable or not finite).
-    A derived feature sent as ``null`` stays missing."""
+    A derived feature sent as ``null`` stays missing.
+    """
     rows = [dict(p.values) for p in patients]
     derived = model.schema.derived
     todo = [i for i, p in enumerate(patients) if any(n not in p.values and n not in p.nulls for n in derived)]
@@ -110,7 +111,8 @@ def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> 
 def derivation_columns(model: ServingModel, patients: Sequence[PatientValues]) -> dict[str, np.ndarray]:
     """The base features (and ULN helpers) of ``patients`` as arrays, laid out as the feature store's
     point-in-time columns: floats (NaN when missing), categories as objects (None when missing). A request
-    carries no dates, so vein-to-vein time is sent or missing."""
+    carries no dates, so vein-to-vein time is sent or missing.
+    """
     columns: dict[str, np.ndarray] = {}
     for name, spec_field in model.schema.fields.items():
         if spec_field.spec.source == "derived":

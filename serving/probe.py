@@ -84,7 +84,8 @@ def _midpoint(
 
 def _check_booster_shape(model: ServingModel) -> None:
     """The boosters must take exactly the metadata's features, in order: XGBoost is not asked to
-    predict a matrix of another width (with ``validate_features=False`` that can corrupt memory)."""
+    predict a matrix of another width (with ``validate_features=False`` that can corrupt memory).
+    """
     names = list(model.predictor.feature_names)
     for label, booster in (
         ("booster", model.predictor.booster),

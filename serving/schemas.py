@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.catalogue import Modality, ValueType
 
 from .request_model import patient_features_model
-
 
 PatientFeatures = patient_features_model()
 

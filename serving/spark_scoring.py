@@ -117,7 +117,8 @@ def result_type(outputs: list[Column]) -> str:
 
 def top_driver_columns(contributions: list[str]) -> list[Any]:
     """``top{k}_feature``/``top{k}_contribution`` expressions: the k largest absolute contributions,
-    largest first (ties: the feature earlier in the signature first)."""
+    largest first (ties: the feature earlier in the signature first).
+    """
     from pyspark.sql import functions as F
 
     if not contributions:

@@ -11,6 +11,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from features.catalogue import MODALITIES, Biomarker, load_catalogue
+
 from .centres import CENTRES, centre_attribute, centre_units
 from .cohort import Arrays
 from .rows import RowBlock

@@ -37,7 +37,7 @@ _CLEARING_PER_DAY = 0.04  # residual-disease units still shed per day before day
 
 
 def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
-    """ctDNA rows for patients in their centre's ctDNA programme.
+    """CtDNA rows for patients in their centre's ctDNA programme.
 
     Args:
         rng: random generator.

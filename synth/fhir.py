@@ -215,7 +215,7 @@ class _Observations:
         return [*before, base, *after]
 
     def _censor(self, biomarker: Biomarker, quantity: dict[str, Any]) -> bool:
-        """ctDNA zeros become ``<0.5``; CRP below 0.3 mg/dL becomes ``<0.3 mg/dL`` / ``<3 mg/L``."""
+        """CtDNA zeros become ``<0.5``; CRP below 0.3 mg/dL becomes ``<0.3 mg/dL`` / ``<3 mg/L``."""
         factor = biomarker.unit_factor(quantity.get("unit", "")) or 1.0
         if biomarker.name == "ctdna" and quantity["value"] == 0:
             limit = 0.5
@@ -230,7 +230,8 @@ class _Observations:
     def _amend(self, base: dict[str, Any]) -> dict[str, Any]:
         """Make ``base`` an amended (or corrected) version issued at 09:00 on its report day and return
         its first, final version: a wrong value issued at 00:00 that day (both are stored; from that
-        day on point-in-time retrieval sees the amended one, as it sees the registry row)."""
+        day on point-in-time retrieval sees the amended one, as it sees the registry row).
+        """
         first = self._version(base, "final", count=False) | {"meta": {"versionId": "1"}}
         status = "amended" if self.rng.random() < 0.5 else "corrected"
         base |= {
@@ -272,7 +273,8 @@ def _code(biomarker: Biomarker) -> dict[str, str]:
 def _value(biomarker: Biomarker, value: str, unit: str, ucum: dict[str, str]) -> dict[str, Any]:
     """``value[x]`` of a registry value: a quantity (UCUM code when the catalogue has one), an
     integer, a boolean, or a category level as CodeableConcept text; text that is not a number of
-    the biomarker's type is exported as valueString (ingest quarantines it)."""
+    the biomarker's type is exported as valueString (ingest quarantines it).
+    """
     if biomarker.type == "category":
         return {"valueCodeableConcept": {"text": value}}
     try:
@@ -316,7 +318,8 @@ def _write_ndjson(resources: list[dict[str, Any]], out_dir: Path) -> list[Path]:
 
 def _write_bundles(resources: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """One collection Bundle per patient; entries have urn:uuid fullUrls and subjects point at the
-    Patient's fullUrl when the Patient is in the Bundle."""
+    Patient's fullUrl when the Patient is in the Bundle.
+    """
     by_patient: dict[str, list[dict[str, Any]]] = {}
     for r in resources:
         pid = r["id"] if r["resourceType"] == "Patient" else r["subject"]["reference"].split("/", 1)[1]

@@ -1,5 +1,6 @@
 """Small random feature frames (every catalogue feature, store dtypes) with planted outcomes: for model
-tests and benchmarks that need no registry or store."""
+tests and benchmarks that need no registry or store.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ def random_feature_frame(
     n: int, landmark: str = "preinfusion", *, seed: int = 0, missing: float = 0.2
 ) -> tuple[pd.DataFrame, pd.Series]:
     """A frame with every feature of ``landmark`` (dtypes as the feature store writes them) and a
-    label that depends on LDH, ECOG and product, so models have something to learn."""
+    label that depends on LDH, ECOG and product, so models have something to learn.
+    """
     rng = np.random.default_rng(seed)
     columns: dict[str, object] = {
         "patient_id": [f"P{i:05d}" for i in range(n)],
@@ -51,7 +53,8 @@ def random_survival_frame(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A feature frame as :func:`random_feature_frame` and a survival target whose hazard rises with
     LDH, ECOG and tisa-cel: ``time`` (days), ``event`` (bool), ``cause`` (1 progression, 2 death) and
-    exponential censoring at ``censoring_rate`` per day."""
+    exponential censoring at ``censoring_rate`` per day.
+    """
     frame, _ = random_feature_frame(n, landmark, seed=seed, missing=missing)
     rng = np.random.default_rng(seed + 1000)
     ldh = np.nan_to_num(frame["ldh_preld"].to_numpy(float), nan=500.0)

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from features.catalogue import load_catalogue
+
 from .cohort import Arrays
 
 

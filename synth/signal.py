@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.catalogue import Catalogue, load_catalogue
+
 from .estimates import km_survival_at
 from .landmark_labels import HORIZON_DAYS, landmark_labels
 

@@ -54,7 +54,8 @@ def stratified_folds(event: pd.Series, *, n_splits: int = 5, seed: int = 0) -> l
 
 def centre_folds(center: pd.Series, event: pd.Series, *, min_events: int = 10) -> list[Fold]:
     """Leave-one-centre-out folds; a centre with fewer than ``min_events`` events (or event-free
-    patients) is never held out on its own, but its patients stay in every training set."""
+    patients) is never held out on its own, but its patients stay in every training set.
+    """
     folds = []
     groups = center.fillna("(unknown)").to_numpy()
     for train, test in LeaveOneGroupOut().split(np.zeros(len(groups)), groups=groups):

@@ -249,7 +249,8 @@ def evaluation_spec(config: TrainingConfig, times: np.ndarray) -> EvaluationSpec
 def pick_winner(cv_evals: dict[str, dict[str, np.ndarray]], candidates: list[Candidate]) -> str:
     """The packaged model: the all-feature boosted Cox model, unless an ablation (fewer modalities) has a
     better cross-validated Uno's C (365 days) beyond noise (paired-bootstrap 95% lower bound above zero);
-    among such ablations the best. A difference inside the noise never drops a modality."""
+    among such ablations the best. A difference inside the noise never drops a modality.
+    """
     better = []
     for candidate in candidates:
         if candidate.packageable and candidate.name != MAIN:
@@ -278,7 +279,8 @@ def _leave_one_centre_out(
     say: Progress,
 ) -> tuple[dict[str, dict[str, np.ndarray]], pd.DataFrame, CrossPrediction | None, np.ndarray]:
     """Pooled leave-one-centre-out metrics of the candidates marked ``in_loco`` (default hyperparameters:
-    no tuning, so no test centre influences any choice), and which rows were held out."""
+    no tuning, so no test centre influences any choice), and which rows were held out.
+    """
     folds = centre_folds(dev["center"], dev_targets["event"], min_events=config.evaluation.loco_min_events)
     if len(folds) < 2:
         return {}, pd.DataFrame(columns=["candidate"]), None, np.array([], dtype=int)

@@ -1,5 +1,6 @@
 """The champion gate: a new version becomes ``champion`` only if it discriminates better than the
-current one on the same held-out patients, beyond bootstrap noise."""
+current one on the same held-out patients, beyond bootstrap noise.
+"""
 
 from __future__ import annotations
 

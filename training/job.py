@@ -88,7 +88,8 @@ def landmarks_for(choice: str) -> list[str]:
 
 def ui_command(tracking_uri: str | None = None) -> str:
     """The command that opens the MLflow UI on the tracking store, runnable without activating the venv
-    (credentials in the URI masked)."""
+    (credentials in the URI masked).
+    """
     return f"{sys.executable} -m mlflow ui --backend-store-uri {redact_uri(resolve_tracking_uri(tracking_uri))} --port 5000"
 
 

@@ -1,7 +1,8 @@
 """What actually happened, estimated properly under censoring (scikit-survival's estimators):
 Kaplan-Meier risk with confidence intervals, Aalen-Johansen cumulative incidence of progression and
 of death without progression, reverse Kaplan-Meier follow-up, and calibration tables that put
-predicted risk beside observed risk."""
+predicted risk beside observed risk.
+"""
 
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ def risk_group_table(
     headline: float,
 ) -> pd.DataFrame:
     """Per risk group: size, observed Kaplan-Meier risk at ``headline`` with CI, and the cumulative
-    incidence of progression and of death without progression at each horizon."""
+    incidence of progression and of death without progression at each horizon.
+    """
     rows = []
     for level in ("all", *levels):
         members = np.ones(len(time), dtype=bool) if level == "all" else group == level

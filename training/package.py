@@ -31,7 +31,8 @@ def package_winner(
     """The predictor: the winner's booster, its Breslow baseline at the horizons, the configured absolute
     risk groups with the risk observed in each (``oof_risk``: the winner's out-of-fold risk by the groups'
     horizon for the development patients), the central 99% of each training feature (for out-of-range
-    warnings) and headline metrics."""
+    warnings) and headline metrics.
+    """
     groups = config.risk_groups
     metadata = ModelMetadata(
         landmark=data.landmark,

@@ -1,6 +1,7 @@
 """Figures logged with every training run: calibration with CIs, decision curve, cumulative incidence
 of progression and of death without progression by risk group, and the SHAP beeswarm (shap's
-``shap.plots.beeswarm`` on the model's exact TreeSHAP values)."""
+``shap.plots.beeswarm`` on the model's exact TreeSHAP values).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import TYPE_CHECKING
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from models.encode import encode_features  # noqa: E402
-from models.predictor import RelapsePredictor  # noqa: E402
+from models.encode import encode_features
+from models.predictor import RelapsePredictor
 
 if TYPE_CHECKING:
     from .fit import TrainResult
@@ -60,7 +61,8 @@ def plot_decision_curve(net_benefit: pd.DataFrame, path: Path, title: str) -> Pa
 
 def plot_cumulative_incidence(result: TrainResult, path: Path) -> Path:
     """Aalen-Johansen cumulative incidence of progression (solid) and of death without progression
-    (dashed) in each out-of-fold risk group of the development set."""
+    (dashed) in each out-of-fold risk group of the development set.
+    """
     from sksurv.nonparametric import cumulative_incidence_competing_risks
 
     from .summaries import risk_group_labels

@@ -96,7 +96,8 @@ def log_and_register(
 
 def reference_profile(result: TrainResult) -> dict[str, Any]:
     """Drift reference: the development features and the packaged model's scores on the held-out patients
-    (scores of patients it was not fitted on, as new patients' will be)."""
+    (scores of patients it was not fitted on, as new patients' will be).
+    """
     data = result.data
     scores = result.predictor.predict_frame(data.frame[data.holdout])["relapse_probability"].to_numpy(
         dtype=float

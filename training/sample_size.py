@@ -12,8 +12,8 @@ R2cs, Riley et al. suggest a conservative 15% of its maximum.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -1,6 +1,7 @@
 """The tables the model card and MLflow show beside the metric tables: modality ablation and other
 paired comparisons, calibration by decile, net benefit, risk groups with observed risk and
-competing-risk incidence, subgroups, leave-one-centre-out per centre, and the cohort description."""
+competing-risk incidence, subgroups, leave-one-centre-out per centre, and the cohort description.
+"""
 
 from __future__ import annotations
 
@@ -115,7 +116,8 @@ def risk_group_labels(risk: np.ndarray, config: TrainingConfig) -> np.ndarray:
 
 def ablation_table(cv_evals: dict[str, Any]) -> pd.DataFrame:
     """Each modality step's cross-validated Uno's C and integrated Brier score, and what the step
-    adds over the previous one with a paired bootstrap 95% CI."""
+    adds over the previous one with a paired bootstrap 95% CI.
+    """
     rows, previous = [], None
     for step in ABLATION_STEPS:
         name = ablation_name(step)
@@ -144,7 +146,8 @@ def comparison_table(
     candidates: list[Candidate], winner: str, cv_evals: dict[str, Any], holdout_evals: dict[str, Any]
 ) -> pd.DataFrame:
     """The winner minus every non-tree candidate (scores, Deauville alone, linear Cox, IPCW reference),
-    paired bootstrap on the cross-validated and on the held-out predictions."""
+    paired bootstrap on the cross-validated and on the held-out predictions.
+    """
     others = [c.name for c in candidates if c.kind != "xgboost" and c.name != winner]
     frames = []
     for where, evals in (("cross-validation", cv_evals), ("held-out", holdout_evals)):
@@ -290,7 +293,8 @@ def _net_benefit(
     candidates: list[Candidate],
 ) -> pd.DataFrame:
     """Net benefit at the headline horizon of the winner and its comparators, treat all/none, and at
-    day 30 the Deauville/ctDNA rule."""
+    day 30 the Deauville/ctDNA rule.
+    """
     shown = [winner, *(c.name for c in candidates if c.kind in ("linear_cox", "score", "ipcw_classifier"))]
     references = {"treat all": evaluator.treat_all()}
     if "deauville_day30" in dev:  # landmarks that see the day-30 PET

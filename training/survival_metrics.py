@@ -118,7 +118,8 @@ class SurvivalEvaluator:
 
     def _comparable(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
         """Events before ``tau`` and, per event, the patients it is comparable with (later time, or the
-        same time but censored)."""
+        same time but censored).
+        """
         cases = np.flatnonzero(self.event & (self.time < tau))
         ti = self.time[cases][:, None]
         comparable = (self.time[None, :] > ti) | ((self.time[None, :] == ti) & ~self.event[None, :])

@@ -140,11 +140,8 @@ def _public_keys(keys: list[Any], source: str) -> dict[str, jwt.PyJWK]:
             key = jwt.PyJWK(jwk, algorithm=algorithm)
         except jwt.PyJWTError as exc:
             raise ServingConfigError(f"{where}: not a usable {algorithm} key ({exc})") from None
-        if (
-            algorithm == "ES384"
-            and jwk.get("crv") != "P-384"
-            or algorithm == "RS384"
-            and key.key.key_size < MIN_RSA_BITS
+        if (algorithm == "ES384" and jwk.get("crv") != "P-384") or (
+            algorithm == "RS384" and key.key.key_size < MIN_RSA_BITS
         ):
             raise ServingConfigError(
                 f"{where}: ES384 needs curve P-384, RS384 at least {MIN_RSA_BITS}-bit keys"

@@ -219,7 +219,8 @@ def _number(text: str) -> float | None:
 
 def _issued_by(resource: Mapping[str, Any] | None, reported: datetime, now: datetime) -> bool:
     """Whether the result was issued at or before ``now``: ``issued`` as an instant when it has an
-    offset, else the local reported time against the server's local clock."""
+    offset, else the local reported time against the server's local clock.
+    """
     issued = resource.get("issued") if isinstance(resource, Mapping) else None
     try:
         moment = datetime.fromisoformat(issued) if isinstance(issued, str) else None

@@ -29,7 +29,8 @@ class PatientViewContext(_Open):
 
 class CdsServiceRequest(_Open):
     """A ``patient-view`` call. ``fhirServer`` and ``fhirAuthorization`` are accepted and not used: the
-    service reads only the prefetch (412 when a key is missing)."""
+    service reads only the prefetch (412 when a key is missing).
+    """
 
     hook: Literal["patient-view"]
     hookInstance: str = Field(min_length=1, max_length=256)

@@ -39,7 +39,8 @@ def require_admin_client(request: Request, settings: SettingsDep) -> None:
 async def reload_models(reloader: ReloaderDep) -> JSONResponse:
     """Load every landmark's configured model URI (e.g. ``models:/cart-relapse-day30@champion``) in a
     background thread, probe each new version and swap it in; answers when done (200), or 409 with the
-    reasons when a candidate was refused. Requests are served throughout. SIGHUP does the same."""
+    reasons when a candidate was refused. Requests are served throughout. SIGHUP does the same.
+    """
     report = await asyncio.wrap_future(reloader.start("api"))
     body = reload_response(report).model_dump(mode="json")
     return JSONResponse(body, status_code=409 if report.outcome == "refused" else 200)

@@ -86,7 +86,8 @@ async def call_service(
     service: CdsService = Depends(get_service),
 ) -> JSONResponse:
     """Risk of progression/relapse or death from the prefetch as known at the landmark: one card (or
-    none when the patient has no CAR-T infusion)."""
+    none when the patient has no CAR-T infusion).
+    """
     model = get_model(service.landmark, registry)
     try:
         prefetch = read_prefetch(body.prefetch, body.context.patientId)
@@ -105,7 +106,8 @@ async def call_service(
 )
 def feedback(body: FeedbackRequest, service: CdsService = Depends(get_service)) -> FeedbackResponse:
     """Accept the EHR's feedback on cards; logged with the card id and outcome only (no patient data,
-    no override comment)."""
+    no override comment).
+    """
     for item in body.feedback:
         logger.info(
             "cds feedback service=%s card=%s outcome=%s accepted_suggestions=%d override_reason=%s",

@@ -1,5 +1,6 @@
 """``GET /v1/models``: each landmark's model, its training metrics and its features (from the catalogue),
-and the outcome of the last model load or reload."""
+and the outcome of the last model load or reload.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/v1", tags=["models"], responses=UNAUTHORIZED)
 @router.get("/models", response_model=ModelsResponse)
 def list_models(registry: RegistryDep, reloader: ReloaderDep) -> ModelsResponse:
     """Name, version, alias, metrics and the synthetic-data notice of every landmark's model, with
-    each feature's canonical unit, accepted units, type, levels and valid range; the last reload."""
+    each feature's canonical unit, accepted units, type, levels and valid range; the last reload.
+    """
     catalogue = load_catalogue()
     last = reloader.last
     return ModelsResponse(

@@ -43,7 +43,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("/{landmark}", response_model=PredictionResponse, responses=_ERRORS)
 async def predict(landmark: str, request: PredictionRequest, model: ModelDep) -> Response:
     """Risk of progression/relapse or death at 90, 180, 365 and 730 days after the landmark, risk group,
-    and the TreeSHAP explanation of the log relative hazard, for one patient."""
+    and the TreeSHAP explanation of the log relative hazard, for one patient.
+    """
     patient = model.schema.parse(features_as_mapping(request.features))
     prediction = predict_patients(model, [patient])[0]
     return _json(prediction_response(model, prediction, request.patient_id))
@@ -96,7 +97,8 @@ def prediction_response(
     model: ServingModel, prediction: PatientPrediction, patient_id: str | None
 ) -> dict[str, Any]:
     """One ``PredictionResponse`` as plain data (built without pydantic: this is the hot path; the
-    tests validate it against the schema): contributions sorted by absolute size, modality totals."""
+    tests validate it against the schema): contributions sorted by absolute size, modality totals.
+    """
     contributions = [
         {
             "feature": spec.name,

@@ -208,7 +208,7 @@ def _number(f: Field, text: str, what: str) -> float | int | None:
 
 def _fail(f: Field, message: str) -> None:
     f.error = f.error or message
-    return None
+    return
 
 
 def _text(value: Any) -> str:

@@ -57,7 +57,8 @@ def token_matches(given: str, expected: str) -> bool:
 
 def require_session(request: Request) -> None:
     """A dependency of every page but sign-in: with a token configured, a valid session or a redirect
-    (303) to the sign-in page, which comes back here afterwards."""
+    (303) to the sign-in page, which comes back here afterwards.
+    """
     if request.app.state.settings.token is None:
         return
     if request.app.state.ui_sessions.valid(request.cookies.get(COOKIE)):

@@ -1,6 +1,7 @@
 """What the page shows of one prediction: the risk curve, the risk group with the rate observed in
 training, the largest contributions with their values and units, the missing features, the
-out-of-range warnings, the model and its version (the numbers are ``predict_patients``', unchanged)."""
+out-of-range warnings, the model and its version (the numbers are ``predict_patients``', unchanged).
+"""
 
 from __future__ import annotations
 

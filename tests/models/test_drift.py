@@ -90,7 +90,7 @@ def test_whole_batch_in_other_units_is_flagged_pooled(reference):
 
 def test_a_missing_modality_flags_exactly_its_features(reference, specs):
     imaging = [s.name for s in specs if s.modality == "imaging"]
-    result = compare_to_profile(reference, batch().assign(**{name: np.nan for name in imaging}))
+    result = compare_to_profile(reference, batch().assign(**dict.fromkeys(imaging, np.nan)))
     assert sorted(result["summary"]["flagged"]) == sorted(imaging)
     assert all(f["missing_change"] > 0.7 and f["p_value"] is None for f in result["features"] if f["flagged"])
 

@@ -99,7 +99,7 @@ def test_a_modality_missing_entirely_flags_its_features(champion, fresh_cohort, 
     specs = {s.name: s for s in load_catalogue().feature_specs("preinfusion")}
     names = [n for n in profile["features"] if specs[n].modality == modality]
     assert names
-    result = drift_of(champion, pd.read_parquet(fresh_cohort).assign(**{n: np.nan for n in names}))
+    result = drift_of(champion, pd.read_parquet(fresh_cohort).assign(**dict.fromkeys(names, np.nan)))
     assert sorted(result["summary"]["flagged"]) == sorted(names)
 
 
@@ -167,9 +167,9 @@ def test_score_with_drift_report_uses_the_scores_it_wrote(cli_registry, tmp_path
 def test_a_version_without_profile_gives_a_clear_error(cli_registry, tmp_path):
     import mlflow
 
+    from models.packaging import log_packaged_model
     from serving.drift_job import DriftError, run_drift
     from tests.serving.conftest import make_predictor
-    from models.packaging import log_packaged_model
 
     mlflow.set_tracking_uri(cli_registry.tracking_uri)
     mlflow.set_registry_uri(cli_registry.tracking_uri)

@@ -8,10 +8,9 @@ import logging
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fastapi.testclient import TestClient
 
 from features.catalogue import load_catalogue
 from serving.app import create_app

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cart_relapse.process import free_port
 from features.frame import write_frame
 from serving.app import create_app
 from serving.loader import LoadFailure, load_registry_models
 from serving.model import ServingModel
-from cart_relapse.process import free_port
 from synth.frames import random_feature_frame
 
 from .conftest import TestClient, contributions_in_model_order, request_features, settings

@@ -15,13 +15,13 @@ import httpx
 import numpy as np
 import pytest
 
+from cart_relapse.process import api_server_process
 from models.predictor import RelapsePredictor
 from serving.app import create_app
 from serving.loader import LoadFailure, ModelRegistry, ModelSlot
 from serving.model import ServingModel
 from serving.predict import predict_patients
 from serving.probe import ProbeFailure, probe_model, probe_rows
-from cart_relapse.process import api_server_process
 from serving.reload import Reloader
 
 from .conftest import TOKEN, TestClient, create_mlflow_registry, make_predictor, register_version, settings

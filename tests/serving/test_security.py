@@ -247,9 +247,7 @@ def unsafe_calls(source: str) -> list[str]:
         elif isinstance(node, ast.Call):
             name = _dotted(node.func)
             keywords = {k.arg: k.value for k in node.keywords}
-            if name in ("eval", "exec", "builtins.eval", "builtins.exec"):
-                found.append(f"{node.lineno}: {name}(")
-            elif name in ("yaml.unsafe_load", "yaml.full_load", "pd.read_pickle", "pandas.read_pickle"):
+            if name in _UNSAFE_CALLS:
                 found.append(f"{node.lineno}: {name}(")
             elif name == "yaml.load" and _dotted(keywords.get("Loader")) not in (
                 "yaml.SafeLoader",
@@ -263,6 +261,18 @@ def unsafe_calls(source: str) -> list[str]:
 
 _UNSAFE_MODULES = frozenset(
     {"pickle", "cPickle", "_pickle", "cloudpickle", "dill", "marshal", "shelve", "joblib"}
+)
+_UNSAFE_CALLS = frozenset(
+    {
+        "eval",
+        "exec",
+        "builtins.eval",
+        "builtins.exec",
+        "yaml.unsafe_load",
+        "yaml.full_load",
+        "pd.read_pickle",
+        "pandas.read_pickle",
+    }
 )
 
 

@@ -21,7 +21,6 @@ from synth.frames import random_feature_frame
 from .cds_factories import AFTER, URL, at, cds_body, registered
 from .conftest import TOKEN, request_features, settings
 
-
 OBSERVED = {"low": (0.17, 0.14, 0.2), "intermediate": (0.43, 0.39, 0.47), "high": (0.72, 0.67, 0.77)}
 """Kaplan-Meier risk per group as training would store it (made-up numbers for the test models)."""
 

@@ -9,8 +9,8 @@ from sksurv.nonparametric import CensoringDistributionEstimator
 
 from training.config import load_training_config
 from training.fit import evaluation_spec
-from training.performance import paired_delta
 from training.observed import km_risk
+from training.performance import paired_delta
 from training.survival_metrics import SurvivalEvaluator, order_censoring_after_events, summarise
 
 CONFIG = load_training_config()
