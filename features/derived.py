@@ -39,7 +39,7 @@ def add_derived_features(frame: pd.DataFrame, landmark: str) -> pd.DataFrame:
     derived = derive_values(Columns(frame), landmark)
     helpers = [c for c in frame.columns if c in HELPER_COLUMNS or c.startswith("_") or c.endswith("__uln")]
     out = frame.drop(columns=helpers)
-    return out.assign(**{name: values for name, values in derived.items()})
+    return out.assign(**derived)
 
 
 def derive_values(columns: Mapping[str, np.ndarray], landmark: str) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ sampling noise out: a PSI of about ``(bins - 1) * (1/n_batch + 1/n_reference)`` 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -277,5 +278,5 @@ def _bins(labels: Sequence[str], reference: np.ndarray, batch: np.ndarray) -> di
 def _numeric_labels(edges: Sequence[float]) -> list[str]:
     if not edges:
         return ["all values"]
-    inner = [f"({a:.3g}, {b:.3g}]" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    inner = [f"({a:.3g}, {b:.3g}]" for a, b in itertools.pairwise(edges)]
     return [f"<= {edges[0]:.3g}", *inner, f"> {edges[-1]:.3g}"]

@@ -101,7 +101,7 @@ class InputSchema:
                 continue
             try:
                 value, uln = _parse_value(spec_field, raw_value)
-            except _Reject as exc:
+            except _RejectError as exc:
                 issues.append(InputIssue((*loc, name, *exc.sub_loc), exc.msg, exc.kind))
                 continue
             if value is None:
@@ -122,7 +122,7 @@ class InputSchema:
         return f"unknown feature {name!r} for the {self.landmark} landmark{hint}"
 
 
-class _Reject(Exception):
+class _RejectError(Exception):
     def __init__(self, msg: str, kind: str, sub_loc: tuple[str, ...] = ()) -> None:
         super().__init__(msg)
         self.msg, self.kind, self.sub_loc = msg, kind, sub_loc
@@ -149,21 +149,21 @@ def _parse_object(spec_field: InputField, raw: dict[str, Any]) -> tuple[Value | 
     spec = spec_field.spec
     extra = sorted(set(raw) - _OBJECT_KEYS)
     if extra:
-        raise _Reject(
+        raise _RejectError(
             f"unexpected key(s) {extra}; expected 'value', 'unit' and optionally 'reference_high'",
             "extra_forbidden",
             (extra[0],),
         )
     if "value" not in raw:
-        raise _Reject("missing 'value'", "missing", ("value",))
+        raise _RejectError("missing 'value'", "missing", ("value",))
     unit = raw.get("unit", spec.unit)
     if unit is None:
         unit = spec.unit
     if not isinstance(unit, str):
-        raise _Reject("unit must be a string", "string_type", ("unit",))
+        raise _RejectError("unit must be a string", "string_type", ("unit",))
     factor = spec_field.units.get(unit.strip())
     if factor is None:
-        raise _Reject(
+        raise _RejectError(
             f"unknown unit {_shown(unit)} for {spec.name}; accepted: {list(spec_field.units)}",
             "unknown_unit",
             ("unit",),
@@ -176,12 +176,12 @@ def _reference_high(spec_field: InputField, raw: Any, factor: float) -> float | 
     if raw is None:
         return None
     if not spec_field.reference_high:
-        raise _Reject(
+        raise _RejectError(
             f"reference_high is not used for {spec_field.spec.name}", "extra_forbidden", ("reference_high",)
         )
     number = _finite_number(raw, ("reference_high",))
     if number <= 0:
-        raise _Reject("reference_high must be greater than 0", "greater_than", ("reference_high",))
+        raise _RejectError("reference_high must be greater than 0", "greater_than", ("reference_high",))
     return _convert(number, factor)
 
 
@@ -196,7 +196,7 @@ def _coerce(
         return _boolean(raw, sub_loc)
     number = _finite_number(raw, sub_loc)
     if spec.type == "int" and number != int(number):
-        raise _Reject(f"expected an integer, got {_shown(raw)}", "int_from_float", sub_loc)
+        raise _RejectError(f"expected an integer, got {_shown(raw)}", "int_from_float", sub_loc)
     value = _convert(number, factor)
     _check_range(spec, value, raw, unit, sub_loc)
     return value
@@ -205,9 +205,11 @@ def _coerce(
 def _level(spec: FeatureSpec, raw: Any, sub_loc: tuple[str, ...]) -> str:
     levels = spec.levels or ()
     if not isinstance(raw, str):
-        raise _Reject(f"expected one of {list(levels)}, got a {type(raw).__name__}", "string_type", sub_loc)
+        raise _RejectError(
+            f"expected one of {list(levels)}, got a {type(raw).__name__}", "string_type", sub_loc
+        )
     if raw not in levels:
-        raise _Reject(
+        raise _RejectError(
             f"unknown level {_shown(raw)}; expected one of {list(levels)}", "unknown_level", sub_loc
         )
     return raw
@@ -218,22 +220,22 @@ def _boolean(raw: Any, sub_loc: tuple[str, ...]) -> float:
         return float(raw)
     if isinstance(raw, int | float) and raw in (0, 1):
         return float(raw)
-    raise _Reject(f"expected true/false (or 0/1), got {_shown(raw)}", "bool_type", sub_loc)
+    raise _RejectError(f"expected true/false (or 0/1), got {_shown(raw)}", "bool_type", sub_loc)
 
 
 def _finite_number(raw: Any, sub_loc: tuple[str, ...]) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise _Reject(f"expected a number, got a {type(raw).__name__}", "float_type", sub_loc)
+        raise _RejectError(f"expected a number, got a {type(raw).__name__}", "float_type", sub_loc)
     try:
         number = float(raw)
     except OverflowError:  # a JSON integer beyond float range
-        raise _Reject("number too large", "finite_number", sub_loc) from None
+        raise _RejectError("number too large", "finite_number", sub_loc) from None
     if not math.isfinite(number):
-        raise _Reject(
+        raise _RejectError(
             "NaN and infinity are not accepted; send null for a missing value", "finite_number", sub_loc
         )
     if abs(number) > LARGEST_NUMBER:
-        raise _Reject(
+        raise _RejectError(
             f"number too large (the model takes at most {LARGEST_NUMBER:.3g} in size)",
             "finite_number",
             sub_loc,
@@ -247,7 +249,7 @@ def _check_range(spec: FeatureSpec, value: float, raw: Any, unit: str, sub_loc: 
     low, high = spec.range
     if not low <= value <= high:
         given = f"{_shown(raw)} {unit}".strip()
-        raise _Reject(
+        raise _RejectError(
             f"{given} is outside the valid range [{low:g}, {high:g}] {spec.unit}".rstrip(),
             "out_of_range",
             sub_loc,

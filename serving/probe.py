@@ -9,6 +9,7 @@ group, and ``base_value + sum(contributions) == margin == slope * the booster's 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -26,7 +27,7 @@ ADDITIVITY_TOLERANCE = 1e-4
 """On the margin (log relative hazard); XGBoost computes contributions and margins in float32."""
 
 
-class ProbeFailure(Exception):
+class ProbeFailure(Exception):  # noqa: N818 -- public name, kept: tests and serving.reload import it
     """The model failed the probe; the message says how (no request data is involved)."""
 
 
@@ -117,7 +118,7 @@ def _check_prediction(model: ServingModel, prediction: PatientPrediction, margin
     curve = list(prediction.risk_curve.values())
     if not all(math.isfinite(r) and 0.0 < r < 1.0 for r in curve):
         raise ProbeFailure(f"{row} probe row: risk curve {curve!r} is not strictly between 0 and 1")
-    if any(later < earlier for earlier, later in zip(curve, curve[1:], strict=False)):
+    if any(later < earlier for earlier, later in itertools.pairwise(curve)):
         raise ProbeFailure(f"{row} probe row: risk curve {curve!r} decreases over time")
     contributions = np.asarray(prediction.contributions, dtype=np.float64)
     if contributions.shape != (len(model.specs),):

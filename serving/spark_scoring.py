@@ -89,7 +89,7 @@ def score_dataframe(spark: Any, frame: Any, ref: ModelRef, *, source: str = "the
         A lazy DataFrame with the columns described in the module docstring.
     """
     import mlflow.pyfunc
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as sf
 
     inputs, outputs, _ = model_columns(ref)
     absent = [c for c in (ID_COLUMN, *(i.name for i in inputs)) if c not in frame.columns]
@@ -100,9 +100,9 @@ def score_dataframe(spark: Any, frame: Any, ref: ModelRef, *, source: str = "the
     predict = mlflow.pyfunc.spark_udf(
         spark, ref.pinned, result_type=result_type(outputs), env_manager="local"
     )
-    features = F.struct(*[F.col(c.name).cast(_spark_type(c)).alias(c.name) for c in inputs])
+    features = sf.struct(*[sf.col(c.name).cast(_spark_type(c)).alias(c.name) for c in inputs])
     scored = frame.select(
-        F.col(ID_COLUMN).cast("string").alias(ID_COLUMN), predict(features).alias("_scores")
+        sf.col(ID_COLUMN).cast("string").alias(ID_COLUMN), predict(features).alias("_scores")
     )
     scored = scored.select(ID_COLUMN, "_scores.*")
     contributions = [c.name for c in outputs if c.name.startswith(CONTRIB_PREFIX)]
@@ -119,22 +119,22 @@ def top_driver_columns(contributions: list[str]) -> list[Any]:
     """``top{k}_feature``/``top{k}_contribution`` expressions: the k largest absolute contributions,
     largest first (ties: the feature earlier in the signature first).
     """
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as sf
 
     if not contributions:
         return []
-    entries = F.array(
+    entries = sf.array(
         *[
-            F.struct(
-                (-F.abs(F.col(c))).alias("key"),
-                F.lit(j).alias("order"),
-                F.lit(c.removeprefix(CONTRIB_PREFIX)).alias("feature"),
-                F.col(c).alias("value"),
+            sf.struct(
+                (-sf.abs(sf.col(c))).alias("key"),
+                sf.lit(j).alias("order"),
+                sf.lit(c.removeprefix(CONTRIB_PREFIX)).alias("feature"),
+                sf.col(c).alias("value"),
             )
             for j, c in enumerate(contributions)
         ]
     )
-    ranked = F.array_sort(entries)
+    ranked = sf.array_sort(entries)
     columns = []
     for k in range(min(TOP_DRIVERS, len(contributions))):
         columns += [

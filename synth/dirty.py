@@ -102,7 +102,7 @@ def _sample(rng: np.random.Generator, frame: pd.DataFrame, corrupt: Corruptor) -
     pool = frame
     if corrupt in (_out_of_range, _non_numeric, _unknown_unit):
         pool = frame[_numeric_canonical(frame)]
-    k = min(len(pool), max(3, int(round(RATE * len(frame)))))
+    k = min(len(pool), max(3, round(RATE * len(frame))))
     return pool.iloc[np.sort(rng.choice(len(pool), size=k, replace=False))]
 
 

@@ -65,7 +65,7 @@ def build_targets(outcomes: pd.DataFrame, *, landmark_day: int) -> pd.DataFrame:
         ["event_before_landmark", "lost_before_landmark"],
         "eligible",
     )
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "time": time,
             "event": has_event,
@@ -75,7 +75,6 @@ def build_targets(outcomes: pd.DataFrame, *, landmark_day: int) -> pd.DataFrame:
         },
         index=pd.Index(infused["patient_id"].to_numpy(), name="patient_id"),
     )
-    return frame
 
 
 def count_targets(targets: pd.DataFrame) -> TargetCounts:

@@ -285,7 +285,8 @@ def _net_benefit_at(table: pd.DataFrame, thresholds: Sequence[float]) -> pd.Data
             for v, lo, hi in zip(wanted["net_benefit"], wanted["low"], wanted["high"], strict=True)
         ]
     )
-    return cells.pivot(index="strategy", columns="threshold", values="value").reset_index()
+    # one text cell per (strategy, threshold): pivot (which refuses duplicates), not pivot_table's aggregation
+    return cells.pivot(index="strategy", columns="threshold", values="value").reset_index()  # noqa: PD010
 
 
 def _table(frame: pd.DataFrame) -> str:

@@ -213,13 +213,13 @@ def characteristics_table(data: TrainingData) -> pd.DataFrame:
         }
     )
     specs = {s.name: s for s in load_catalogue().feature_specs(data.landmark)}
-    for name in _key_features(data.landmark, specs):
-        rows.append(
-            {
-                "characteristic": f"{name} ({specs[name].unit or specs[name].type})",
-                **{k: _describe(f[name], specs[name].type) for k, f in frames.items()},
-            }
-        )
+    rows.extend(
+        {
+            "characteristic": f"{name} ({specs[name].unit or specs[name].type})",
+            **{k: _describe(f[name], specs[name].type) for k, f in frames.items()},
+        }
+        for name in _key_features(data.landmark, specs)
+    )
     for modality in MODALITIES:
         names = [
             s.name

@@ -21,7 +21,7 @@ Record = tuple[tuple[str, int], Mapping[str, Any] | None]
 _EXPECTED = {"infusion": "Procedure", "observations": "Observation"}
 
 
-class PrefetchMissing(Exception):
+class PrefetchMissing(Exception):  # noqa: N818 -- public name, kept: the CDS route answers it with 412
     """The prefetch lacks data the service needs; the message says which (412)."""
 
 

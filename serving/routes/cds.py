@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -71,6 +71,9 @@ def get_service(service_id: str, request: Request) -> CdsService:
     return services[service_id]
 
 
+ServiceDep = Annotated[CdsService, Depends(get_service)]
+
+
 @router.get("", response_model=DiscoveryResponse)
 def discovery(request: Request) -> dict[str, Any]:
     """The CDS services: one ``patient-view`` service per landmark, with its prefetch templates."""
@@ -83,7 +86,7 @@ async def call_service(
     request: Request,
     registry: RegistryDep,
     settings: SettingsDep,
-    service: CdsService = Depends(get_service),
+    service: ServiceDep,
 ) -> JSONResponse:
     """Risk of progression/relapse or death from the prefetch as known at the landmark: one card (or
     none when the patient has no CAR-T infusion).
@@ -104,7 +107,7 @@ async def call_service(
     response_model=FeedbackResponse,
     responses={code: _CALL_ERRORS[code] for code in (400, 404, 422)},
 )
-def feedback(body: FeedbackRequest, service: CdsService = Depends(get_service)) -> FeedbackResponse:
+def feedback(body: FeedbackRequest, service: ServiceDep) -> FeedbackResponse:
     """Accept the EHR's feedback on cards; logged with the card id and outcome only (no patient data,
     no override comment).
     """

@@ -7,10 +7,10 @@ Server-rendered (``serving.ui``); predictions go through ``model.schema.parse`` 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -31,11 +31,11 @@ router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(
 
 
 @sign_in.get("/login")
-def login_form(request: Request, next: str = "/ui/") -> Response:
+def login_form(request: Request, next_url: Annotated[str, Query(alias="next")] = "/ui/") -> Response:
     """The sign-in form (straight to ``next`` when the server has no token)."""
     if request.app.state.settings.token is None:
-        return RedirectResponse(safe_next(next), status_code=303)
-    return page("login.html", next=safe_next(next), error="", hours=SESSION_HOURS, **_chrome(request))
+        return RedirectResponse(safe_next(next_url), status_code=303)
+    return page("login.html", next=safe_next(next_url), error="", hours=SESSION_HOURS, **_chrome(request))
 
 
 @sign_in.post("/login", dependencies=[Depends(check_origin)])

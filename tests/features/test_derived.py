@@ -29,14 +29,14 @@ def derive(landmark: str = "day30", **values: object) -> pd.Series:
 
 
 # A 66-year-old, LDH 500 with ULN 250 (ratio 2), ECOG 2, stage IV, 2 extranodal sites.
-HIGH_RISK = dict(
-    age=66.0,
-    ldh_preld=500.0,
-    ldh_preld__uln=250.0,
-    ecog_preld=2.0,
-    stage_apheresis=4.0,
-    extranodal_sites_apheresis=2.0,
-)
+HIGH_RISK = {
+    "age": 66.0,
+    "ldh_preld": 500.0,
+    "ldh_preld__uln": 250.0,
+    "ecog_preld": 2.0,
+    "stage_apheresis": 4.0,
+    "extranodal_sites_apheresis": 2.0,
+}
 
 
 def test_every_catalogue_derived_feature_has_a_derivation():
@@ -52,15 +52,19 @@ def test_ipi_all_five_factors():
 @pytest.mark.parametrize(
     ("change", "ipi", "aaipi"),
     [
-        (dict(age=60.0), 4, 3),  # age >60 is strict
-        (dict(ldh_preld=250.0), 4, 2),  # LDH equal to ULN is not raised
-        (dict(ecog_preld=1.0), 4, 2),
-        (dict(stage_apheresis=2.0), 4, 2),
-        (dict(extranodal_sites_apheresis=1.0), 4, 3),  # "more than one" site
+        ({"age": 60.0}, 4, 3),  # age >60 is strict
+        ({"ldh_preld": 250.0}, 4, 2),  # LDH equal to ULN is not raised
+        ({"ecog_preld": 1.0}, 4, 2),
+        ({"stage_apheresis": 2.0}, 4, 2),
+        ({"extranodal_sites_apheresis": 1.0}, 4, 3),  # "more than one" site
         (
-            dict(
-                age=45.0, ldh_preld=200.0, ecog_preld=0.0, stage_apheresis=1.0, extranodal_sites_apheresis=0.0
-            ),
+            {
+                "age": 45.0,
+                "ldh_preld": 200.0,
+                "ecog_preld": 0.0,
+                "stage_apheresis": 1.0,
+                "extranodal_sites_apheresis": 0.0,
+            },
             0,
             0,
         ),

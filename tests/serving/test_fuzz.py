@@ -262,7 +262,7 @@ _json = st.recursive(
     max_leaves=6,
 )
 _PATIENT = registered()[0]
-_PROCEDURES = registered()[1:] + [procedure(kind=APHERESIS, performed="2024-01-25", rid="late")]
+_PROCEDURES = [*registered()[1:], procedure(kind=APHERESIS, performed="2024-01-25", rid="late")]
 _OBSERVATIONS = [
     observation("o1"),
     observation("o2", code="1988-5", value={"valueQuantity": quantity(12, "mg/L")}),

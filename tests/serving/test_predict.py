@@ -19,7 +19,7 @@ def test_same_numbers_as_predict_frame_the_pyfunc_runs(client, predictors, landm
     expected = predictors[landmark].predict_frame(frame)
     patients = [
         {"patient_id": pid, "features": request_features(row, landmark)}
-        for pid, (_, row) in zip(frame["patient_id"], frame.iterrows())
+        for pid, (_, row) in zip(frame["patient_id"], frame.iterrows(), strict=True)
     ]
     batch = client.post(f"/v1/predict/{landmark}/batch", json={"patients": patients})
     assert batch.status_code == 200, batch.text

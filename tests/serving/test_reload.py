@@ -370,41 +370,41 @@ def _reload_end_to_end(uri: str, root, predictors: dict[str, RelapsePredictor]) 
     with (
         api_server_process(env=env, log_path=log_path) as (base, process),
         httpx.Client(base_url=base, timeout=30) as http,
+        Hammer(lambda: http.post("/v1/predict/day30", json=PATIENT), limit=20_000) as hammer,
     ):
-        with Hammer(lambda: http.post("/v1/predict/day30", json=PATIENT), limit=20_000) as hammer:
-            hammer.wait_for(10)
-            assert register_version(uri, root, make_predictor("day30", seed=2), "cart-relapse-day30") == "2"
-            response = http.post("/v1/admin/reload")
-            assert response.status_code == 200, response.text
-            outcomes = {item["landmark"]: item for item in response.json()["landmarks"]}
-            assert (outcomes["day30"]["outcome"], outcomes["day30"]["serving_version"]) == ("swapped", "2")
-            assert (outcomes["preinfusion"]["outcome"], outcomes["preinfusion"]["serving_version"]) == (
-                "unchanged",
-                "1",
-            )
-            hammer.wait_for(10)
+        hammer.wait_for(10)
+        assert register_version(uri, root, make_predictor("day30", seed=2), "cart-relapse-day30") == "2"
+        response = http.post("/v1/admin/reload")
+        assert response.status_code == 200, response.text
+        outcomes = {item["landmark"]: item for item in response.json()["landmarks"]}
+        assert (outcomes["day30"]["outcome"], outcomes["day30"]["serving_version"]) == ("swapped", "2")
+        assert (outcomes["preinfusion"]["outcome"], outcomes["preinfusion"]["serving_version"]) == (
+            "unchanged",
+            "1",
+        )
+        hammer.wait_for(10)
 
-            assert register_version(uri, root, predictors["preinfusion"], "cart-relapse-day30") == "3"
-            process.send_signal(signal.SIGHUP)
-            refused = _poll_reload(http, 3)["last_reload"]
-            day30 = {item["landmark"]: item for item in refused["landmarks"]}["day30"]
-            assert (refused["trigger"], day30["outcome"], day30["serving_version"]) == (
-                "signal",
-                "refused",
-                "2",
-            )
-            assert "'preinfusion' landmark, not 'day30'" in day30["reason"]
-            hammer.wait_for(10)
+        assert register_version(uri, root, predictors["preinfusion"], "cart-relapse-day30") == "3"
+        process.send_signal(signal.SIGHUP)
+        refused = _poll_reload(http, 3)["last_reload"]
+        day30 = {item["landmark"]: item for item in refused["landmarks"]}["day30"]
+        assert (refused["trigger"], day30["outcome"], day30["serving_version"]) == (
+            "signal",
+            "refused",
+            "2",
+        )
+        assert "'preinfusion' landmark, not 'day30'" in day30["reason"]
+        hammer.wait_for(10)
 
-            assert register_version(uri, root, make_predictor("day30", seed=3), "cart-relapse-day30") == "4"
-            process.send_signal(signal.SIGHUP)
-            swapped = _poll_reload(http, 4)
-            assert swapped["last_reload"]["outcome"] == "swapped"
-            assert {m["landmark"]: m["version"] for m in swapped["models"]} == {
-                "preinfusion": "1",
-                "day30": "4",
-            }
-            hammer.wait_for(10)
+        assert register_version(uri, root, make_predictor("day30", seed=3), "cart-relapse-day30") == "4"
+        process.send_signal(signal.SIGHUP)
+        swapped = _poll_reload(http, 4)
+        assert swapped["last_reload"]["outcome"] == "swapped"
+        assert {m["landmark"]: m["version"] for m in swapped["models"]} == {
+            "preinfusion": "1",
+            "day30": "4",
+        }
+        hammer.wait_for(10)
     versions = hammer.versions()
     print(
         f"\nreal server: {len(hammer.results)} requests, {len(hammer.errors)} transport errors, "

@@ -112,7 +112,7 @@ def test_reporting_lags_repeats_and_corrections(clean: dict[str, pd.DataFrame]) 
     key = ["patient_id", "biomarker", "collected_at"]
     per_key = obs.groupby(key)["value"].nunique()
     assert (per_key > 1).any(), "expected some corrected re-reports"
-    assert not obs.duplicated(key + ["reported_at"]).any(), "same report twice (conflicting or duplicate)"
+    assert not obs.duplicated([*key, "reported_at"]).any(), "same report twice (conflicting or duplicate)"
     windows = obs.assign(day=_relative_days(clean, obs)).query("biomarker == 'ldh' and -14 <= day <= -3")
     assert windows.groupby("patient_id").size().max() >= 2, "expected repeated pre-LD measurements"
 
@@ -181,14 +181,14 @@ def _unknown_unit(o: pd.DataFrame) -> pd.Series:
     known = o["biomarker"].isin(CATALOGUE.biomarker_names)
     ok = [
         (not k) or (u in CATALOGUE.biomarker(b).accepted_units)
-        for k, b, u in zip(known, o["biomarker"], o["unit"])
+        for k, b, u in zip(known, o["biomarker"], o["unit"], strict=True)
     ]
     return ~pd.Series(ok, index=o.index)
 
 
 def _out_of_range(o: pd.DataFrame) -> pd.Series:
     flags = []
-    for b, v, u in zip(o["biomarker"], pd.to_numeric(o["value"], errors="coerce"), o["unit"]):
+    for b, v, u in zip(o["biomarker"], pd.to_numeric(o["value"], errors="coerce"), o["unit"], strict=True):
         m = CATALOGUE.biomarker(b) if b in CATALOGUE.biomarker_names else None
         f = m.unit_factor(u) if m is not None and m.range is not None else None
         flags.append(bool(f is not None and np.isfinite(v) and not (m.range[0] <= v * f <= m.range[1])))
@@ -234,7 +234,7 @@ def test_write_registry_round_trips(fmt: str, tmp_path: Path) -> None:
     tables = generate_registry(60, seed=5)
     paths = write_registry(tables, tmp_path / "raw", fmt=fmt)
     assert [p.name for p in paths] == [f"{name}.{fmt}" for name in tables]
-    for name, path in zip(tables, paths):
+    for name, path in zip(tables, paths, strict=True):
         back = pd.read_csv(path, dtype=str) if fmt == "csv" else pd.read_parquet(path)
         assert list(back.columns) == COLUMNS[name]
         assert len(back) == len(tables[name])

@@ -27,7 +27,7 @@ def test_every_landmark_compares_survival_models_scores_and_the_ipcw_reference(l
     for step in ABLATION_STEPS[:-1]:
         ablation = candidates["xgboost:" + "+".join(step)]
         assert {s.modality for s in ablation.specs} <= set(step) and not ablation.in_loco
-    assert [c.name for c in candidates.values() if c.packageable][0] == MAIN
+    assert next(c.name for c in candidates.values() if c.packageable) == MAIN
 
 
 def test_recipes_build_fresh_estimators_with_the_folds_parameters():

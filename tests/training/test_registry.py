@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -73,7 +74,7 @@ def test_both_landmarks_registered_with_aliases(trained):
         }
         assert {c.data.tags["candidate"] for c in children} >= expected
         card = client.download_artifacts(champion.run_id, "model_card.md")
-        text = open(card).read()
+        text = Path(card).read_text()
         for item in (
             "TRIPOD+AI 1",
             "(10)",
@@ -139,7 +140,7 @@ def test_gate_keeps_champion_when_not_better_and_promote_forces(trained):
 
 
 def test_mlflow_models_serve_serves_the_champion(trained, tmp_path):
-    store, uri, outcomes = trained
+    _, uri, outcomes = trained
     port = free_port()
     mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
     server = subprocess.Popen(
@@ -193,7 +194,7 @@ def test_a_registry_error_fails_the_job_and_registers_nothing(trained, monkeypat
 
     monkeypatch.setattr(mlflow.MlflowClient, "get_registered_model", broken)
     with pytest.raises(
-        TrainingError, match="cannot read the model registry.*database is locked.*nothing was registered"
+        TrainingError, match=r"cannot read the model registry.*database is locked.*nothing was registered"
     ):
         log_and_register(outcomes[1].result, tags={})
     monkeypatch.undo()
@@ -214,6 +215,6 @@ def test_a_champion_that_cannot_be_scored_fails_the_job(trained, monkeypatch):
         raise OSError("artifact not found")
 
     monkeypatch.setattr(register, "_champion_risk", unloadable)
-    with pytest.raises(TrainingError, match="cannot score the current champion.*artifact not found"):
+    with pytest.raises(TrainingError, match=r"cannot score the current champion.*artifact not found"):
         register.log_and_register(outcomes[1].result, tags={})
     assert len(client.search_model_versions("name = 'cart-relapse-day30'")) == versions

@@ -57,7 +57,7 @@ def team(cli_registry, tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_on_postgres(team, cli_registry):
     """Both landmarks trained and registered through `cart-relapse train` on the PostgreSQL store."""
-    uri, _, env = team
+    _, _, env = team
     result = run_cli(
         "train", "--store", str(cli_registry.store), "--landmark", "all", "--n-configs", "1", env=env
     )
