@@ -150,7 +150,8 @@ def _table(results: list[tuple[int, float]], args: argparse.Namespace, errors: i
     latencies = np.array([lat for _, lat in results]) * 1000
     elapsed = _load.elapsed  # type: ignore[attr-defined]
     table = Table(
-        title=f"load test: {len(results):,} requests, {args.clients} concurrent clients, loopback, {os.cpu_count()} cores"
+        title=f"load test: {len(results):,} requests, {args.clients} concurrent clients, loopback, "
+        f"{os.cpu_count()} cores"
     )
     for col in ("requests", "errors", "seconds", "throughput (req/s)", "p50 (ms)", "p99 (ms)", "max (ms)"):
         table.add_column(col, justify="right")

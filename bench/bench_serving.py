@@ -394,7 +394,8 @@ def _results_table(latency: dict[str, Any] | None, batch: dict[str, float], orig
         _latency_rows(table, latency)
     share = batch["ours"] / batch["raw"]
     table.add_row(
-        f"batch {batch['patients']:,.0f}: score_cohort (Parquet->Parquet) vs raw DMatrix+pred_contribs (in memory)",
+        f"batch {batch['patients']:,.0f}: score_cohort (Parquet->Parquet) vs raw DMatrix+pred_contribs (in "
+        "memory)",
         f"{batch['ours']:,.0f} patients/s ({batch['ours_s']:.1f} s)",
         f"raw: {batch['raw']:,.0f}/s ({batch['raw_s']:.1f} s)",
         f"{share:.0%}",

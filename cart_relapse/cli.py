@@ -23,8 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    help="Predict the risk of progression/relapse or death at 3, 6, 12 and 24 months after CD19 CAR-T infusion "
-    "(or after day 30). Models are trained on SYNTHETIC data: research use only, not for clinical decisions.",
+    help="Predict the risk of progression/relapse or death at 3, 6, 12 and 24 months after CD19 CAR-T "
+    "infusion (or after day 30). Models are trained on SYNTHETIC data: research use only, "
+    "not for clinical decisions.",
 )
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="DuckDB feature store")]
@@ -244,7 +245,7 @@ def drift(
         bool, typer.Option("--log-to-mlflow", help="log the report as a run beside the model")
     ] = False,
 ) -> None:
-    """Compare a batch's features and scores with the model's training reference (PSI, KS/chi-square, units)."""
+    """Compare a batch's features and scores with the model's training reference (PSI, KS/chi-square, units)."""  # noqa: E501 -- the command's help text, rendered into docs/reference/cli.md
     from serving.drift_job import DriftError, run_drift
 
     from .console import fail
@@ -277,6 +278,7 @@ def _print_drift(report: DriftRun) -> None:
 
 
 def main() -> None:
+    """Run the ``cart-relapse`` command line (the console script's entry point)."""
     app()
 
 

@@ -69,8 +69,10 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
 
 
 def scores_path(data_dir: Path, landmark: str) -> Path:
-    """Where the demo writes a landmark's scores: ``scores.parquet`` for the first catalogue landmark
-    (infusion day), ``scores_<landmark>.parquet`` for the others.
+    """Where the demo writes a landmark's scores.
+
+    ``scores.parquet`` for the first catalogue landmark (infusion day), ``scores_<landmark>.parquet`` for the
+    others.
     """
     first = next(iter(load_catalogue().landmarks))
     return data_dir / ("scores.parquet" if landmark == first else f"scores_{landmark}.parquet")
@@ -116,6 +118,7 @@ def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict:
 
 
 def summary_table(frames: dict[str, pd.DataFrame]) -> Table:
+    """One row per landmark frame: patients, features (of the catalogue's count) and the file written."""
     table = Table(title="landmark frames")
     for col in ("landmark", "patients", "features", "file"):
         table.add_column(col)
@@ -152,6 +155,7 @@ def missingness_table(frames: dict[str, pd.DataFrame]) -> Table:
 
 
 def quarantine_table(quarantine: pd.DataFrame) -> Table:
+    """Quarantined rows counted by reason, most frequent first."""
     table = Table(title=f"quarantined rows: {len(quarantine):,}")
     table.add_column("reason")
     table.add_column("rows", justify="right")

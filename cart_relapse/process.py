@@ -36,7 +36,10 @@ def free_port() -> int:
 
 
 def venv_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The current environment with this interpreter's bin folder first on PATH (mlflow shells out to uvicorn)."""
+    """The current environment with this interpreter's bin folder first on PATH.
+
+    mlflow shells out to uvicorn, which must be this venv's.
+    """
     bin_dir = os.path.dirname(sys.executable)
     return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **(extra or {})}
 
@@ -68,6 +71,10 @@ def api_server(
     """Run `cart-relapse serve` on loopback until the block ends; yields its base URL.
 
     Args:
+        port: the port to listen on (a free one by default).
+        env: environment variables set for the server on top of this process's.
+        args: further ``cart-relapse serve`` arguments.
+        timeout: seconds to wait for the server to answer before giving up.
         log_path: append the server's output (its log) to this file instead of discarding it.
     """
     with api_server_process(port=port, env=env, args=args, timeout=timeout, log_path=log_path) as (

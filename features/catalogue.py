@@ -43,6 +43,8 @@ class Window(_Strict):
 
 
 class Landmark(_Strict):
+    """A landmark: the day predictions are made (from infusion) and the windows its features come from."""
+
     name: str = ""
     day: int
     windows: tuple[str, ...]
@@ -69,6 +71,8 @@ class _Typed(_Strict):
 
 
 class Biomarker(_Typed):
+    """A measured biomarker: canonical and accepted units, LOINC codes and measurement windows."""
+
     alt_units: dict[str, float] = Field(default_factory=dict)
     loinc: str | None = None
     """The preferred LOINC code (what an exporter writes)."""
@@ -103,6 +107,7 @@ class Biomarker(_Typed):
 
     @property
     def accepted_units(self) -> tuple[str, ...]:
+        """The canonical unit first, then every alternative unit accepted."""
         return (self.unit, *self.alt_units)
 
 
@@ -111,6 +116,8 @@ class PatientAttribute(_Typed):
 
 
 class DerivedFeature(_Typed):
+    """A feature computed from other features (a clinical score or ratio), for the listed landmarks."""
+
     landmarks: tuple[str, ...]
 
 
@@ -131,6 +138,8 @@ class FeatureSpec(_Strict):
 
 
 class Catalogue(_Strict):
+    """The biomarker catalogue: windows, landmarks, patient attributes, biomarkers and derived features."""
+
     windows: dict[str, Window]
     landmarks: dict[str, Landmark]
     patient_attributes: tuple[PatientAttribute, ...]
@@ -168,6 +177,7 @@ class Catalogue(_Strict):
 
     @property
     def biomarker_names(self) -> tuple[str, ...]:
+        """Every biomarker's name, in catalogue order."""
         return tuple(b.name for b in self.biomarkers)
 
     def loinc_index(self) -> dict[str, str]:
@@ -229,6 +239,7 @@ class Catalogue(_Strict):
         return patient + self.window_features(landmark) + derived
 
     def feature_names(self, landmark: str) -> list[str]:
+        """The model input columns of ``landmark``, in order."""
         return [f.name for f in self.feature_specs(landmark)]
 
 

@@ -187,8 +187,9 @@ def _load_batch(
 def _quarantine_and_count(
     con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile], ingest_id: int
 ) -> dict[int, FileCounts]:
-    """Write the quarantine rows of ``staged`` and count them (every reason: ``merge_counts`` keeps
-    the top ones per file, over the parts of a FHIR file).
+    """Write the quarantine rows of ``staged`` and count them.
+
+    Every reason is counted: ``merge_counts`` keeps the top ones per file, over the parts of a FHIR file.
     """
     write_quarantine(con, checked, staged, ingest_id)
     return count_rows(con, checked, staged, top=None)

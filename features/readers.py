@@ -85,6 +85,7 @@ class StagedFile:
     """With ``file_column``: (file index, rows) of each file whose rows are staged here."""
 
     def has(self, column: str) -> bool:
+        """Whether the staged table has ``column``."""
         return column in self.columns
 
     def rows_by_file(self) -> dict[int, int]:

@@ -23,10 +23,12 @@ class FileReport:
 
     @property
     def accepted(self) -> int:
+        """Rows accepted: new, already stored, or updated."""
         return self.counts.new + self.counts.stored + self.counts.updated
 
     @property
     def quarantined(self) -> int:
+        """Rows quarantined from this file."""
         return self.counts.quarantined
 
 
@@ -42,14 +44,17 @@ class IngestReport:
 
     @property
     def read(self) -> int:
+        """Rows read over every file."""
         return sum(f.read for f in self.files)
 
     @property
     def accepted(self) -> int:
+        """Rows accepted over every file."""
         return sum(f.accepted for f in self.files)
 
     @property
     def new(self) -> int:
+        """New rows stored over every file."""
         return sum(f.counts.new for f in self.files)
 
     @property

@@ -55,8 +55,9 @@ class FeatureEncoder:
         return out
 
     def encode_rows(self, rows: Sequence[Mapping[str, Value]]) -> np.ndarray:
-        """Encode validated rows (feature name -> canonical value; absent means missing), as
-        :meth:`encode_frame` would encode the same values.
+        """Encode validated rows as :meth:`encode_frame` would encode the same values.
+
+        Each row maps a feature name to its canonical value; an absent name means missing.
 
         Raises:
             EncodingError: a category level not in the catalogue.

@@ -1,5 +1,7 @@
-"""Penalised linear Cox model (scikit-survival's elastic-net ``CoxnetSurvivalAnalysis``) on the
-preprocessed feature frame: the transparent comparator of the gradient-boosted Cox model.
+"""Penalised linear Cox model on the preprocessed feature frame.
+
+scikit-survival's elastic-net ``CoxnetSurvivalAnalysis``: the transparent comparator of the gradient-boosted
+Cox model.
 """
 
 from __future__ import annotations

@@ -85,7 +85,9 @@ def runtime_code(destination: Path) -> list[Path]:
 
 def model_signature(predictor: RelapsePredictor) -> Any:
     """Input: every feature optional (missing allowed); categories as strings, the rest as double.
-    Output: the risk columns, ``relapse_probability``, ``risk_group``, ``margin``, ``base_value``, contributions.
+
+    Output: the risk columns, ``relapse_probability``, ``risk_group``, ``margin``, ``base_value``,
+    contributions.
     """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema

@@ -56,8 +56,10 @@ def risk_column(horizon_days: int) -> str:
 def output_columns(
     feature_names: tuple[str, ...], horizons_days: tuple[int, ...] = HORIZONS_DAYS
 ) -> tuple[str, ...]:
-    """The pyfunc's output columns, in order: the risks, ``relapse_probability``, ``risk_group``,
-    ``margin``, ``base_value``, then one ``contrib__<feature>`` per feature.
+    """The pyfunc's output columns, in order.
+
+    The risks, ``relapse_probability``, ``risk_group``, ``margin``, ``base_value``, then one
+    ``contrib__<feature>`` per feature.
     """
     return (
         *(risk_column(h) for h in horizons_days),
@@ -185,7 +187,7 @@ class RelapsePredictor:
         return np.asarray(RISK_GROUPS, dtype=object)[np.digitize(risk, [t.low, t.high])]
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The pyfunc output: risks, ``relapse_probability``, risk group, margin, base value, contributions."""
+        """The pyfunc output: risks, ``relapse_probability``, group, margin, base value, contributions."""
         result = self.explain_frame(frame)
         margin = result.margin
         risks = self.risks(margin)
@@ -203,7 +205,9 @@ class RelapsePredictor:
         return pd.concat([out, contributions], axis=1)
 
     def range_warnings(self, values: Mapping[str, Value]) -> list[str]:
-        """A warning for each value outside the central 99% of the training data (the prediction extrapolates).
+        """A warning for each value outside the central 99% of the training data.
+
+        Outside that range the prediction extrapolates.
 
         Args:
             values: one patient's canonical values by feature name (absent = missing).

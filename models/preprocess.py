@@ -1,5 +1,7 @@
-"""Numeric design matrix for the linear models: imputation with missing indicators, log of skewed
-measurements, scaling, one-hot categories (a scikit-learn ``ColumnTransformer`` on feature frames).
+"""Numeric design matrix for the linear models.
+
+Imputation with missing indicators, log of skewed measurements, scaling, one-hot categories (a scikit-learn
+``ColumnTransformer`` on feature frames).
 """
 
 from __future__ import annotations

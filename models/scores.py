@@ -1,5 +1,7 @@
-"""Published clinical scores as baselines: each score as the single covariate of a Cox model,
-fitted on the training folds only (so it predicts an absolute risk curve like every candidate).
+"""Published clinical scores as baselines.
+
+Each score is the single covariate of a Cox model, fitted on the training folds only (so it predicts an
+absolute risk curve like every candidate).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Gradient-boosted binary classifier on catalogue features, with XGBoost's native missing-value handling
-(the base of the 12-month IPCW reference classifier, ``models/ipcw.py``).
+"""Gradient-boosted binary classifier on catalogue features.
+
+XGBoost's native missing-value handling; the base of the 12-month IPCW reference classifier
+(``models/ipcw.py``).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def booster_params(self) -> dict[str, object]:
+        """The XGBoost training parameters built from the hyperparameters."""
         return {
             "objective": "binary:logistic",
             "eval_metric": "logloss",
@@ -90,9 +93,11 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         }
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities: column 0 no event, column 1 the event, one row per row of ``X``."""
         margin = predict_margin(self.booster_, encode_features(X, self.specs), nthread=self.n_jobs)
         p = 1.0 / (1.0 + np.exp(-margin))
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The predicted class (1 when the event's probability is at least 0.5)."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -1,5 +1,6 @@
-"""Gradient-boosted Cox model on catalogue features (XGBoost ``survival:cox``), with the Breslow
-baseline that turns its margin (log relative hazard) into absolute risk at any time.
+"""Gradient-boosted Cox model on catalogue features (XGBoost ``survival:cox``).
+
+A Breslow baseline turns its margin (log relative hazard) into absolute risk at any time.
 
 Calibration. A Breslow baseline estimated on the boosted model's own training margins over-predicts
 on new patients: the trees fit the training outcomes, so in-sample margins of patients who stayed
@@ -31,8 +32,10 @@ from .encode import encode_features
 
 
 class XGBCoxSurvival(BaseEstimator):
-    """scikit-survival-style estimator: ``fit(frame, y)``, ``predict(frame)`` (margin, higher = riskier),
-    ``predict_risk(frame, times)`` (absolute risk by each time).
+    """scikit-survival-style gradient-boosted Cox estimator on feature frames.
+
+    ``fit(frame, y)``, ``predict(frame)`` (margin, higher = riskier), ``predict_risk(frame, times)`` (absolute
+    risk by each time).
 
     Every patient contributes, censored ones included: XGBoost's Cox partial likelihood takes a
     negative label for a censored time. XGBoost routes missing values natively.
@@ -42,7 +45,8 @@ class XGBCoxSurvival(BaseEstimator):
         n_estimators, max_depth, learning_rate, subsample, colsample_bytree, min_child_weight,
         reg_lambda: XGBoost hyperparameters.
         n_jobs: threads for training (1 is fastest for registry-sized data; parallelise folds instead).
-        recalibration_folds: folds of the cross-fitted slope and baseline (0 or 1: in-sample Breslow, slope 1).
+        recalibration_folds: folds of the cross-fitted slope and baseline (0 or 1: in-sample Breslow,
+            slope 1).
         random_state: seed.
     """
 
@@ -131,8 +135,9 @@ class XGBCoxSurvival(BaseEstimator):
         return risk_from_margin(self.predict(X), self.baseline_at(times))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Cox partial log-likelihood of the booster's margin on ``(X, y)`` (XGBoost's ``cox-nloglik``,
-        negated: higher is better).
+        """Cox partial log-likelihood of the booster's margin on ``(X, y)``.
+
+        XGBoost's ``cox-nloglik``, negated: higher is better.
 
         The hyperparameter search criterion (run with ``recalibration_folds=0``, where the booster's margin
         is the model's): unlike a concordance index it also penalises trees that overfit.

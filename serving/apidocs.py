@@ -1,5 +1,6 @@
-"""``/docs`` (Swagger UI) and ``/redoc`` served from installed files: the API documentation works
-on a network without internet access.
+"""``/docs`` (Swagger UI) and ``/redoc`` served from installed files.
+
+The API documentation works on a network without internet access.
 
 FastAPI's default pages load Swagger UI and ReDoc from a CDN (and ReDoc Google Fonts, and the favicon
 from fastapi.tiangolo.com); behind a hospital firewall they stay blank. The same assets ship in the
@@ -22,8 +23,10 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS_PATH = "/docs-assets"
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+    "data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri "
+    "'none'"
 )
 """Swagger UI starts from an inline script and ReDoc styles inline; nothing may come from another origin."""
 ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")

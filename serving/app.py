@@ -95,7 +95,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
-        description=f"Relapse or death within 12 months of CD19 CAR-T infusion, explained with TreeSHAP. {SYNTHETIC_NOTICE}",
+        description="Relapse or death within 12 months of CD19 CAR-T infusion, explained with TreeSHAP. "
+        f"{SYNTHETIC_NOTICE}",
         docs_url=None,
         redoc_url=None,
     )
@@ -134,6 +135,9 @@ def create_app(
 
 
 def _reload_on_signal(reloader: Reloader) -> None:
-    """SIGHUP: the same reload as ``POST /v1/admin/reload``; its outcome is logged and shown on ``/v1/models``."""
+    """SIGHUP: the same reload as ``POST /v1/admin/reload``.
+
+    Its outcome is logged and shown on ``/v1/models``.
+    """
     logger.info("SIGHUP received: reloading the models")
     reloader.start("signal")

@@ -71,7 +71,7 @@ def score_cohort(
 def score_chunks(
     predictor: RelapsePredictor, chunks: Iterable[pd.DataFrame], *, workers: int = 2
 ) -> Iterator[pa.Table]:
-    """Scored chunks (``score_table``) in input order, computed by ``workers`` threads with bounded look-ahead."""
+    """Scored chunks (``score_table``) in input order, from ``workers`` threads with bounded look-ahead."""
     single = RelapsePredictor(predictor.booster.copy(), predictor.metadata)
     single.booster.set_param({"nthread": 1})
     pending: deque[Future[pa.Table]] = deque()
@@ -89,8 +89,10 @@ def score_chunks(
 
 
 def score_table(predictor: RelapsePredictor, frame: pd.DataFrame) -> pa.Table:
-    """One chunk: patient_id, the risk at each horizon, ``relapse_probability``, risk group, margin,
-    base value, top drivers and every contribution.
+    """Score one chunk.
+
+    Columns: patient_id, the risk at each horizon, ``relapse_probability``, risk group, margin, base value,
+    top drivers and every contribution.
 
     The numbers are ``RelapsePredictor.predict_frame``'s (the same ``explain_frame``, ``risks`` and
     ``risk_groups``), laid out straight into Arrow columns.
@@ -128,7 +130,10 @@ def score_table(predictor: RelapsePredictor, frame: pd.DataFrame) -> pa.Table:
 
 
 def top_drivers(contributions: np.ndarray, names: tuple[str, ...]) -> dict[str, pa.Array]:
-    """``top{k}_feature`` / ``top{k}_contribution``: the k largest absolute contributions per row, largest first."""
+    """``top{k}_feature`` / ``top{k}_contribution``: each row's k largest absolute contributions.
+
+    Largest first.
+    """
     k = min(TOP_DRIVERS, contributions.shape[1])
     size = np.abs(contributions)
     candidates = (

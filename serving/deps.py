@@ -14,14 +14,17 @@ from .settings import Settings
 
 
 def get_settings(request: Request) -> Settings:
+    """The server's settings (``app.state.settings``)."""
     return request.app.state.settings
 
 
 def get_registry(request: Request) -> ModelRegistry:
+    """The registry holding each landmark's model (``app.state.models``)."""
     return request.app.state.models
 
 
 def get_reloader(request: Request) -> Reloader:
+    """The background model reloader (``app.state.reloader``)."""
     return request.app.state.reloader
 
 

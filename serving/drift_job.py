@@ -33,11 +33,16 @@ SCORE_CHUNK_ROWS = 50_000
 
 
 class DriftError(RuntimeError):
-    """The drift report cannot be made (no profile, unreadable batch, wrong landmark: the message says which)."""
+    """The drift report cannot be made.
+
+    No profile, an unreadable batch or the wrong landmark: the message says which.
+    """
 
 
 @dataclass(frozen=True)
 class DriftRun:
+    """What one drift check wrote (JSON and HTML reports), what it flagged, and its MLflow run."""
+
     json_path: Path
     html_path: Path
     model: str
@@ -134,7 +139,8 @@ def load_profile(ref: ModelRef) -> dict[str, Any]:
     if entry is None:
         raise DriftError(
             f"{ref.label} has no drift reference profile (it was registered before models stored one); "
-            "train and register a new version with `cart-relapse train`, or pass --model-uri of a version that has one"
+            "train and register a new version with `cart-relapse train`, or pass --model-uri of a version "
+            "that has one"
         )
     with tempfile.TemporaryDirectory() as tmp:
         try:

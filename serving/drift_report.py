@@ -19,7 +19,8 @@ from models.drift import FLAG_RULE
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
-table{border-collapse:collapse;font-size:.85rem}td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+table{border-collapse:collapse;font-size:.85rem}
+td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:right}
 td:nth-child(2),th:nth-child(2),td:last-child,th:last-child{text-align:left}tr.flagged{background:#fdecea}
 .note{color:#555;font-size:.85rem}figure{display:inline-block;margin:.5rem}figcaption{font-size:.8rem}
 """
@@ -49,9 +50,11 @@ def render_html(result: dict[str, Any]) -> str:
     summary = result["summary"]
     head = (
         f"<h1>Drift report: {_e(model.get('label', ''))}</h1>"
-        f"<p>{result['n_rows']:,} patients from {_e(result.get('input', ''))} against the model's reference profile "
+        f"<p>{result['n_rows']:,} patients from {_e(result.get('input', ''))} against the model's reference "
+        "profile "
         f"({result.get('reference_rows') or '?'} training patients). <b>{summary['n_flagged']}</b> of "
-        f"{summary['n_features']} features flagged{'; the score distribution shifted' if summary['score_flagged'] else ''}.</p>"
+        f"{summary['n_features']} features "
+        f"flagged{'; the score distribution shifted' if summary['score_flagged'] else ''}.</p>"
         f"<p class=note>{_e(_rule_text())}</p>"
     )
     parts = [
@@ -75,7 +78,8 @@ def _score_section(score: dict[str, Any] | None) -> str:
         return ""
     verdict = "shifted" if score["flagged"] else "stable"
     return (
-        f"<h2>Score ({_e(score['name'])}): {verdict}</h2><p>PSI {score['psi']:.3f}, KS p = {_p(score['p_value'])}; "
+        f"<h2>Score ({_e(score['name'])}): {verdict}</h2><p>PSI {score['psi']:.3f}, KS p = "
+        f"{_p(score['p_value'])}; "
         f"median {_num(score['reference_median'])} -> {_num(score['batch_median'])}, "
         f"mean {_num(score['reference_mean'])} -> {_num(score['batch_mean'])}.</p>" + _figure(score)
     )
@@ -83,7 +87,8 @@ def _score_section(score: dict[str, Any] | None) -> str:
 
 def _feature_table(features: list[dict[str, Any]]) -> str:
     header = (
-        "<tr><th>#</th><th>feature</th><th>test</th><th>PSI</th><th>p-value</th><th>missing (ref -> batch)</th>"
+        "<tr><th>#</th><th>feature</th><th>test</th><th>PSI</th><th>p-value</th><th>missing (ref -> "
+        "batch)</th>"
         "<th>median (ref -> batch)</th><th>flagged</th><th>why</th></tr>"
     )
     rows = []
@@ -119,16 +124,24 @@ def _figure(entry: dict[str, Any]) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f"<figure><img alt='{_e(entry['name'])} bins' src='data:image/png;base64,{encoded}'><figcaption>{_e(entry['name'])}</figcaption></figure>"
+    name = _e(entry["name"])
+    return (
+        f"<figure><img alt='{name} bins' src='data:image/png;base64,{encoded}'>"
+        f"<figcaption>{name}</figcaption></figure>"
+    )
 
 
 def _rule_text() -> str:
     r = FLAG_RULE
     return (
-        f"Flagged when the median moved by a unit factor (10x, 100x, 1000x or inverse; pooled or at one centre), "
-        f"or the missing share changed by >= {r['missing_change']}, or PSI >= {r['psi_large']} with p < {r['p_large']}, "
-        f"or PSI >= {r['psi_moderate']} with p < {r['p_moderate']} (p: the smaller of the distribution test, KS for "
-        "numbers or chi-square for categories, and the missingness test). PSI uses the reference deciles plus a missing bin."
+        "Flagged when the median moved by a unit factor (10x, 100x, 1000x or inverse; pooled or at one "
+        "centre), "
+        f"or the missing share changed by >= {r['missing_change']}, or PSI >= {r['psi_large']} with p < "
+        f"{r['p_large']}, "
+        f"or PSI >= {r['psi_moderate']} with p < {r['p_moderate']} (p: the smaller of the distribution test, "
+        "KS for "
+        "numbers or chi-square for categories, and the missingness test). PSI uses the reference deciles "
+        "plus a missing bin."
     )
 
 

@@ -25,20 +25,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def unknown_landmark(landmark: str, known: tuple[str, ...]) -> HTTPException:
+    """404 naming the unknown landmark and the known ones."""
     return HTTPException(404, detail=f"unknown landmark {landmark!r}; expected one of {list(known)}")
 
 
 def model_unavailable(landmark: str, reason: str) -> HTTPException:
+    """503: the landmark has no model to serve, and why."""
     return HTTPException(503, detail=f"no model for the {landmark} landmark: {reason}")
 
 
 def not_from_loopback() -> HTTPException:
+    """403: without an API token, admin calls come from loopback clients only."""
     return HTTPException(
         403, detail="without an API token, admin calls are accepted from loopback clients only"
     )
 
 
 def batch_too_large(size: int, limit: int) -> HTTPException:
+    """413: a batch request with more patients than the limit."""
     return HTTPException(
         413, detail=f"patients: {size} patients exceed the maximum of {limit} per batch request"
     )

@@ -34,6 +34,7 @@ class InputIssue:
     type: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The issue as an item of a 422 response's ``detail`` list."""
         return {"loc": list(self.loc), "msg": self.msg, "type": self.type}
 
 
@@ -56,8 +57,10 @@ class InputField:
 
 @dataclass
 class PatientValues:
-    """One patient's validated values (canonical units), the ULNs sent with them, and the features
-    sent as ``null`` (known to be missing: a derived feature sent as null is not computed).
+    """One patient's validated values (canonical units), with the ULNs and nulls sent.
+
+    The ULNs come as sent; features sent as ``null`` are known to be missing (a derived feature sent as null
+    is not computed).
     """
 
     values: dict[str, Value] = field(default_factory=dict)

@@ -42,6 +42,7 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Tag the request with an id, time it, and write one access line when it ends."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -82,8 +83,9 @@ class RequestContextMiddleware:
 
 
 class TokenAuthMiddleware:
-    """Require ``Authorization: Bearer <token>`` on every path but health, docs and the paths with their own
-    authentication (before the body is read).
+    """Require ``Authorization: Bearer <token>`` before the body is read.
+
+    On every path but health, docs and the paths with their own authentication.
     """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
@@ -91,6 +93,7 @@ class TokenAuthMiddleware:
         self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 401 when a path that needs the token lacks it; pass everything else through."""
         if scope["type"] != "http" or not needs_token(scope["path"]) or self._authorised(scope):
             await self.app(scope, receive, send)
             return

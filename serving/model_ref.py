@@ -34,11 +34,14 @@ class ModelRef:
 
     @property
     def label(self) -> str:
+        """``NAME vVERSION`` for a registered model, else the URI with credentials masked."""
         return f"{self.name} v{self.version}" if self.version else redact(self.uri)
 
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a model signature: its name and MLflow data type."""
+
     name: str
     type: str  # MLflow data type name: double, string, long, ...
 

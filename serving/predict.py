@@ -90,9 +90,10 @@ def explain_rows(model: ServingModel, rows: Sequence[dict[str, Value]]) -> Expla
 
 
 def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> list[dict[str, Value]]:
-    """Each patient's values plus the derived features they did not send, computed by
-    ``derive_values`` from the values they did send (missing when not computable or not finite).
-    A derived feature sent as ``null`` stays missing.
+    """Each patient's values plus the derived features they did not send.
+
+    The derived features are computed by ``derive_values`` from the values they did send (missing when not
+    computable or not finite). A derived feature sent as ``null`` stays missing.
     """
     rows = [dict(p.values) for p in patients]
     derived = model.schema.derived
@@ -109,9 +110,10 @@ def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> 
 
 
 def derivation_columns(model: ServingModel, patients: Sequence[PatientValues]) -> dict[str, np.ndarray]:
-    """The base features (and ULN helpers) of ``patients`` as arrays, laid out as the feature store's
-    point-in-time columns: floats (NaN when missing), categories as objects (None when missing). A request
-    carries no dates, so vein-to-vein time is sent or missing.
+    """The base features (and ULN helpers) of ``patients`` as point-in-time columns.
+
+    Laid out as the feature store's point-in-time columns: floats (NaN when missing), categories as objects
+    (None when missing). A request carries no dates, so vein-to-vein time is sent or missing.
     """
     columns: dict[str, np.ndarray] = {}
     for name, spec_field in model.schema.fields.items():

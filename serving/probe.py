@@ -84,8 +84,10 @@ def _midpoint(
 
 
 def _check_booster_shape(model: ServingModel) -> None:
-    """The boosters must take exactly the metadata's features, in order: XGBoost is not asked to
-    predict a matrix of another width (with ``validate_features=False`` that can corrupt memory).
+    """Check that the boosters take exactly the metadata's features, in order.
+
+    XGBoost is not asked to predict a matrix of another width (with ``validate_features=False`` that can
+    corrupt memory).
     """
     names = list(model.predictor.feature_names)
     for label, booster in (
@@ -105,7 +107,7 @@ def _check_booster_shape(model: ServingModel) -> None:
 
 
 def _booster_margins(model: ServingModel, predictions: list[PatientPrediction]) -> np.ndarray:
-    """The model's margin from its (multi-threaded) booster for the completed probe rows: slope x booster margin."""
+    """The model's margin for the completed probe rows: slope x the (multi-threaded) booster's margin."""
     X = model.predictor.encoder.encode_rows([p.values for p in predictions])
     matrix = xgb.DMatrix(X, missing=np.nan, feature_names=list(model.predictor.feature_names))
     raw = model.predictor.booster.predict(matrix, output_margin=True, validate_features=False).astype(

@@ -94,8 +94,10 @@ def _quantity(units: list[str], uln: bool) -> dict[str, Any]:
 
 
 _DOC = (
-    "Feature name -> value. A number in the canonical unit (within the valid range), true/false for a flag, a "
+    "Feature name -> value. A number in the canonical unit (within the valid range), true/false for a flag, "
+    "a "
     'level for a category, or {"value": 12, "unit": "mg/L"} for an accepted alternative unit (LDH also takes '
-    '"reference_high", the centre\'s ULN). null or absent means missing. Derived features (ipi, car_hematotox, ...) '
+    '"reference_high", the centre\'s ULN). null or absent means missing. Derived features (ipi, '
+    "car_hematotox, ...) "
     "may be given; absent ones are computed from the given values, ones sent as null stay missing."
 )

@@ -23,8 +23,8 @@ class PredictionRequest(_Strict):
 
     patient_id: str | None = Field(default=None, max_length=128, description="echoed back; never logged")
     features: PatientFeatures = Field(  # type: ignore[valid-type]
-        description="the patient's features, by catalogue name (every field is listed with its unit, accepted units, "
-        "range and landmarks; GET /v1/models lists them too)",
+        description="the patient's features, by catalogue name (every field is listed with its unit, "
+        "accepted units, range and landmarks; GET /v1/models lists them too)",
         examples=[
             {
                 "age": 64,
@@ -83,7 +83,8 @@ class PredictionResponse(_Strict):
         description="the horizon of relapse_probability and of the risk group (365)"
     )
     risk_curve: dict[str, float] = Field(
-        description="days after the landmark -> risk of the outcome by then (90, 180, 365, 730); non-decreasing",
+        description="days after the landmark -> risk of the outcome by then (90, 180, 365, 730); "
+        "non-decreasing",
         examples=[{"90": 0.31, "180": 0.42, "365": 0.51, "730": 0.58}],
     )
     risk_group: Literal["low", "intermediate", "high"] = Field(

@@ -40,6 +40,8 @@ class ScoringError(RuntimeError):
 
 @dataclass(frozen=True)
 class ScoringRun:
+    """What one batch-scoring run did: rows, time, the model and where it wrote, and the drift check."""
+
     rows: int
     seconds: float
     model: str
@@ -66,6 +68,14 @@ def run_scoring(
     """Score the landmark cohort from ``input_path`` (a feature-frame Parquet) or else ``store``.
 
     Args:
+        landmark: the catalogue landmark to score.
+        out: the scores file (Parquet) to write.
+        store: the feature store read when no ``input_path`` is given.
+        input_path: a feature-frame Parquet to score instead of the store's cohort.
+        model_uri: the model to use (default: the landmark's registered champion).
+        chunk_rows: rows per scored chunk (local engine).
+        workers: threads scoring chunks in parallel (local engine).
+        console: where progress is printed (a new rich console by default).
         engine: ``local`` (chunks in this process) or ``spark`` (``input_path`` or ``table`` required).
         table: a Spark table of features (spark engine only).
         drift_report: also write ``drift.json``/``drift.html`` for this cohort into this folder.

@@ -1,4 +1,7 @@
-"""``cart-relapse serve``: check the configuration, then run the API under uvicorn (SIGHUP reloads the models)."""
+"""``cart-relapse serve``: check the configuration, then run the API under uvicorn.
+
+SIGHUP reloads the models.
+"""
 
 from __future__ import annotations
 

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
 
     @property
     def token(self) -> str | None:
+        """The API token, or None when the server runs without one."""
         return self.api_token.get_secret_value() if self.api_token else None
 
     def tracking_uri(self) -> str:
@@ -104,7 +105,10 @@ class Settings(BaseSettings):
         return self.mlflow_tracking_uri or f"sqlite:///{DEFAULT_DB.resolve()}"
 
     def model_uri(self, landmark: str) -> str:
-        """The URI to load for ``landmark``: the override, else ``models:/cart-relapse-<landmark>@<alias>``."""
+        """The URI to load for ``landmark``.
+
+        The override, else ``models:/cart-relapse-<landmark>@<alias>``.
+        """
         return (
             self.model_uris.get(landmark) or f"models:/{registered_model_name(landmark)}@{self.model_alias}"
         )

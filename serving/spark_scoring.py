@@ -1,5 +1,6 @@
-"""``cart-relapse score --engine spark``: score a feature Parquet or a Spark table with the registered
-pyfunc through ``mlflow.pyfunc.spark_udf``.
+"""``cart-relapse score --engine spark``: score with Spark.
+
+Score a feature Parquet or a Spark table with the registered pyfunc through ``mlflow.pyfunc.spark_udf``.
 
 The UDF returns every output of the model's signature as one struct (so the columns follow the
 model's contract, whatever it returns); the written Parquet has the local engine's layout:
@@ -37,6 +38,8 @@ _SPARK_TYPES = {
 
 @dataclass(frozen=True)
 class SparkScoringRun:
+    """What one Spark scoring run wrote: rows and output location."""
+
     rows: int
     out: str
 
@@ -56,7 +59,8 @@ def score_with_spark(
         ref: the pinned model.
         out: destination; a local path is replaced only once complete, a URI (``hdfs://``,
             ``s3a://``) is overwritten by Spark.
-        input_path, table: exactly one: a feature-frame Parquet or a Spark table name.
+        input_path: a feature-frame Parquet (give this or ``table``).
+        table: a Spark table name (give this or ``input_path``).
         spark: an existing ``SparkSession``; None starts one on ``master`` and stops it at the end.
         master: Spark master when starting a session.
 
@@ -95,7 +99,8 @@ def score_dataframe(spark: Any, frame: Any, ref: ModelRef, *, source: str = "the
     absent = [c for c in (ID_COLUMN, *(i.name for i in inputs)) if c not in frame.columns]
     if absent:
         raise ModelRefError(
-            f"{source} lacks column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''} needed by {ref.label}"
+            f"{source} lacks column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''} needed by "
+            f"{ref.label}"
         )
     predict = mlflow.pyfunc.spark_udf(
         spark, ref.pinned, result_type=result_type(outputs), env_manager="local"
@@ -116,8 +121,9 @@ def result_type(outputs: list[Column]) -> str:
 
 
 def top_driver_columns(contributions: list[str]) -> list[Any]:
-    """``top{k}_feature``/``top{k}_contribution`` expressions: the k largest absolute contributions,
-    largest first (ties: the feature earlier in the signature first).
+    """``top{k}_feature``/``top{k}_contribution`` expressions.
+
+    The k largest absolute contributions, largest first (ties: the feature earlier in the signature first).
     """
     from pyspark.sql import functions as sf
 

@@ -1,5 +1,7 @@
-"""The course from apheresis to outcome: bridging, infusion (or attrition), CAR-T expansion,
-post-infusion residual disease, and the true times of progression and death.
+"""The course from apheresis to outcome.
+
+Bridging, infusion (or attrition), CAR-T expansion, post-infusion residual disease, and the true times of
+progression and death.
 
 What the registry records of these times (scheduled assessments, symptoms, loss to follow-up, the
 data cut-off) is drawn in ``followup``; what each day-30 measurement sees of the residual disease is

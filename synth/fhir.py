@@ -228,9 +228,11 @@ class _Observations:
         return True
 
     def _amend(self, base: dict[str, Any]) -> dict[str, Any]:
-        """Make ``base`` an amended (or corrected) version issued at 09:00 on its report day and return
-        its first, final version: a wrong value issued at 00:00 that day (both are stored; from that
-        day on point-in-time retrieval sees the amended one, as it sees the registry row).
+        """Make ``base`` an amended (or corrected) version and return its first, final version.
+
+        The amended version is issued at 09:00 on its report day; the first is a wrong value issued at 00:00
+        that day (both are stored; from that day on point-in-time retrieval sees the amended one, as it sees
+        the registry row).
         """
         first = self._version(base, "final", count=False) | {"meta": {"versionId": "1"}}
         status = "amended" if self.rng.random() < 0.5 else "corrected"
@@ -246,7 +248,8 @@ class _Observations:
         """A copy of ``base`` with another status and, for a quantity, another value."""
         other = json.loads(json.dumps(base)) | {"status": status}
         if "valueQuantity" in other:
-            # 20% low: a wrong value that stays inside every catalogue range (20% high broke albumin's 6.5 g/dL)
+            # 20% low: a wrong value that stays inside every catalogue range
+            # (20% high broke albumin's 6.5 g/dL)
             other["valueQuantity"]["value"] = round(float(other["valueQuantity"]["value"]) * 0.8, 6)
         if count:
             self._count(status)
@@ -271,9 +274,11 @@ def _code(biomarker: Biomarker) -> dict[str, str]:
 
 
 def _value(biomarker: Biomarker, value: str, unit: str, ucum: dict[str, str]) -> dict[str, Any]:
-    """``value[x]`` of a registry value: a quantity (UCUM code when the catalogue has one), an
-    integer, a boolean, or a category level as CodeableConcept text; text that is not a number of
-    the biomarker's type is exported as valueString (ingest quarantines it).
+    """``value[x]`` of a registry value.
+
+    A quantity (UCUM code when the catalogue has one), an integer, a boolean, or a category level as
+    CodeableConcept text; text that is not a number of the biomarker's type is exported as valueString (ingest
+    quarantines it).
     """
     if biomarker.type == "category":
         return {"valueCodeableConcept": {"text": value}}
@@ -317,8 +322,9 @@ def _write_ndjson(resources: list[dict[str, Any]], out_dir: Path) -> list[Path]:
 
 
 def _write_bundles(resources: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One collection Bundle per patient; entries have urn:uuid fullUrls and subjects point at the
-    Patient's fullUrl when the Patient is in the Bundle.
+    """One collection Bundle per patient.
+
+    Entries have urn:uuid fullUrls; subjects point at the Patient's fullUrl when the Patient is in the Bundle.
     """
     by_patient: dict[str, list[dict[str, Any]]] = {}
     for r in resources:

@@ -1,5 +1,6 @@
-"""Small random feature frames (every catalogue feature, store dtypes) with planted outcomes: for model
-tests and benchmarks that need no registry or store.
+"""Small random feature frames (every catalogue feature, store dtypes) with planted outcomes.
+
+For model tests and benchmarks that need no registry or store.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from features.catalogue import load_catalogue
 def random_feature_frame(
     n: int, landmark: str = "preinfusion", *, seed: int = 0, missing: float = 0.2
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """A frame with every feature of ``landmark`` (dtypes as the feature store writes them) and a
-    label that depends on LDH, ECOG and product, so models have something to learn.
+    """A frame with every feature of ``landmark`` and a label that depends on LDH, ECOG and product.
+
+    Dtypes as the feature store writes them; the label gives models something to learn.
     """
     rng = np.random.default_rng(seed)
     columns: dict[str, object] = {
@@ -51,9 +53,10 @@ def random_survival_frame(
     missing: float = 0.2,
     censoring_rate: float = 1 / 900,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A feature frame as :func:`random_feature_frame` and a survival target whose hazard rises with
-    LDH, ECOG and tisa-cel: ``time`` (days), ``event`` (bool), ``cause`` (1 progression, 2 death) and
-    exponential censoring at ``censoring_rate`` per day.
+    """A feature frame as :func:`random_feature_frame` and a survival target.
+
+    The hazard rises with LDH, ECOG and tisa-cel: ``time`` (days), ``event`` (bool), ``cause`` (1 progression,
+    2 death) and exponential censoring at ``censoring_rate`` per day.
     """
     frame, _ = random_feature_frame(n, landmark, seed=seed, missing=missing)
     rng = np.random.default_rng(seed + 1000)

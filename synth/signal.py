@@ -5,8 +5,9 @@ day-30 feature frame with ``features.frame`` (exactly what training sees), then 
 day-30 marker (features of the ``early`` and ``day30`` windows and the day-30 derived features)
 and for a few reference markers, its univariable 12-month AUROC among patients with a defined label
 and its Harrell C-index over the whole day-30 cohort (censored patients included, time from day 30
-truncated at day 365; patients whose last contact was before day 30 are left out). Markers where lower is worse are negated first; the orientation is fixed in advance
-from the evidence (``ORIENTATION``), never chosen from the data.
+truncated at day 365; patients whose last contact was before day 30 are left out). Markers where
+lower is worse are negated first; the orientation is fixed in advance from the evidence
+(``ORIENTATION``), never chosen from the data.
 
 Run ``python -m synth.signal --patients 5000 --seed 7``.
 """

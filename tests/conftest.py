@@ -38,7 +38,8 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess
     )
     if result.returncode != 0:
         pytest.fail(
-            f"cart-relapse {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            f"cart-relapse {' '.join(args)} exited "
+            f"{result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         )
     return result
 

@@ -1,10 +1,13 @@
-"""The candidate models compared at a landmark. Every one learns from all eligible patients,
-censored ones included, and predicts an absolute risk curve (the IPCW classifier only at 365 days):
+"""The candidate models compared at a landmark.
+
+Every one learns from all eligible patients, censored ones included, and predicts an absolute risk curve (the
+IPCW classifier only at 365 days):
 
 * ``xgboost``: gradient-boosted Cox model (XGBoost ``survival:cox``) on every feature, with a Breslow
   baseline; ``xgboost:<modalities>`` are its modality ablations;
 * ``linear_cox``: elastic-net penalised linear Cox model;
-* ``score:<name>``: each published clinical score (and at day 30, Deauville alone) as a one-covariate Cox model;
+* ``score:<name>``: each published clinical score (and at day 30, Deauville alone) as a one-covariate
+  Cox model;
 * ``ipcw_classifier``: a 12-month XGBoost classifier weighted by inverse probability of censoring,
   a reference only (never packaged).
 """
@@ -117,4 +120,5 @@ def make_candidates(landmark: str) -> list[Candidate]:
 
 
 def ablation_name(step: tuple[str, ...]) -> str:
+    """The candidate name of an ablation step (``xgboost`` for the full feature set)."""
     return MAIN if step == ABLATION_STEPS[-1] else "xgboost:" + "+".join(step)

@@ -24,6 +24,8 @@ class TrainingError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainingData:
+    """One landmark's training data: features and targets of the eligible patients, and the held-out set."""
+
     landmark: str
     landmark_day: int
     frame: pd.DataFrame  # index patient_id; metadata + feature columns; eligible patients only
@@ -34,6 +36,7 @@ class TrainingData:
 
     @property
     def development(self) -> np.ndarray:
+        """The development rows (every row not held out)."""
         return ~self.holdout
 
     def y(self, mask: np.ndarray | None = None) -> np.ndarray:
@@ -57,7 +60,8 @@ def load_training_data(store: Path, landmark: str) -> TrainingData:
         raise TrainingError(str(exc)) from exc
     if frame.empty or outcomes.empty:
         raise TrainingError(
-            f"store {store} has no eligible patients or no outcomes for landmark {landmark}; ingest a registry first"
+            f"store {store} has no eligible patients or no outcomes for landmark {landmark}; ingest a "
+            "registry first"
         )
     day = catalogue.landmarks[landmark].day
     targets = build_targets(outcomes, landmark_day=day)
@@ -96,6 +100,7 @@ def _check_events(landmark: str, counts: TargetCounts) -> None:
     minimum = load_training_config().evaluation.min_events
     if counts.events < minimum or counts.eligible - counts.events < minimum:
         raise TrainingError(
-            f"landmark {landmark}: {counts.events} events among {counts.eligible} eligible patients; at least "
+            f"landmark {landmark}: {counts.events} events among {counts.eligible} eligible patients; at "
+            "least "
             f"{minimum} events and {minimum} event-free patients are needed to train"
         )

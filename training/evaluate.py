@@ -26,6 +26,8 @@ Tuner = Callable[..., dict[str, dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Fold:
+    """One cross-validation fold: its name and the training and test rows."""
+
     name: str
     train: np.ndarray  # positional indices into the development frame
     test: np.ndarray
@@ -39,6 +41,7 @@ class CrossPrediction:
     tuned_params: dict[str, dict[str, dict[str, Any]]]
 
     def risk_at(self, candidate: str, column: int) -> pd.Series:
+        """The cross-validated risk of ``candidate`` at horizon column ``column``."""
         return pd.Series(self.risks[candidate][:, column])
 
 
@@ -53,8 +56,10 @@ def stratified_folds(event: pd.Series, *, n_splits: int = 5, seed: int = 0) -> l
 
 
 def centre_folds(center: pd.Series, event: pd.Series, *, min_events: int = 10) -> list[Fold]:
-    """Leave-one-centre-out folds; a centre with fewer than ``min_events`` events (or event-free
-    patients) is never held out on its own, but its patients stay in every training set.
+    """Leave-one-centre-out folds.
+
+    A centre with fewer than ``min_events`` events (or event-free patients) is never held out on its own, but
+    its patients stay in every training set.
     """
     folds = []
     groups = center.fillna("(unknown)").to_numpy()

@@ -1,4 +1,4 @@
-"""Do the model's SHAP contributions point the way the literature says? (evidence.md section 1)"""
+"""Do the model's SHAP contributions point the way the literature says (evidence.md section 1)?"""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from scipy.stats import spearmanr
 
 from models.explain import Explanation
 
-# check name -> (how to read the biomarker value, features whose contributions carry it); all "higher = riskier".
+# check name -> (how to read the biomarker value, features whose contributions carry it);
+# all "higher = riskier".
 DIRECTION_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "higher LDH": ("ldh_uln_ratio", ("ldh_apheresis", "ldh_preld", "ldh_uln_ratio", "ldh_day30")),
     "higher ECOG": ("ecog_preld", ("ecog_apheresis", "ecog_preld")),

@@ -55,6 +55,8 @@ METRICS = (
 
 @dataclass
 class TrainResult:
+    """Everything one landmark's training produced: candidates, metrics, the winner and its predictor."""
+
     data: TrainingData
     config: TrainingConfig
     candidates: list[Candidate]
@@ -78,6 +80,7 @@ class TrainResult:
 
     @property
     def winner_holdout(self) -> dict[str, float]:
+        """The winner's held-out metrics, by metric name."""
         return self.holdout.set_index("candidate").loc[self.winner].to_dict()
 
 
@@ -221,7 +224,8 @@ def available_candidates(landmark: str, dev: pd.DataFrame) -> tuple[list[Candida
             )
             if known == 0:
                 notes.append(
-                    f"{candidate.name} skipped: {candidate.column} cannot be computed for any development patient "
+                    f"{candidate.name} skipped: {candidate.column} cannot be computed for any development "
+                    "patient "
                     "(an input is missing from the registry)"
                 )
                 continue
@@ -247,9 +251,11 @@ def evaluation_spec(config: TrainingConfig, times: np.ndarray) -> EvaluationSpec
 
 
 def pick_winner(cv_evals: dict[str, dict[str, np.ndarray]], candidates: list[Candidate]) -> str:
-    """The packaged model: the all-feature boosted Cox model, unless an ablation (fewer modalities) has a
-    better cross-validated Uno's C (365 days) beyond noise (paired-bootstrap 95% lower bound above zero);
-    among such ablations the best. A difference inside the noise never drops a modality.
+    """The packaged model's candidate name.
+
+    The all-feature boosted Cox model, unless an ablation (fewer modalities) has a better cross-validated
+    Uno's C (365 days) beyond noise (paired-bootstrap 95% lower bound above zero); among such ablations the
+    best. A difference inside the noise never drops a modality.
     """
     better = []
     for candidate in candidates:
@@ -278,8 +284,10 @@ def _leave_one_centre_out(
     n_jobs: int,
     say: Progress,
 ) -> tuple[dict[str, dict[str, np.ndarray]], pd.DataFrame, CrossPrediction | None, np.ndarray]:
-    """Pooled leave-one-centre-out metrics of the candidates marked ``in_loco`` (default hyperparameters:
-    no tuning, so no test centre influences any choice), and which rows were held out.
+    """Pooled leave-one-centre-out metrics of the candidates marked ``in_loco``.
+
+    Default hyperparameters: no tuning, so no test centre influences any choice. Also which rows were held
+    out.
     """
     folds = centre_folds(dev["center"], dev_targets["event"], min_events=config.evaluation.loco_min_events)
     if len(folds) < 2:

@@ -1,5 +1,7 @@
-"""The champion gate: a new version becomes ``champion`` only if it discriminates better than the
-current one on the same held-out patients, beyond bootstrap noise.
+"""The champion gate.
+
+A new version becomes ``champion`` only if it discriminates better than the current one on the same held-out
+patients, beyond bootstrap noise.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class GateDecision:
+    """Whether the new version becomes champion, and why."""
+
     promote: bool
     reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        """The verdict and its reasons, in one line."""
         verdict = "promote" if self.promote else "keep current champion"
         return f"{verdict}: " + "; ".join(self.reasons)
 

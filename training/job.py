@@ -21,6 +21,8 @@ from .tracking import redact_uri, resolve_tracking_uri, setup_tracking
 
 @dataclass(frozen=True)
 class LandmarkOutcome:
+    """One landmark's training result, its registration and how long it took."""
+
     result: TrainResult
     registration: Registration
     seconds: float
@@ -82,15 +84,18 @@ def run_training(
 
 
 def landmarks_for(choice: str) -> list[str]:
+    """The landmarks to train: every catalogue landmark for ``all``, else the one named."""
     names = list(load_catalogue().landmarks)
     return names if choice == "all" else [choice]
 
 
 def ui_command(tracking_uri: str | None = None) -> str:
-    """The command that opens the MLflow UI on the tracking store, runnable without activating the venv
-    (credentials in the URI masked).
+    """The command that opens the MLflow UI on the tracking store.
+
+    Runnable without activating the venv (credentials in the URI masked).
     """
-    return f"{sys.executable} -m mlflow ui --backend-store-uri {redact_uri(resolve_tracking_uri(tracking_uri))} --port 5000"
+    store = redact_uri(resolve_tracking_uri(tracking_uri))
+    return f"{sys.executable} -m mlflow ui --backend-store-uri {store} --port 5000"
 
 
 COMPARISON_COLUMNS = {
@@ -127,7 +132,8 @@ def comparison_table(result: TrainResult) -> Table:
 def ablation_table(result: TrainResult) -> Table:
     """What each modality adds to the boosted Cox model (cross-validated Uno's C, paired differences)."""
     table = Table(
-        title=f"{result.data.landmark}: what each modality adds (XGBoost Cox, cross-validation, paired 95% CI)"
+        title=f"{result.data.landmark}: what each modality adds "
+        "(XGBoost Cox, cross-validation, paired 95% CI)"
     )
     for col in ("modalities", "Uno C 365", "delta Uno C", "IBS", "delta IBS"):
         table.add_column(col, justify="left" if col == "modalities" else "right")

@@ -1,7 +1,8 @@
-"""What actually happened, estimated properly under censoring (scikit-survival's estimators):
-Kaplan-Meier risk with confidence intervals, Aalen-Johansen cumulative incidence of progression and
-of death without progression, reverse Kaplan-Meier follow-up, and calibration tables that put
-predicted risk beside observed risk.
+"""What actually happened, estimated properly under censoring (scikit-survival's estimators).
+
+Kaplan-Meier risk with confidence intervals, Aalen-Johansen cumulative incidence of progression and of death
+without progression, reverse Kaplan-Meier follow-up, and calibration tables that put predicted risk beside
+observed risk.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def calibration_table(
     """Predicted vs Kaplan-Meier observed risk by ``horizon``, in groups of equal size by predicted risk.
 
     Returns:
-        One row per group: ``group``, ``n``, ``mean_predicted``, ``observed``, ``observed_low``, ``observed_high``.
+        One row per group: ``group``, ``n``, ``mean_predicted``, ``observed``, ``observed_low``,
+        ``observed_high``.
     """
     order = np.argsort(risk, kind="stable")
     rows = []
@@ -116,8 +118,10 @@ def risk_group_table(
     horizons: Sequence[float],
     headline: float,
 ) -> pd.DataFrame:
-    """Per risk group: size, observed Kaplan-Meier risk at ``headline`` with CI, and the cumulative
-    incidence of progression and of death without progression at each horizon.
+    """Observed outcome per risk group.
+
+    Size, observed Kaplan-Meier risk at ``headline`` with CI, and the cumulative incidence of progression and
+    of death without progression at each horizon.
     """
     rows = []
     for level in ("all", *levels):

@@ -28,10 +28,12 @@ def package_winner(
     holdout: pd.Series,
     oof_risk: np.ndarray,
 ) -> RelapsePredictor:
-    """The predictor: the winner's booster, its Breslow baseline at the horizons, the configured absolute
-    risk groups with the risk observed in each (``oof_risk``: the winner's out-of-fold risk by the groups'
-    horizon for the development patients), the central 99% of each training feature (for out-of-range
-    warnings) and headline metrics.
+    """The predictor packaged from the winner.
+
+    The winner's booster, its Breslow baseline at the horizons, the configured absolute risk groups with the
+    risk observed in each (``oof_risk``: the winner's out-of-fold risk by the groups' horizon for the
+    development patients), the central 99% of each training feature (for out-of-range warnings) and headline
+    metrics.
     """
     groups = config.risk_groups
     metadata = ModelMetadata(
@@ -53,7 +55,10 @@ def package_winner(
 def observed_risk_by_group(
     data: TrainingData, oof_risk: np.ndarray, config: TrainingConfig
 ) -> dict[str, tuple[float, float, float]]:
-    """Kaplan-Meier risk (95% CI) by the groups' horizon in each out-of-fold risk group of the development set."""
+    """Kaplan-Meier risk (95% CI) by the groups' horizon in each out-of-fold risk group.
+
+    Over the development set.
+    """
     from .observed import km_risk
     from .summaries import risk_group_labels
 

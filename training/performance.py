@@ -1,5 +1,6 @@
-"""Performance tables from :class:`training.survival_metrics.SurvivalEvaluator` results: every metric
-with its bootstrap 95% CI, paired differences between candidates, and net-benefit curves.
+"""Performance tables from :class:`training.survival_metrics.SurvivalEvaluator` results.
+
+Every metric with its bootstrap 95% CI, paired differences between candidates, and net-benefit curves.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Figures logged with every training run: calibration with CIs, decision curve, cumulative incidence
-of progression and of death without progression by risk group, and the SHAP beeswarm (shap's
-``shap.plots.beeswarm`` on the model's exact TreeSHAP values).
+"""Figures logged with every training run.
+
+Calibration with CIs, decision curve, cumulative incidence of progression and of death without progression by
+risk group, and the SHAP beeswarm (shap's ``shap.plots.beeswarm`` on the model's exact TreeSHAP values).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def plot_decision_curve(net_benefit: pd.DataFrame, path: Path, title: str) -> Pa
 
 
 def plot_cumulative_incidence(result: TrainResult, path: Path) -> Path:
-    """Aalen-Johansen cumulative incidence of progression (solid) and of death without progression
-    (dashed) in each out-of-fold risk group of the development set.
+    """Aalen-Johansen cumulative incidence in each out-of-fold risk group of the development set.
+
+    Progression solid, death without progression dashed.
     """
     from sksurv.nonparametric import cumulative_incidence_competing_risks
 

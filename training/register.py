@@ -1,5 +1,6 @@
-"""Log a trained landmark to MLflow (parent run + a child run per candidate), package the winner as
-one pyfunc model, register it and apply the champion gate.
+"""Log a trained landmark to MLflow, package the winner, register it and apply the champion gate.
+
+The parent run has a child run per candidate; the winner is packaged as one pyfunc model.
 
 The current champion is looked up and scored on this run's held-out patients before anything is
 logged: an error from the registry fails the job (``TrainingError``) with nothing registered; it is
@@ -33,6 +34,8 @@ FORMAT_TAG = "model_format"
 
 @dataclass(frozen=True)
 class Registration:
+    """The registered model version, its run and the champion gate's decision."""
+
     name: str
     version: str
     run_id: str
@@ -41,6 +44,8 @@ class Registration:
 
 @dataclass(frozen=True)
 class Champion:
+    """The current champion version and the pyfunc format it was packaged with."""
+
     version: str
     model_format: int
 
@@ -95,8 +100,9 @@ def log_and_register(
 
 
 def reference_profile(result: TrainResult) -> dict[str, Any]:
-    """Drift reference: the development features and the packaged model's scores on the held-out patients
-    (scores of patients it was not fitted on, as new patients' will be).
+    """Drift reference: the development features and the packaged model's held-out scores.
+
+    Scores of patients it was not fitted on, as new patients' will be.
     """
     data = result.data
     scores = result.predictor.predict_frame(data.frame[data.holdout])["relapse_probability"].to_numpy(

@@ -1,5 +1,7 @@
-"""Is the registry big enough for this many candidate parameters? Riley et al. (BMJ 2020;368:m441)
-minimum sample size for a time-to-event prediction model, checked before training.
+"""Is the registry big enough for this many candidate parameters?
+
+Riley et al. (BMJ 2020;368:m441) minimum sample size for a time-to-event prediction model, checked before
+training.
 
 Criteria (Riley et al. 2019/2020, time-to-event outcome, exponential null model):
   (i)   expected uniform shrinkage >= 0.9:        n >= p / ((S - 1) ln(1 - R2cs / S)), S = 0.9;
@@ -41,20 +43,25 @@ class SampleSizeCheck:
 
     @property
     def required(self) -> int:
+        """The minimum sample size: the largest of the three criteria."""
         return max(self.required_shrinkage, self.required_optimism, self.required_precision)
 
     @property
     def required_events(self) -> int:
+        """The events expected in the minimum sample, at the registry's event rate."""
         return int(np.ceil(self.required * self.events / self.patients))
 
     @property
     def adequate(self) -> bool:
+        """Whether the development set reaches the minimum sample size."""
         return self.patients >= self.required
 
     def summary(self) -> str:
+        """The check in one sentence, for the training log and the model card."""
         verdict = "adequate" if self.adequate else "TOO SMALL"
         return (
-            f"Riley et al. 2020: {self.parameters} candidate parameters need at least {self.required:,} patients "
+            f"Riley et al. 2020: {self.parameters} candidate parameters need at least {self.required:,} "
+            "patients "
             f"(~{self.required_events:,} events); the development set has {self.patients:,} patients and "
             f"{self.events:,} events: {verdict}"
         )

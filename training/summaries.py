@@ -1,6 +1,7 @@
-"""The tables the model card and MLflow show beside the metric tables: modality ablation and other
-paired comparisons, calibration by decile, net benefit, risk groups with observed risk and
-competing-risk incidence, subgroups, leave-one-centre-out per centre, and the cohort description.
+"""The tables the model card and MLflow show beside the metric tables.
+
+Modality ablation and other paired comparisons, calibration by decile, net benefit, risk groups with observed
+risk and competing-risk incidence, subgroups, leave-one-centre-out per centre, and the cohort description.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ DELTA_METRICS = ("uno_c_365", "uno_c_730", "ibs")
 
 @dataclass
 class Summaries:
+    """The tables of :mod:`training.summaries` for one trained landmark."""
+
     ablation: pd.DataFrame
     comparisons: pd.DataFrame
     calibration: pd.DataFrame
@@ -107,7 +110,7 @@ def summarise_landmark(
 
 
 def risk_group_labels(risk: np.ndarray, config: TrainingConfig) -> np.ndarray:
-    """``low``/``intermediate``/``high`` by the configured absolute thresholds (as the packaged model does)."""
+    """``low``/``intermediate``/``high`` by the configured absolute thresholds, as the packaged model does."""
     groups = config.risk_groups
     return np.asarray(["low", "intermediate", "high"], dtype=object)[
         np.digitize(risk, [groups.low, groups.high])
@@ -115,8 +118,10 @@ def risk_group_labels(risk: np.ndarray, config: TrainingConfig) -> np.ndarray:
 
 
 def ablation_table(cv_evals: dict[str, Any]) -> pd.DataFrame:
-    """Each modality step's cross-validated Uno's C and integrated Brier score, and what the step
-    adds over the previous one with a paired bootstrap 95% CI.
+    """The modality ablation table.
+
+    Each modality step's cross-validated Uno's C and integrated Brier score, and what the step adds over the
+    previous one with a paired bootstrap 95% CI.
     """
     rows, previous = [], None
     for step in ABLATION_STEPS:
@@ -145,8 +150,10 @@ def ablation_table(cv_evals: dict[str, Any]) -> pd.DataFrame:
 def comparison_table(
     candidates: list[Candidate], winner: str, cv_evals: dict[str, Any], holdout_evals: dict[str, Any]
 ) -> pd.DataFrame:
-    """The winner minus every non-tree candidate (scores, Deauville alone, linear Cox, IPCW reference),
-    paired bootstrap on the cross-validated and on the held-out predictions.
+    """The winner minus every non-tree candidate.
+
+    Scores, Deauville alone, linear Cox and the IPCW reference; paired bootstrap on the cross-validated and on
+    the held-out predictions.
     """
     others = [c.name for c in candidates if c.kind != "xgboost" and c.name != winner]
     frames = []
@@ -292,8 +299,9 @@ def _net_benefit(
     winner: str,
     candidates: list[Candidate],
 ) -> pd.DataFrame:
-    """Net benefit at the headline horizon of the winner and its comparators, treat all/none, and at
-    day 30 the Deauville/ctDNA rule.
+    """Net benefit at the headline horizon.
+
+    The winner and its comparators, treat all/none, and at day 30 the Deauville/ctDNA rule.
     """
     shown = [winner, *(c.name for c in candidates if c.kind in ("linear_cox", "score", "ipcw_classifier"))]
     references = {"treat all": evaluator.treat_all()}

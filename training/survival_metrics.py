@@ -117,8 +117,9 @@ class SurvivalEvaluator:
         return ((self.weights[:, cases] * a) * (comparable @ self.weights.T).T).sum(axis=1)
 
     def _comparable(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
-        """Events before ``tau`` and, per event, the patients it is comparable with (later time, or the
-        same time but censored).
+        """Events before ``tau`` and, per event, the patients it is comparable with.
+
+        Comparable: a later time, or the same time but censored.
         """
         cases = np.flatnonzero(self.event & (self.time < tau))
         ti = self.time[cases][:, None]
@@ -232,7 +233,10 @@ class SurvivalEvaluator:
 
 
 def order_censoring_after_events(time: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """Times with every censoring moved :data:`CENSORING_AFTER_EVENTS` days later (see the module docstring)."""
+    """Times with every censoring moved :data:`CENSORING_AFTER_EVENTS` days later.
+
+    See the module docstring.
+    """
     return np.where(event, time, time + CENSORING_AFTER_EVENTS)
 
 

@@ -27,7 +27,10 @@ Tuned = tuple[dict[str, Any], pd.DataFrame]
 def default_params(
     X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], **_: Any
 ) -> dict[str, dict[str, Any]]:
-    """No search: the configured defaults (leave-one-centre-out, where per-fold tuning costs more than it tells)."""
+    """No search: the configured defaults.
+
+    Used for leave-one-centre-out, where per-fold tuning costs more than it tells.
+    """
     config = load_training_config()
     return {
         "xgboost": dict(config.xgboost_search.defaults),

@@ -160,6 +160,7 @@ class CdsAuthMiddleware:
         self._base = (public_url or "").rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 401 before the app when a CDS call lacks a valid JWT; pass everything else through."""
         if scope["type"] != "http" or not is_cds_path(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -179,7 +180,8 @@ class CdsAuthMiddleware:
             if self._open_on_loopback and client and is_loopback(str(client[0])):
                 return None
             return (
-                "CDS Hooks authentication is not configured (CART_RELAPSE_CDS_JWKS): only loopback clients of a "
+                "CDS Hooks authentication is not configured (CART_RELAPSE_CDS_JWKS): only loopback clients "
+                "of a "
                 "server without an API token are served"
             )
         token = _bearer(scope)

@@ -105,13 +105,14 @@ def model_label(model: ServingModel) -> str:
 def _detail(
     context: CardContext, prediction: PatientPrediction, features: Features, landmark_date: date
 ) -> str:
-    """Markdown paragraphs: the risks, the group, the drivers, what is missing or unused, the caveats, the notice."""
+    """Markdown paragraphs: risks, group, drivers, what is missing or unused, the caveats, the notice."""
     meta = context.model.predictor.metadata
     when = "the infusion day" if context.service.day == 0 else f"day {context.service.day} after infusion"
     horizons = list(prediction.risk_curve)
     risks = "\n".join(
         [
-            f"**Risk of {meta.outcome}** after the landmark, as known on {when} ({landmark_date.isoformat()}):",
+            f"**Risk of {meta.outcome}** after the landmark, as known on {when} "
+            f"({landmark_date.isoformat()}):",
             "",
             "| " + " | ".join(horizon_label(d) for d in horizons) + " |",
             "|" + "---|" * len(horizons),

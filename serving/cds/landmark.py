@@ -1,5 +1,7 @@
-"""Who the request is about, as of which day: the patient row, day 0 and the landmark date, or why
-the service has nothing to say (no infusion) or gives no risk (too early, deceased, incomplete record).
+"""Who the request is about, as of which day.
+
+The patient row, day 0 and the landmark date, or why the service has nothing to say (no infusion) or gives no
+risk (too early, deceased, incomplete record).
 
 The patient row is built by ``features.fhir.map_resources`` exactly as ingest builds it from a Patient
 and its apheresis and infusion Procedures (``features.fhir_patient``); the landmark date is the

@@ -37,7 +37,7 @@ _TOLERANCE = 1e-9  # the store's RELATIVE_TOLERANCE: two canonical numbers close
 
 @dataclass(frozen=True)
 class NotUsed:
-    """A resource or value that gives no feature, with the reason (a registry quarantine reason) and detail."""
+    """A resource or value that gives no feature, with the reason (a quarantine reason) and detail."""
 
     what: str
     reason: str
@@ -218,8 +218,10 @@ def _number(text: str) -> float | None:
 
 
 def _issued_by(resource: Mapping[str, Any] | None, reported: datetime, now: datetime) -> bool:
-    """Whether the result was issued at or before ``now``: ``issued`` as an instant when it has an
-    offset, else the local reported time against the server's local clock.
+    """Whether the result was issued at or before ``now``.
+
+    ``issued`` as an instant when it has an offset, else the local reported time against the server's local
+    clock.
     """
     issued = resource.get("issued") if isinstance(resource, Mapping) else None
     try:
@@ -241,7 +243,10 @@ def _without_conflicts(candidates: Iterable[_Candidate], out: Features) -> list[
         if all(_same(group[0], other) for other in group[1:]):
             kept.append(group[0])
             continue
-        detail = f"another Observation reports {feature} collected {collected} (reported {reported}) with another value"
+        detail = (
+            f"another Observation reports {feature} collected {collected} (reported {reported}) "
+            "with another value"
+        )
         out.not_used += [NotUsed(c.source, "conflicting report", detail) for c in group]
     return kept
 

@@ -30,7 +30,7 @@ class PatientViewContext(_Open):
 class CdsServiceRequest(_Open):
     """A ``patient-view`` call. ``fhirServer`` and ``fhirAuthorization`` are accepted and not used: the
     service reads only the prefetch (412 when a key is missing).
-    """
+    """  # noqa: D205 -- the OpenAPI description; docs/reference/ is generated from it
 
     hook: Literal["patient-view"]
     hookInstance: str = Field(min_length=1, max_length=256)

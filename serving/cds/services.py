@@ -48,7 +48,8 @@ class CdsService:
 
 USAGE = (
     "Needs the three prefetch keys: this service never queries the EHR's FHIR server (it runs offline). "
-    "CAR-T infusion and apheresis are Procedures coded in https://cart-relapse.dev/fhir/CodeSystem/procedure. "
+    "CAR-T infusion and apheresis are Procedures coded in "
+    "https://cart-relapse.dev/fhir/CodeSystem/procedure. "
     "The model is trained on synthetic data: not for clinical decisions."
 )
 
@@ -82,7 +83,8 @@ def _service(catalogue: Catalogue, landmark: str) -> CdsService:
     prefetch = {
         "patient": "Patient/{{context.patientId}}",
         "infusion": f"Procedure?patient={{{{context.patientId}}}}&code={procedures}",
-        "observations": f"Observation?patient={{{{context.patientId}}}}&code={','.join(observation_codes(catalogue, landmark))}",
+        "observations": "Observation?patient={{context.patientId}}"
+        f"&code={','.join(observation_codes(catalogue, landmark))}",
     }
     when = "on the infusion day" if spec.day == 0 else f"on day {spec.day} after infusion"
     description = (

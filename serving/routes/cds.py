@@ -1,5 +1,7 @@
-"""CDS Hooks 2.0: ``GET /cds-services`` (discovery), ``POST /cds-services/{service_id}`` (a
-``patient-view`` call answered with cards) and ``POST /cds-services/{service_id}/feedback``.
+"""CDS Hooks 2.0 routes.
+
+``GET /cds-services`` (discovery), ``POST /cds-services/{service_id}`` (a ``patient-view`` call answered with
+cards) and ``POST /cds-services/{service_id}/feedback``.
 
 Authenticated by ``serving.cds.auth.CdsAuthMiddleware`` (the EHR's JWT), not by the API token.
 A call maps the prefetch with ``features.fhir.map_resources``, applies the point-in-time rule
@@ -90,7 +92,7 @@ async def call_service(
 ) -> JSONResponse:
     """Risk of progression/relapse or death from the prefetch as known at the landmark: one card (or
     none when the patient has no CAR-T infusion).
-    """
+    """  # noqa: D205 -- the OpenAPI description; docs/reference/ is generated from it
     model = get_model(service.landmark, registry)
     try:
         prefetch = read_prefetch(body.prefetch, body.context.patientId)
@@ -110,7 +112,7 @@ async def call_service(
 def feedback(body: FeedbackRequest, service: ServiceDep) -> FeedbackResponse:
     """Accept the EHR's feedback on cards; logged with the card id and outcome only (no patient data,
     no override comment).
-    """
+    """  # noqa: D205 -- the OpenAPI description; docs/reference/ is generated from it
     for item in body.feedback:
         logger.info(
             "cds feedback service=%s card=%s outcome=%s accepted_suggestions=%d override_reason=%s",

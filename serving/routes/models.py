@@ -1,5 +1,7 @@
-"""``GET /v1/models``: each landmark's model, its training metrics and its features (from the catalogue),
-and the outcome of the last model load or reload.
+"""``GET /v1/models``: each landmark's model, metrics and features, and the last reload.
+
+Each landmark's model, its training metrics and its features (from the catalogue), and the outcome of the last
+model load or reload.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["models"], responses=UNAUTHORIZED)
 def list_models(registry: RegistryDep, reloader: ReloaderDep) -> ModelsResponse:
     """Name, version, alias, metrics and the synthetic-data notice of every landmark's model, with
     each feature's canonical unit, accepted units, type, levels and valid range; the last reload.
-    """
+    """  # noqa: D205 -- the OpenAPI description; docs/reference/ is generated from it
     catalogue = load_catalogue()
     last = reloader.last
     return ModelsResponse(
@@ -34,6 +36,7 @@ def list_models(registry: RegistryDep, reloader: ReloaderDep) -> ModelsResponse:
 
 
 def landmark_info(catalogue: Catalogue, registry: ModelRegistry, landmark: str) -> LandmarkModelInfo:
+    """One landmark's model, metrics and features, or why it is not being served."""
     slot = registry.get(landmark)
     if not isinstance(slot, ServingModel):
         reason = slot.reason if isinstance(slot, LoadFailure) else "still loading"
@@ -65,6 +68,7 @@ def landmark_info(catalogue: Catalogue, registry: ModelRegistry, landmark: str) 
 
 
 def feature_info(catalogue: Catalogue, spec: FeatureSpec, *, used: bool) -> FeatureInfo:
+    """What a request may send for one feature: unit, accepted units, type, levels, range."""
     accepted = list(catalogue.biomarker(spec.biomarker).accepted_units) if spec.biomarker else [spec.unit]
     return FeatureInfo(
         name=spec.name,

@@ -44,7 +44,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def predict(landmark: str, request: PredictionRequest, model: ModelDep) -> Response:
     """Risk of progression/relapse or death at 90, 180, 365 and 730 days after the landmark, risk group,
     and the TreeSHAP explanation of the log relative hazard, for one patient.
-    """
+    """  # noqa: D205 -- the OpenAPI description; docs/reference/ is generated from it
     patient = model.schema.parse(features_as_mapping(request.features))
     prediction = predict_patients(model, [patient])[0]
     return _json(prediction_response(model, prediction, request.patient_id))
@@ -96,8 +96,10 @@ def parse_patients(model: ServingModel, requests: Sequence[PredictionRequest]) -
 def prediction_response(
     model: ServingModel, prediction: PatientPrediction, patient_id: str | None
 ) -> dict[str, Any]:
-    """One ``PredictionResponse`` as plain data (built without pydantic: this is the hot path; the
-    tests validate it against the schema): contributions sorted by absolute size, modality totals.
+    """One ``PredictionResponse`` as plain data.
+
+    Built without pydantic: this is the hot path; the tests validate it against the schema. Contributions
+    sorted by absolute size, modality totals.
     """
     contributions = [
         {

@@ -1,5 +1,7 @@
-"""The clinician page: ``/ui/`` (the models), ``/ui/{landmark}`` (the form; POST predicts),
-``/ui/{landmark}/from-card/{handoff_id}`` (a CDS card's values), ``/ui/login`` and ``/ui/logout``.
+"""The clinician page's routes.
+
+``/ui/`` (the models), ``/ui/{landmark}`` (the form; POST predicts), ``/ui/{landmark}/from-card/{handoff_id}``
+(a CDS card's values), ``/ui/login`` and ``/ui/logout``.
 
 Server-rendered (``serving.ui``); predictions go through ``model.schema.parse`` and
 ``predict_patients``, as ``POST /v1/predict/{landmark}`` does. Not in the OpenAPI document (HTML).
@@ -103,7 +105,7 @@ def form_page(landmark: str, request: Request, registry: RegistryDep) -> HTMLRes
 
 @router.post("/{landmark}", dependencies=[Depends(check_origin)])
 async def predict_page(landmark: str, request: Request, registry: RegistryDep) -> HTMLResponse:
-    """Read the form (or the pasted JSON), validate as the API does and show the prediction or the problems."""
+    """Read the form (or the pasted JSON), validate as the API does, show the prediction or the problems."""
     model = _model(landmark, registry, request)
     if isinstance(model, HTMLResponse):
         return model

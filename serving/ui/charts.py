@@ -20,6 +20,8 @@ ROW_HEIGHT, LABEL_WIDTH, BAR_WIDTH, VALUE_WIDTH = 26, 400, 260, 110
 
 @dataclass(frozen=True)
 class Point:
+    """A point of a chart, in SVG coordinates, with its label."""
+
     x: float
     y: float
     label: str
@@ -27,6 +29,8 @@ class Point:
 
 @dataclass(frozen=True)
 class Curve:
+    """The risk curve's geometry: the points at the horizons, the polyline, ticks and thresholds."""
+
     width: int
     height: int
     points: list[Point]  # the horizons (the line starts at the origin)
@@ -39,6 +43,8 @@ class Curve:
 
 @dataclass(frozen=True)
 class Bar:
+    """One waterfall bar (base, a contribution, or the total), in SVG coordinates."""
+
     y: float
     x: float
     width: float
@@ -49,6 +55,8 @@ class Bar:
 
 @dataclass(frozen=True)
 class Waterfall:
+    """The waterfall's geometry: its bars and where zero is."""
+
     width: int
     height: int
     bars: list[Bar]

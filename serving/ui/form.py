@@ -51,11 +51,14 @@ class Field:
 
     @property
     def id(self) -> str:
+        """The HTML id of the field's input."""
         return f"f-{self.name}"
 
 
 @dataclass
 class Group:
+    """A group of fields shown together (the patient, a modality, the derived scores)."""
+
     key: str
     title: str
     fields: list[Field]
@@ -72,10 +75,12 @@ class FormState:
 
     @property
     def fields(self) -> dict[str, Field]:
+        """Every field by feature name."""
         return {f.name: f for g in self.groups for f in g.fields}
 
     @property
     def invalid(self) -> list[Field]:
+        """The fields with an error."""
         return [f for g in self.groups for f in g.fields if f.error]
 
 
@@ -134,7 +139,10 @@ def read_form(state: FormState, data: Mapping[str, str]) -> dict[str, Any]:
 
 
 def fill_form(state: FormState, features: Mapping[str, Any]) -> None:
-    """Show ``features`` (a features JSON object) in the fields (values the form has no field for are ignored)."""
+    """Show ``features`` (a features JSON object) in the fields.
+
+    Values the form has no field for are ignored.
+    """
     fields = state.fields
     for name, raw in features.items():
         f = fields.get(name)

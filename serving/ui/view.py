@@ -1,6 +1,8 @@
-"""What the page shows of one prediction: the risk curve, the risk group with the rate observed in
-training, the largest contributions with their values and units, the missing features, the
-out-of-range warnings, the model and its version (the numbers are ``predict_patients``', unchanged).
+"""What the page shows of one prediction.
+
+The risk curve, the risk group with the rate observed in training, the largest contributions with their values
+and units, the missing features, the out-of-range warnings, the model and its version (the numbers are
+``predict_patients``', unchanged).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ CHART_LABEL = 58
 
 @dataclass(frozen=True)
 class Driver:
+    """One contribution as shown: the feature, its value, the hazard factor and its direction."""
+
     name: str
     label: str
     short: str
@@ -34,6 +38,8 @@ class Driver:
 
 @dataclass(frozen=True)
 class Risk:
+    """The risk at one horizon, as a number and as shown."""
+
     days: int
     label: str
     shown: str
@@ -42,6 +48,8 @@ class Risk:
 
 @dataclass(frozen=True)
 class ResultView:
+    """Everything the result page shows of one prediction."""
+
     headline: Risk
     risk_group: str
     group_rule: str
@@ -94,8 +102,8 @@ def result_view(model: ServingModel, prediction: PatientPrediction, catalogue: C
     return ResultView(
         headline=headline,
         risk_group=prediction.risk_group,
-        group_rule=f"by the risk at {headline.label}: low below {100 * t.low:g}%, intermediate from {100 * t.low:g}%, "
-        f"high from {100 * t.high:g}%",
+        group_rule=f"by the risk at {headline.label}: low below {100 * t.low:g}%, "
+        f"intermediate from {100 * t.low:g}%, high from {100 * t.high:g}%",
         observed=_observed(model, prediction.risk_group, headline.label),
         risks=risks,
         curve=curve,

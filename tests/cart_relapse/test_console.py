@@ -1,4 +1,4 @@
-"""User-facing output: tables keep their width in a pipe or log file, and the demo's last hint runs as printed."""
+"""User-facing output: tables keep their width in a pipe or log file; the demo's last hint runs as printed."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def searchset(resources: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def cds_body(resources: Iterable[Mapping[str, Any]], patient_id: str = "P1", **extra: Any) -> dict[str, Any]:
-    """A patient-view request whose prefetch holds ``resources``: the Patient, the Procedures, the Observations."""
+    """A patient-view request whose prefetch holds ``resources``: Patient, Procedures, Observations."""
     items = list(resources)
     by_type = {
         kind: [r for r in items if r["resourceType"] == kind]

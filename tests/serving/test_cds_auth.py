@@ -91,7 +91,8 @@ def test_a_jwt_signed_with_either_ehr_key_is_accepted(secured, keys):
     discovery = secured.get(
         "/cds-services",
         headers={
-            "Authorization": f"Bearer {token(keys['ec'], kid='ehr-ec', alg='ES384', aud=f'{BASE}/cds-services')}"
+            "Authorization": "Bearer "
+            + token(keys["ec"], kid="ehr-ec", alg="ES384", aud=f"{BASE}/cds-services")
         },
     )
     assert discovery.status_code == 200

@@ -339,7 +339,8 @@ def body_without(key: str) -> dict[str, Any]:
                     "subject": "cds",
                 },
             },
-            "'observations' missing: this service does not query the FHIR server (fhirServer and fhirAuthorization are not used)",
+            "'observations' missing: this service does not query the FHIR server (fhirServer and "
+            "fhirAuthorization are not used)",
         ),
         (
             cds_body(registered()) | {"prefetch": {"patient": None, "infusion": None, "observations": None}},
@@ -490,7 +491,8 @@ def test_feedback_is_accepted_and_logged_without_patient_data(cds, caplog):
     assert response.status_code == 200 and response.json() == {"received": 2}
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("cart_relapse")]
     assert (
-        f"cds feedback service=cart-relapse-day30 card={card['uuid']} outcome=overridden accepted_suggestions=0 "
+        f"cds feedback service=cart-relapse-day30 card={card['uuid']} outcome=overridden "
+        "accepted_suggestions=0 "
         "override_reason=given" in lines
     )
     assert any(line.startswith("cds call service=cart-relapse-day30 cards=1") for line in lines)

@@ -116,7 +116,8 @@ def test_new_version_swaps_in_while_requests_keep_succeeding(make_client, servin
         k = switch_point(hammer.versions(), "7", "8")
         assert 0 < k < len(hammer.results)
     print(
-        f"\nswap under load: single {len(single.results)} requests (all 200; version 7 x{switch_point(single.versions(), '7', '8')}, "
+        f"\nswap under load: single {len(single.results)} requests (all 200; version 7 "
+        f"x{switch_point(single.versions(), '7', '8')}, "
         f"then 8), batch {len(batched.results)} (all 200), {during} answered while the new model loaded"
     )
 
@@ -199,7 +200,8 @@ BROKEN = {
     ),
     "NaN predictions": (
         lambda models, predictors: _nan_booster(models["day30"]),
-        "version 9 refused: typical probe row: risk curve [nan, nan, nan, nan] is not strictly between 0 and 1",
+        "version 9 refused: typical probe row: risk curve [nan, nan, nan, nan] is not strictly between 0 and "
+        "1",
     ),
     "contributions do not add up": (
         lambda models, predictors: _other_contributions(models["day30"]),

@@ -28,7 +28,8 @@ KNOWN_GUARDED = {
     ("POST", "/v1/predict/{landmark}/batch"),
     ("POST", "/v1/admin/reload"),
 }
-OWN_AUTH = {  # the EHR's JWT (serving.cds.auth) or the page's session (serving.ui.session); static files are public
+# the EHR's JWT (serving.cds.auth) or the page's session (serving.ui.session); static files are public
+OWN_AUTH = {
     ("GET", "/cds-services"),
     ("POST", "/cds-services/{service_id}"),
     ("POST", "/cds-services/{service_id}/feedback"),

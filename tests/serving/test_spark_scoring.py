@@ -180,7 +180,9 @@ import sys
 sys.modules["pyspark"] = None  # as if the spark extra were not installed
 import cart_relapse.demo  # noqa: F401  (the demo's imports)
 from cart_relapse.cli import main
-sys.argv = ["cart-relapse", "score", "--input", sys.argv[1], "--out", sys.argv[2], "--drift-report", sys.argv[3]]
+sys.argv = [
+    "cart-relapse", "score", "--input", sys.argv[1], "--out", sys.argv[2], "--drift-report", sys.argv[3]
+]
 main()
 """
 

@@ -116,7 +116,8 @@ def test_the_risk_group_shows_the_rate_observed_in_training(make_client, predict
     html = client.post("/ui/day30", data={"f-age": "70", "f-ldh_preld": "900"}).text
     risk, low, high = (f"{100 * v:.1f}%" for v in OBSERVED[api["risk_group"]])
     assert (
-        f"patients the model put in this group had an observed risk by 12 months of {risk} (95% CI {low} to {high}, "
+        f"patients the model put in this group had an observed risk by 12 months of {risk} (95% CI {low} to "
+        f"{high}, "
         "Kaplan-Meier)"
     ) in html
 

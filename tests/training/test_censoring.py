@@ -48,7 +48,10 @@ def cut_follow_up(
 
 
 def mean_risks(store: Path) -> dict[str, float]:
-    """Mean predicted 12-month risk of every eligible patient: the survival model and the complete-case classifier."""
+    """Mean predicted 12-month risk of every eligible patient.
+
+    From the survival model and from the complete-case classifier.
+    """
     from models.ipcw import IPCWHorizonClassifier
     from models.xgb_survival import XGBCoxSurvival
     from training.candidates import make_candidates
