@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -92,7 +93,7 @@ def serve_samples(frames: dict[str, pd.DataFrame]) -> None:
     console.print(f"server at {base} stopped")
 
 
-def prediction_table(landmark: str, body: dict) -> Table:
+def prediction_table(landmark: str, body: dict[str, Any]) -> Table:
     """The sample patient's risk curve, risk group and top drivers, as the API returned them."""
     model = body["model"]
     curve = ", ".join(f"{int(days) / 30.44:.0f} mo {risk:.2f}" for days, risk in body["risk_curve"].items())
@@ -108,12 +109,12 @@ def prediction_table(landmark: str, body: dict) -> Table:
     return table
 
 
-def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict:
+def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict[str, Any]:
     """The most completely documented patient of the frame, as an API request."""
     from cart_relapse.process import request_features
 
     names = load_catalogue().feature_names(landmark)
-    row = frame.loc[frame[names].notna().sum(axis=1).idxmax()]
+    row = frame.loc[[frame[names].notna().sum(axis=1).idxmax()]].iloc[0]
     return {"patient_id": "demo-sample", "features": request_features(row, names)}
 
 

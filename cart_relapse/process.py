@@ -32,7 +32,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def venv_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -44,7 +45,7 @@ def venv_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **(extra or {})}
 
 
-def wait_ready(url: str, process: subprocess.Popen, *, timeout: float = 120.0) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], *, timeout: float = 120.0) -> None:
     """Poll ``url`` until it answers 200; fail early if the process exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,7 +93,7 @@ def api_server_process(
     args: tuple[str, ...] = (),
     timeout: float = 120.0,
     log_path: Path | None = None,
-) -> Iterator[tuple[str, subprocess.Popen]]:
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``api_server`` that also yields the process (e.g. to send it SIGHUP, which reloads the models)."""
     port = port or free_port()
     command = [

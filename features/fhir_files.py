@@ -64,7 +64,7 @@ def read_fhir_file(path: Path) -> FhirFile:
     data = path.read_bytes()
     text = _decode(path, data)
     if path.suffix.lower() == ".ndjson":
-        records, references = _ndjson(path, text), {}
+        records, references = _ndjson(path, text), dict[str, str]()
     else:
         records, references = _json(path, text)
     return FhirFile(path, tuple(records), references, hashlib.sha256(data).hexdigest(), len(data))

@@ -174,11 +174,12 @@ def _quantity(quantity: Any, biomarker: Biomarker, catalogue: Catalogue) -> _Val
 def _level(concept: Any, biomarker: Biomarker) -> str:
     """The category level a CodeableConcept names: a coding whose code is a level, else its text."""
     levels = biomarker.levels or ()
-    codes = [c.code for c in concept.coding or [] if c.code]
+    codes: list[str] = [c.code for c in concept.coding or [] if c.code]
     for code in codes:
         if code in levels:
             return code
-    return concept.text or (codes[0] if codes else "")
+    text: str | None = concept.text
+    return text or (codes[0] if codes else "")
 
 
 def _reference_high(

@@ -127,7 +127,10 @@ def assemble_patients(
     for facts in patients:
         own = by_patient.get(facts.patient_id, [])
         row, problems = _row(facts, own)
-        (rejected if isinstance(row, Rejection) else rows).append(row)
+        if isinstance(row, Rejection):
+            rejected.append(row)
+        else:
+            rows.append(row)
         if facts.patient_id in accounted:
             continue  # its Procedures are accounted for with the first Patient of this id
         accounted.add(facts.patient_id)
@@ -142,7 +145,8 @@ def assemble_patients(
 
 def _row(facts: PatientFacts, own: list[ProcedureFacts]) -> tuple[PatientRow | Rejection, list[Rejection]]:
     """The patient row, or the Patient's rejection; plus rejections of conflicting or repeated Procedures."""
-    chosen, problems = {}, []
+    chosen: dict[str, ProcedureFacts | None] = {}
+    problems: list[Rejection] = []
     for kind in (APHERESIS, INFUSION):
         procedure, kind_problems = _one_of(facts.patient_id, [p for p in own if p.kind == kind], kind)
         chosen[kind], problems = procedure, problems + kind_problems

@@ -19,8 +19,9 @@ So a file's resources read = accepted + quarantined over the three tables.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
@@ -28,6 +29,9 @@ from .catalogue import Catalogue
 from .fhir_rows import FhirMapping, Key, Rejection
 from .readers import COLUMNS, PREFIX, RegistryFile, StagedFile
 from .validate import reason_sql
+
+FileKey = tuple[int, int]
+"""How ingest keys a FHIR resource: (file index, line)."""
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -115,14 +119,14 @@ def stage_fhir(
             "fhir_patients",
             first,
             first_index,
-            patients | _meta([r.key for r in mapping.patients], texts),
+            patients | _meta(_file_keys(r.key for r in mapping.patients), texts),
         ),
         observations=_stage(
             con,
             "fhir_observations",
             first,
             first_index,
-            observations | _meta([r.key for r in mapping.observations], texts),
+            observations | _meta(_file_keys(r.key for r in mapping.observations), texts),
             derive_observations,
         ),
         records=_stage(con, "fhir_records", first, first_index, _records(mapping, rejected, texts)),
@@ -189,13 +193,14 @@ def _unlinked(mapping: FhirMapping) -> list[Rejection]:
 def _records(
     mapping: FhirMapping,
     rejected: dict[Key, Rejection],
-    texts: dict[Key, str],
+    texts: dict[FileKey, str],
 ) -> dict[str, list[Any]]:
     """The rejected resources and the Procedures merged into a patient row, with their outcome."""
-    keys = sorted({*rejected, *mapping.links})
+    links = cast("dict[FileKey, FileKey]", mapping.links)  # ingest's keys, as in _file_keys
+    keys = sorted(_file_keys({*rejected, *links}))
     columns: dict[str, list[Any]] = {f"{PREFIX}{c}": [] for c in _RECORD_COLUMNS}
     for key in keys:
-        r, link = rejected.get(key), mapping.links.get(key)
+        r, link = rejected.get(key), links.get(key)
         columns[f"{PREFIX}reason"].append(r.reason if r else None)
         columns[f"{PREFIX}field"].append(r.field if r else None)
         columns[f"{PREFIX}detail"].append(r.detail if r else None)
@@ -204,7 +209,7 @@ def _records(
     return columns | _meta(keys, texts)
 
 
-def _meta(keys: list[Key], texts: dict[Key, str]) -> dict[str, list[Any]]:
+def _meta(keys: list[FileKey], texts: dict[FileKey, str]) -> dict[str, list[Any]]:
     """The file index, line and original JSON text of each row's resource."""
     return {
         f"{PREFIX}file": [k[0] for k in keys],
@@ -256,3 +261,8 @@ def _stage(
     finally:
         con.unregister(source)
     return (staged,)
+
+
+def _file_keys(keys: Iterable[Key]) -> list[FileKey]:
+    """The keys of resources read by ingest: :func:`stage_fhir` keys every one with (file index, line)."""
+    return cast("list[FileKey]", list(keys))

@@ -73,7 +73,7 @@ def biomarker_of(concept: Any, index: CodeIndex) -> tuple[str | None, str]:
 
 def coded(concepts: Sequence[Any] | Any, system: str) -> list[str]:
     """The codes of ``system`` in one CodeableConcept or a list of them, in order."""
-    items = concepts if isinstance(concepts, list | tuple) else [concepts]
+    items: Sequence[Any] = concepts if isinstance(concepts, list | tuple) else [concepts]
     return [
         c.code
         for concept in items
@@ -117,9 +117,8 @@ def local_text(value: Any, zone: tzinfo | None = None) -> str | None:
         zone: move a datetime to this offset first (None: keep its own).
     """
     if isinstance(value, datetime):
-        if zone is not None and value.tzinfo is not None:
-            value = value.astimezone(zone)
-        return value.replace(tzinfo=None).isoformat()
+        moment = value.astimezone(zone) if zone is not None and value.tzinfo is not None else value
+        return moment.replace(tzinfo=None).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return None

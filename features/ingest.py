@@ -33,6 +33,7 @@ from .persist import (
 )
 from .readers import FHIR_TABLE, OBSERVATION_TABLES, RegistryFile, StagedFile, find_registry_files, stage_file
 from .report import FileReport, IngestReport
+from .sql import one_row
 from .store import open_store
 from .validate import install_macros
 from .validate_observations import classify_observations, parse_columns
@@ -116,7 +117,7 @@ def _ingest(
     started: datetime,
     clock: float,
 ) -> IngestReport:
-    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchone()[0]
+    ingest_id = one_row(con, "SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests")[0]
     fhir_files = [(f.index, str(f.file.path), f.sha256, f.file.table) for f in fhir.sources]
     create_batch_files(con, staged, fhir_files)
     counts = _load_batch(con, staged, fhir, catalogue, ingest_id)
@@ -249,7 +250,7 @@ def _close_after_failure(con: duckdb.DuckDBPyConnection, store: Path, *, maybe_c
     that gets a new file, never one that is being deleted).
     """
     try:
-        empty = maybe_created and con.execute("SELECT count(*) FROM ingests").fetchone()[0] == 0
+        empty = maybe_created and one_row(con, "SELECT count(*) FROM ingests")[0] == 0
     except duckdb.Error:
         empty = False  # cannot tell: keep the file
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from .readers import StagedFile, quote
+from .sql import one_row
 
 TOP_REASONS = 3
 
@@ -107,12 +108,15 @@ def apply_observations(con: duckdb.DuckDBPyConnection, ingest_id: int) -> int:
     """
     con.execute("SET preserve_insertion_order = false")
     try:
-        inserted = con.execute(f"""
+        inserted = one_row(
+            con,
+            f"""
 INSERT INTO observations
 SELECT patient_id, biomarker, modality, value, value_text, unit, original_value, original_unit,
        collected_at, reported_at, reference_high, f.file_name, v.line, {int(ingest_id)}
 FROM obs_values v JOIN batch_files f USING (file_idx)
-ANTI JOIN obs_exceptions e ON e.file_idx = v.file_idx AND e.line = v.line""").fetchone()[0]
+ANTI JOIN obs_exceptions e ON e.file_idx = v.file_idx AND e.line = v.line""",
+        )[0]
     finally:
         con.execute("SET preserve_insertion_order = true")
     return int(inserted)

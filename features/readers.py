@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import FileFormatError, RegistryError
+from .sql import one_row
 
 OBSERVATION_TABLES = ("clinical", "imaging", "ctdna", "cellular")
 TABLE_ORDER = ("patients", "outcomes", *OBSERVATION_TABLES)
@@ -134,14 +135,14 @@ def find_registry_files(directory: Path) -> list[RegistryFile]:
         if path.suffix.lower() in FHIR_FORMATS:
             fmt = FHIR_FORMATS[path.suffix.lower()]
             fhir.append(RegistryFile(path=path.resolve(), table=FHIR_TABLE, fmt=fmt))
-        fmt = FORMATS.get(path.suffix.lower())
-        if fmt is None or path.stem not in COLUMNS:
+        table_fmt = FORMATS.get(path.suffix.lower())
+        if table_fmt is None or path.stem not in COLUMNS:
             continue
         if path.stem in found:
             raise RegistryError(
                 f"{directory}: table {path.stem} is given twice ({found[path.stem].path.name}, {path.name})"
             )
-        found[path.stem] = RegistryFile(path=path.resolve(), table=path.stem, fmt=fmt)
+        found[path.stem] = RegistryFile(path=path.resolve(), table=path.stem, fmt=table_fmt)
     if not found and not fhir:
         names = ", ".join(f"{t}.csv" for t in TABLE_ORDER)
         raise RegistryError(
@@ -187,7 +188,7 @@ def stage_file(
     extra = derive(StagedFile(index, file, relation, names, 0, 0, "", 0)) if derive else ""
     sql = f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT *{', ' + extra if extra else ''} FROM {source}"
     _read(con, sql, file)
-    rows, first, last = con.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {relation}").fetchone()
+    rows, first, last = one_row(con, f"SELECT count(*), min(rowid), max(rowid) FROM {relation}")
     if rows and last - first + 1 != rows:
         raise RuntimeError(f"{file.path}: staged row ids are not contiguous; line numbers would be wrong")
     digest, size = _sha256(file.path)

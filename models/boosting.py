@@ -14,9 +14,12 @@ from collections.abc import Sequence
 import numpy as np
 import xgboost as xgb
 
+BoosterParams = dict[str, str | float]
+"""XGBoost training parameters by name (strings such as the objective, numbers for the rest)."""
+
 
 def train_booster(
-    params: dict[str, object],
+    params: BoosterParams,
     X: np.ndarray,
     *,
     label: np.ndarray,

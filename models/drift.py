@@ -267,7 +267,9 @@ def _missingness(reference: dict[str, Any], n_missing: int, n: int) -> dict[str,
     }
 
 
-def _bins(labels: Sequence[str], reference: np.ndarray, batch: np.ndarray) -> dict[str, list]:
+def _bins(
+    labels: Sequence[str], reference: np.ndarray, batch: np.ndarray
+) -> dict[str, list[str] | list[float]]:
     def shares(counts: np.ndarray) -> list[float]:
         total = counts.sum()
         return [float(c / total) if total else 0.0 for c in counts]

@@ -106,8 +106,9 @@ def categorical_values(column: pd.Series, value_type: str) -> np.ndarray:
         numbers = numeric_values(column)
         labels = np.where(
             numbers == 1, BOOL_LEVELS[1], np.where(numbers == 0, BOOL_LEVELS[0], numbers.astype(str))
-        )
-        return np.where(np.isnan(numbers), None, labels).astype(object)
+        ).astype(object)
+        labels[np.isnan(numbers)] = None
+        return labels
     return np.asarray([None if pd.isna(v) else str(v) for v in column], dtype=object)
 
 

@@ -68,11 +68,11 @@ class FeatureEncoder:
             for i, row in enumerate(rows):
                 value = row.get(name)
                 if value is not None:
-                    out[i, j] = self._code(name, codes, value) if codes is not None else value  # type: ignore[assignment]
+                    out[i, j] = self._code(name, codes, value) if codes is not None else value
         return out
 
     def _code(self, name: str, codes: dict[str, float], value: Value) -> float:
-        code = codes.get(value)  # type: ignore[call-overload]
+        code = codes.get(value) if isinstance(value, str) else None
         if code is None:
             raise EncodingError(f"{name}: unknown level {value!r}; expected one of {list(codes)}")
         return code

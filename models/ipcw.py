@@ -22,7 +22,7 @@ from .baseline import survival_arrays
 from .xgb_classifier import XGBRelapseClassifier
 
 
-class IPCWHorizonClassifier(BaseEstimator):
+class IPCWHorizonClassifier(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """XGBoost probability of the event by ``horizon_days``, learnt with IPCW weights.
 
     Args:

@@ -22,7 +22,7 @@ from .step_risk import risk_from_step_survival
 WARM_START_FACTORS = (64.0, 16.0, 4.0, 2.0, 1.0)
 
 
-class LinearCoxSurvival(BaseEstimator):
+class LinearCoxSurvival(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """Elastic-net Cox on imputed, log-transformed and scaled features with missing indicators.
 
     Args:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 from .predictor import RelapsePredictor
 
 
-class PackagedRelapseModel(mlflow.pyfunc.PythonModel):
+class PackagedRelapseModel(PythonModel):
     """Input: the landmark's feature columns by catalogue name (missing allowed).
 
     Output, per row: ``risk_90d``, ``risk_180d``, ``risk_365d``, ``risk_730d`` (absolute risk of

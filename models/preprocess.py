@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -48,5 +49,5 @@ def make_preprocessor(specs: Sequence[FeatureSpec]) -> ColumnTransformer:
     )
 
 
-def _log1p_nonneg(X: np.ndarray) -> np.ndarray:
-    return np.log1p(np.clip(np.asarray(X, dtype=float), 0, None))
+def _log1p_nonneg(X: np.ndarray) -> NDArray[np.float64]:
+    return np.log1p(np.clip(np.asarray(X, dtype=np.float64), 0.0, None))

@@ -35,7 +35,7 @@ class ScoreUnavailableError(ValueError):
     """The score cannot be computed for any training patient (e.g. a registry without its inputs)."""
 
 
-class ClinicalScoreCox(BaseEstimator):
+class ClinicalScoreCox(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """One score column -> median imputation -> one-covariate Cox model (scikit-survival).
 
     Args:

@@ -14,11 +14,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from features.catalogue import FeatureSpec
 
-from .boosting import predict_margin, train_booster
+from .boosting import BoosterParams, predict_margin, train_booster
 from .encode import encode_features
 
 
-class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
+class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """sklearn-style wrapper: ``fit(frame, y)`` / ``predict_proba(frame)`` on feature frames.
 
     Args:
@@ -75,7 +75,7 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return self
 
-    def booster_params(self) -> dict[str, object]:
+    def booster_params(self) -> BoosterParams:
         """The XGBoost training parameters built from the hyperparameters."""
         return {
             "objective": "binary:logistic",

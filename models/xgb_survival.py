@@ -27,11 +27,11 @@ from sklearn.model_selection import KFold
 from features.catalogue import FeatureSpec
 
 from .baseline import breslow_cumulative_hazard, cumulative_hazard_at, risk_from_margin, survival_arrays
-from .boosting import predict_margin, train_booster
+from .boosting import BoosterParams, predict_margin, train_booster
 from .encode import encode_features
 
 
-class XGBCoxSurvival(BaseEstimator):
+class XGBCoxSurvival(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """scikit-survival-style gradient-boosted Cox estimator on feature frames.
 
     ``fit(frame, y)``, ``predict(frame)`` (margin, higher = riskier), ``predict_risk(frame, times)`` (absolute
@@ -105,7 +105,7 @@ class XGBCoxSurvival(BaseEstimator):
         )
         return self
 
-    def booster_params(self) -> dict[str, object]:
+    def booster_params(self) -> BoosterParams:
         """The XGBoost training parameters."""
         return {
             "objective": "survival:cox",

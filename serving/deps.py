@@ -15,17 +15,20 @@ from .settings import Settings
 
 def get_settings(request: Request) -> Settings:
     """The server's settings (``app.state.settings``)."""
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_registry(request: Request) -> ModelRegistry:
     """The registry holding each landmark's model (``app.state.models``)."""
-    return request.app.state.models
+    registry: ModelRegistry = request.app.state.models
+    return registry
 
 
 def get_reloader(request: Request) -> Reloader:
     """The background model reloader (``app.state.reloader``)."""
-    return request.app.state.reloader
+    reloader: Reloader = request.app.state.reloader
+    return reloader
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -147,7 +147,8 @@ def load_profile(ref: ModelRef) -> dict[str, Any]:
             path = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"{ref.pinned}/{entry['path']}", dst_path=tmp
             )
-            return json.loads(Path(path).read_text())
+            profile: dict[str, Any] = json.loads(Path(path).read_text())
+            return profile
         except Exception as exc:
             raise DriftError(f"cannot read the drift profile of {ref.label}: {describe_error(exc)}") from exc
 
@@ -234,6 +235,7 @@ def log_drift_run(ref: ModelRef, result: dict[str, Any], paths: Sequence[Path]) 
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
         for path in paths:
             mlflow.log_artifact(str(path), artifact_path="drift")
-    client.set_model_version_tag(ref.name, ref.version, "drift.last_run_id", run.info.run_id)
+    run_id: str = run.info.run_id
+    client.set_model_version_tag(ref.name, ref.version, "drift.last_run_id", run_id)
     client.set_model_version_tag(ref.name, ref.version, "drift.n_flagged", str(summary["n_flagged"]))
-    return run.info.run_id
+    return run_id

@@ -133,8 +133,9 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is None and "app" in scope:  # rejected before routing (401): match the path without running it
         for context in iter_route_contexts(scope["app"].router.routes):
-            if _path_regex(context.path).match(scope["path"]):
-                return context.path
+            path = context.path
+            if path is not None and _path_regex(path).match(scope["path"]):
+                return path
     return getattr(route, "path", None) or "<unmatched>"
 
 

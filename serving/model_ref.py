@@ -106,8 +106,11 @@ def conform_inputs(frame: pd.DataFrame, inputs: list[Column], *, source: str) ->
     for column in inputs:
         values = frame[column.name]
         if column.type == "string":
-            out[column.name] = (
-                values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+            present = values.notna()
+            out[column.name] = pd.Series(
+                [str(v) if known else None for v, known in zip(values.astype(object), present, strict=True)],
+                index=values.index,
+                dtype=object,
             )
         elif column.type == "double":
             out[column.name] = pd.to_numeric(values, errors="coerce").astype(np.float64)

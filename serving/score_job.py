@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -28,6 +28,8 @@ from .loader import LoadFailure, configure_tracking, describe_error, load_landma
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from .drift_job import DriftRun
     from .model_ref import ModelRef
 
@@ -212,14 +214,15 @@ def _run_spark(
     )
 
 
-def _table_features(session: Any, table: str, ref: ModelRef) -> pd.DataFrame:
+def _table_features(session: SparkSession, table: str, ref: ModelRef) -> pd.DataFrame:
     """The profiled feature columns (and ``center``) of a Spark table, collected for the drift report."""
     from .drift_job import load_profile
 
     profile = load_profile(ref)
     source = session.table(table)
     wanted = [c for c in (*profile["features"], profile.get("centre_column")) if c and c in source.columns]
-    return source.select(*wanted).toPandas()
+    features: pd.DataFrame = source.select(*wanted).toPandas()
+    return features
 
 
 def _drift(

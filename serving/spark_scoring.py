@@ -17,13 +17,17 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from models.predictor import CONTRIB_PREFIX
 
 from .batch import TOP_DRIVERS
 from .model_ref import Column, ModelRef, ModelRefError, model_columns
 from .spark_session import LOCAL_MASTER, local_spark_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame, SparkSession
 
 ID_COLUMN = "patient_id"
 _SPARK_TYPES = {
@@ -50,7 +54,7 @@ def score_with_spark(
     out: str | Path,
     input_path: Path | None = None,
     table: str | None = None,
-    spark: Any = None,
+    spark: SparkSession | None = None,
     master: str = LOCAL_MASTER,
 ) -> SparkScoringRun:
     """Score ``input_path`` (Parquet) or ``table`` and write ``out`` (a Parquet folder).
@@ -71,8 +75,9 @@ def score_with_spark(
         raise ValueError("give exactly one of input_path and table")
     session = spark or local_spark_session(master=master)
     try:
-        frame = session.read.parquet(str(input_path)) if input_path is not None else session.table(table)
-        scored = score_dataframe(session, frame, ref, source=str(input_path or table))
+        source = str(input_path) if input_path is not None else str(table)
+        frame = session.read.parquet(source) if input_path is not None else session.table(source)
+        scored = score_dataframe(session, frame, ref, source=source)
         rows = write_scores(session, scored, str(out))
     finally:
         if spark is None:
@@ -80,7 +85,9 @@ def score_with_spark(
     return SparkScoringRun(rows=rows, out=str(out))
 
 
-def score_dataframe(spark: Any, frame: Any, ref: ModelRef, *, source: str = "the input") -> Any:
+def score_dataframe(
+    spark: SparkSession, frame: DataFrame, ref: ModelRef, *, source: str = "the input"
+) -> DataFrame:
     """A Spark DataFrame of scores for ``frame`` (``patient_id`` plus the model's feature columns).
 
     Args:
@@ -120,7 +127,7 @@ def result_type(outputs: list[Column]) -> str:
     return ", ".join(f"`{c.name}` {_spark_type(c)}" for c in outputs)
 
 
-def top_driver_columns(contributions: list[str]) -> list[Any]:
+def top_driver_columns(contributions: list[str]) -> list[SparkColumn]:
     """``top{k}_feature``/``top{k}_contribution`` expressions.
 
     The k largest absolute contributions, largest first (ties: the feature earlier in the signature first).
@@ -150,7 +157,7 @@ def top_driver_columns(contributions: list[str]) -> list[Any]:
     return columns
 
 
-def write_scores(spark: Any, scored: Any, out: str) -> int:
+def write_scores(spark: SparkSession, scored: DataFrame, out: str) -> int:
     """Write ``scored`` as Parquet at ``out``; returns the row count written.
 
     A local path is written to a temporary sibling folder first and swapped in only when complete,

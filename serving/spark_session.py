@@ -14,7 +14,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 SUPPORTED_JAVA = (17, 21)
 JVM_ROOT = Path("/usr/lib/jvm")
@@ -26,7 +29,7 @@ class SparkSetupError(RuntimeError):
     """pyspark or a supported Java is missing (the message says how to fix it)."""
 
 
-def local_spark_session(*, master: str = LOCAL_MASTER, app_name: str = "cart-relapse-score") -> Any:
+def local_spark_session(*, master: str = LOCAL_MASTER, app_name: str = "cart-relapse-score") -> SparkSession:
     """Start (or return the running) Spark session with ``master`` (default ``local[2]``).
 
     Args:

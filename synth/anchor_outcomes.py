@@ -68,7 +68,7 @@ def _ecog_prevalence(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Mea
 
 def _ldh_hr(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
     ldh = window_values(tables, "ldh", (-14, -3), with_uln=True)
-    return cox_on(surv, np.log2(ldh["value"] / ldh["uln"]))
+    return cox_on(surv, pd.Series(np.log2(ldh["value"] / ldh["uln"]), index=ldh.index))
 
 
 def _tmtv_hr(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
@@ -149,8 +149,9 @@ def centre_log_hrs(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> pd.Se
     dummies = pd.get_dummies(centre, dtype=float)
     products = pd.get_dummies(surv["product"], dtype=float)
     data = pd.concat([surv[["time", "event"]], dummies.iloc[:, 1:], products.iloc[:, 1:]], axis=1)
-    coef = cox_fit(data)["coef"]
-    return pd.concat([pd.Series({dummies.columns[0]: 0.0}), coef.loc[dummies.columns[1:]]])
+    coef: pd.Series = cox_fit(data)["coef"]
+    shifts: pd.Series = pd.concat([pd.Series({dummies.columns[0]: 0.0}), coef.loc[dummies.columns[1:]]])
+    return shifts
 
 
 def _centre_spread(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:

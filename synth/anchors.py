@@ -77,16 +77,16 @@ def anchor_rows(result: pd.DataFrame) -> list[list[str]]:
         One list of cells per anchor.
     """
     rows = []
-    for r in result.itertuples():
-        ci = f"{r.ci_low:.2f}-{r.ci_high:.2f}" if np.isfinite(r.ci_low) else ""
+    for r in result.to_dict("records"):
+        ci = f"{r['ci_low']:.2f}-{r['ci_high']:.2f}" if np.isfinite(r["ci_low"]) else ""
         rows.append(
             [
-                r.anchor,
-                r.published,
-                f"{r.target_low:g}-{r.target_high:g}",
-                f"{r.generated:.3f}",
+                r["anchor"],
+                r["published"],
+                f"{r['target_low']:g}-{r['target_high']:g}",
+                f"{r['generated']:.3f}",
                 ci,
-                "yes" if r.ok else "NO",
+                "yes" if r["ok"] else "NO",
             ]
         )
     return rows

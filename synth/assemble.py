@@ -6,6 +6,8 @@ and dates as ISO 8601, and orders rows by patient and collection date.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -14,7 +16,7 @@ from features.catalogue import MODALITIES, Biomarker, load_catalogue
 
 from .centres import CENTRES, centre_attribute, centre_units
 from .cohort import Arrays
-from .rows import RowBlock
+from .rows import RowBlock, Values
 
 OBSERVATION_COLUMNS = (
     "patient_id",
@@ -42,7 +44,7 @@ def observation_tables(
         ``{modality: frame}`` with exactly ``OBSERVATION_COLUMNS``.
     """
     catalogue = load_catalogue()
-    parts: dict[str, list[dict[str, NDArray]]] = {m: [] for m in MODALITIES}
+    parts: dict[str, list[dict[str, NDArray[Any]]]] = {m: [] for m in MODALITIES}
     for block in blocks:
         if len(block.patient):
             marker = catalogue.biomarker(block.biomarker)
@@ -50,7 +52,7 @@ def observation_tables(
     return {m: _frame(parts[m], ids) for m in MODALITIES}
 
 
-def iso_dates(days: NDArray) -> NDArray[np.object_]:
+def iso_dates(days: NDArray[np.float64]) -> NDArray[np.object_]:
     """Absolute day numbers (days since 1970-01-01; NaN for none) -> ISO date strings or None.
 
     Args:
@@ -70,7 +72,7 @@ def iso_dates(days: NDArray) -> NDArray[np.object_]:
     return out
 
 
-def format_values(values: NDArray, kind: str) -> NDArray[np.object_]:
+def format_values(values: Values, kind: str) -> NDArray[np.object_]:
     """Values as registry text: whole numbers for int/bool, 3 significant digits for floats.
 
     Args:
@@ -81,7 +83,7 @@ def format_values(values: NDArray, kind: str) -> NDArray[np.object_]:
         Object array of strings.
     """
     if kind == "category":
-        return values.astype(object)
+        return np.asarray(values, dtype=object)
     x = np.asarray(values, dtype=float)
     if kind != "float":
         return np.round(x).astype(np.int64).astype(str).astype(object)
@@ -90,12 +92,12 @@ def format_values(values: NDArray, kind: str) -> NDArray[np.object_]:
     scale = 10.0**digits
     rounded = np.round(x * scale) / scale
     whole = rounded == np.round(rounded)
-    text = rounded.astype(str).astype(object)
+    text: NDArray[np.object_] = rounded.astype(str).astype(object)
     text[whole] = rounded[whole].astype(np.int64).astype(str)
     return text
 
 
-def _block_columns(block: RowBlock, marker: Biomarker, ctx: Arrays) -> dict[str, NDArray]:
+def _block_columns(block: RowBlock, marker: Biomarker, ctx: Arrays) -> dict[str, NDArray[Any]]:
     """Units, converted values, reference limits and absolute days for one block."""
     centre = ctx["centre"][block.patient]
     units = centre_units(np.arange(len(CENTRES)), marker.name, marker.unit)
@@ -103,10 +105,10 @@ def _block_columns(block: RowBlock, marker: Biomarker, ctx: Arrays) -> dict[str,
     unit, factor = units[centre], factors[centre]
     value = block.value
     if marker.type != "category":
-        value = np.asarray(value, dtype=float)
+        numbers = np.asarray(value, dtype=np.float64)
         if marker.range is not None:
-            value = np.clip(value, *marker.range)
-        value = value / factor
+            numbers = np.clip(numbers, *marker.range)
+        value = numbers / factor
     anchor = ctx["infusion_day"][block.patient]
     return {
         "patient": block.patient,
@@ -119,7 +121,7 @@ def _block_columns(block: RowBlock, marker: Biomarker, ctx: Arrays) -> dict[str,
     }
 
 
-def _reference_high(name: str, centre: NDArray, male: NDArray) -> NDArray:
+def _reference_high(name: str, centre: NDArray[np.int64], male: NDArray[np.bool_]) -> NDArray[np.float64]:
     """The centre's upper limit of normal in the canonical unit (NaN where none is reported)."""
     if name == "ldh":
         return centre_attribute(centre, "ldh_uln")
@@ -133,7 +135,7 @@ def _reference_high(name: str, centre: NDArray, male: NDArray) -> NDArray:
     return np.full(len(centre), np.nan)
 
 
-def _frame(parts: list[dict[str, NDArray]], ids: NDArray[np.object_]) -> pd.DataFrame:
+def _frame(parts: list[dict[str, NDArray[Any]]], ids: NDArray[np.object_]) -> pd.DataFrame:
     """Concatenate block columns, sort by patient and date, and format dates."""
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in OBSERVATION_COLUMNS})

@@ -201,13 +201,15 @@ def draw_centre_log_hr(rng: np.random.Generator) -> NDArray[np.float64]:
     w = centre_weights()
     z = rng.normal(size=len(CENTRES))
     z = z - np.sum(w * z)
-    return CENTRE_LOG_HR_SD * z / np.sqrt(np.sum(w * z**2))
+    shifts: NDArray[np.float64] = CENTRE_LOG_HR_SD * z / np.sqrt(np.sum(w * z**2))
+    return shifts
 
 
 def centre_weights() -> NDArray[np.float64]:
     """Normalised patient shares of the centres, in ``CENTRES`` order."""
-    w = np.array([c.weight for c in CENTRES])
-    return w / w.sum()
+    w = np.array([c.weight for c in CENTRES], dtype=np.float64)
+    shares: NDArray[np.float64] = w / w.sum()
+    return shares
 
 
 def centre_attribute(centre_idx: NDArray[np.int64], name: str) -> NDArray[np.float64]:

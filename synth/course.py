@@ -65,7 +65,9 @@ def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -
     return out
 
 
-def _expansion(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> NDArray:
+def _expansion(
+    rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays
+) -> NDArray[np.float64]:
     """Log CAR-T peak (cells/uL), median about 16/uL (evidence 1e).
 
     Higher with T-cell fitness and the CD28 product, and with tumour burden (antigen drives
@@ -129,7 +131,9 @@ def _sample_attrition(rng: np.random.Generator, patients: Arrays, history: Array
     }
 
 
-def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> NDArray:
+def _residual_disease(
+    rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays
+) -> NDArray[np.float64]:
     """Residual disease at day 30 (log-hazard scale): pre-infusion risk, expansion, unseen noise.
 
     The unseen part (not predictable before infusion) is present at day 30 except for
@@ -138,7 +142,7 @@ def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Array
     present_sd = float(np.sqrt(_UNSEEN_SD**2 - _EMERGENT_SD**2))
     four_one_bb = patients["product"] != 0
     bridging_failed = course["bridging_response"] >= 3
-    return (
+    residual: NDArray[np.float64] = (
         1.1 * course["burden_infusion"]
         + 0.55 * history["primary_refractory"]
         + history["tp53"] * (0.4 + 0.4 * four_one_bb)
@@ -149,6 +153,7 @@ def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Array
         - 0.7 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN)
         + present_sd * rng.normal(size=len(four_one_bb))
     )
+    return residual
 
 
 def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> Arrays:
@@ -178,7 +183,9 @@ def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays,
     return {"progression_latent": progression, "death_latent": death}
 
 
-def _progression_time(rng: np.random.Generator, residual: NDArray, product: NDArray) -> NDArray:
+def _progression_time(
+    rng: np.random.Generator, residual: NDArray[np.float64], product: NDArray[np.int64]
+) -> NDArray[np.float64]:
     """Time to progression: a cure-type mixture driven by residual disease.
 
     A patient fails early with probability ``1 - exp(-s e^r)``; the failure time is log-normal
@@ -189,4 +196,5 @@ def _progression_time(rng: np.random.Generator, residual: NDArray, product: NDAr
     fails = rng.random(n) < -np.expm1(-_EARLY_SCALE * np.exp(residual))
     log_t = np.log(_FAIL_MEDIAN[product]) - 0.3 * residual + _FAIL_SIGMA * rng.normal(size=n)
     late = rng.exponential(size=n) / (_LATE_RATE * np.exp(residual / 2))
-    return np.maximum(np.where(fails, np.minimum(np.exp(log_t), late), late), 1.0)
+    time: NDArray[np.float64] = np.maximum(np.where(fails, np.minimum(np.exp(log_t), late), late), 1.0)
+    return time

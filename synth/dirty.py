@@ -54,10 +54,16 @@ def _unknown_unit(rng: np.random.Generator, rows: pd.DataFrame) -> pd.DataFrame:
 
 def _out_of_range(rng: np.random.Generator, rows: pd.DataFrame) -> pd.DataFrame:
     """Replace the value by one far outside the catalogue range (rows in canonical units)."""
-    catalogue = load_catalogue()
-    high = rows["biomarker"].map(lambda b: catalogue.biomarker(b).range[1]).to_numpy(float)
+    high = rows["biomarker"].map(_range_high).to_numpy(float)
     value = np.where(rng.random(len(rows)) < 0.7, np.ceil(high * 3 + 1), -5.0)
     return rows.assign(value=[str(int(v)) for v in value])
+
+
+def _range_high(biomarker: str) -> float:
+    bounds = load_catalogue().biomarker(biomarker).range
+    if bounds is None:
+        raise ValueError(f"{biomarker} has no valid range in the catalogue")
+    return bounds[1]
 
 
 def _duplicate(rng: np.random.Generator, rows: pd.DataFrame) -> pd.DataFrame:

@@ -88,7 +88,7 @@ def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
 
 
 def _week4(
-    rng: np.random.Generator, ctx: Arrays, *, present: NDArray[np.bool_], progressed: NDArray
+    rng: np.random.Generator, ctx: Arrays, *, present: NDArray[np.bool_], progressed: NDArray[np.bool_]
 ) -> RowBlock:
     """The day 21-28 sample: its level depends on the draw day; progression before it is seen."""
     n = len(present)
@@ -106,14 +106,14 @@ def _week4(
     )
 
 
-def _month3(rng: np.random.Generator, ctx: Arrays) -> NDArray:
+def _month3(rng: np.random.Generator, ctx: Arrays) -> NDArray[np.float64]:
     """Month-3 level: all residual disease by then, and any progression before the draw."""
     n = len(ctx["age"])
     seen = ctx["residual"] - 0.5 + 0.6 * rng.normal(size=n) + 4.0 * (ctx["progression_latent"] <= 90)
     return _level(rng, seen, DAY28_THRESHOLD)
 
 
-def _level(rng: np.random.Generator, signal: NDArray, threshold: float) -> NDArray:
+def _level(rng: np.random.Generator, signal: NDArray[np.float64], threshold: float) -> NDArray[np.float64]:
     """hGE/mL: 0 (undetectable) below ``threshold``, rising log-linearly above it."""
     level = 10.0 ** (0.3 + 0.6 * (signal - threshold) + 0.3 * rng.normal(size=len(signal)))
     return np.where(signal > threshold, np.maximum(level, 0.5), 0.0)

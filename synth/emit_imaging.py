@@ -13,7 +13,7 @@ import numpy as np
 from .centres import centre_attribute
 from .cohort import Arrays
 from .pet import BACKGROUND_SUV, read_deauville, tumour_suv
-from .rows import RowBlock, draw, observe, window_days
+from .rows import RowBlock, Timing, draw, observe, window_days
 
 _PET_LAG = (0, 3)
 # Day-30 PET missing in 10-25% (evidence 1c: dropout or early progression); progression before the
@@ -47,7 +47,7 @@ def _baseline(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     tlg = tmtv * suvmax * 0.42 * np.exp(0.15 * rng.normal(size=n))
     scanned = draw(rng, 0.8, n)
     segmented = scanned & draw(rng, centre_attribute(ctx["centre"], "tmtv") + 0.1, n)
-    kw = {"days": (-14, -3), "lag": _PET_LAG, "window": window_days("preld")}
+    kw: Timing = {"days": (-14, -3), "lag": _PET_LAG, "window": window_days("preld")}
     return [
         observe(rng, "tmtv", tmtv, present=segmented, **kw),
         observe(rng, "tlg", tlg, present=segmented & draw(rng, 0.85, n), **kw),
@@ -60,7 +60,7 @@ def _day30(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     progressed = ctx["progression_latent"] <= 30
     scanned = ctx["infused"] & draw(rng, np.where(progressed, _SCANNED_AFTER_PROGRESSION, _SCANNED), n)
     segmented = scanned & draw(rng, centre_attribute(ctx["centre"], "tmtv") + 0.15, n)
-    kw = {"days": (24, 30), "lag": _PET_LAG, "window": window_days("day30")}
+    kw: Timing = {"days": (24, 30), "lag": _PET_LAG, "window": window_days("day30")}
     return [
         observe(
             rng, "deauville", ctx["deauville30"].astype(float), present=scanned & draw(rng, 0.97, n), **kw
@@ -77,7 +77,7 @@ def _day90(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     suv = np.maximum(tumour_suv(rng, ctx["residual"], progressed), BACKGROUND_SUV)
     ds = read_deauville(rng, suv, progressed)
     scanned = ctx["infused"] & draw(rng, 0.55, n)
-    kw = {"days": (85, 100), "lag": _PET_LAG, "window": None}
+    kw: Timing = {"days": (85, 100), "lag": _PET_LAG, "window": None}
     return [
         observe(rng, "deauville", ds.astype(float), present=scanned, **kw),
         observe(rng, "suvmax", suv, present=scanned & draw(rng, 0.8, n), **kw),

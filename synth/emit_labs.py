@@ -19,7 +19,7 @@ from .centres import centre_attribute
 from .cohort import Arrays
 from .course import BRIDGING_RESPONSES, BRIDGING_TYPES
 from .latents import ecog_from_frailty
-from .rows import RowBlock, draw, observe, window_days
+from .rows import RowBlock, Timing, Values, draw, observe, window_days
 
 _LAB_LAG = (0, 1)
 
@@ -39,12 +39,14 @@ def emit_labs(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     )
 
 
-def _ldh(rng: np.random.Generator, ctx: Arrays, log2_ratio: NDArray) -> NDArray:
+def _ldh(rng: np.random.Generator, ctx: Arrays, log2_ratio: NDArray[np.float64]) -> NDArray[np.float64]:
     """LDH in U/L from a log2 ratio to the centre's ULN."""
     return centre_attribute(ctx["centre"], "ldh_uln") * 2.0**log2_ratio
 
 
-def _lognormal(rng: np.random.Generator, median: float | NDArray, shift: NDArray, sd: float) -> NDArray:
+def _lognormal(
+    rng: np.random.Generator, median: float | NDArray[np.float64], shift: NDArray[np.float64], sd: float
+) -> NDArray[np.float64]:
     """``median * exp(shift + N(0, sd))``."""
     return median * np.exp(shift + sd * rng.normal(size=len(shift)))
 
@@ -53,7 +55,7 @@ def _apheresis(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     n = len(ctx["age"])
     ldh = _ldh(rng, ctx, -0.05 + 0.16 * ctx["burden"] + 0.1 * ctx["inflammation"] + 0.6 * rng.normal(size=n))
     alc = _lognormal(rng, 0.85, 0.35 * ctx["fitness"], 0.45)
-    kw = {"days": (-5, 0), "lag": _LAB_LAG, "window": window_days("apheresis"), "offset": -ctx["v2v"]}
+    kw: Timing = {"days": (-5, 0), "lag": _LAB_LAG, "window": window_days("apheresis"), "offset": -ctx["v2v"]}
     return [
         observe(rng, "ldh", ldh, present=draw(rng, 0.88, n), **kw),
         observe(rng, "alc", alc, present=draw(rng, 0.85, n), **kw),
@@ -67,7 +69,7 @@ def _preld(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     frailty = ctx["frailty"] + 0.4 * growth + 0.3 * rng.normal(size=n)
     crp_missing = np.where(np.isin(ctx["centre"], [1, 3]), 0.3, 0.12)
     ferritin_missing = np.where(ctx["eu"], 0.15, 0.32)
-    values = {
+    values: dict[str, tuple[Values, float | NDArray[np.float64]]] = {
         "ecog": (ecog_from_frailty(frailty).astype(float), 0.96),
         "ldh": (_ldh(rng, ctx, 0.0 + 0.16 * burden + 0.1 * infl + 0.62 * rng.normal(size=n)), 0.93),
         "crp": (_lognormal(rng, 1.5, 1.1 * infl + 0.05 * burden, 0.8), 1 - crp_missing),
@@ -91,7 +93,7 @@ def _preld(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
         "il6": (_lognormal(rng, 8.0, 0.9 * infl, 0.8), centre_attribute(ctx["centre"], "il6")),
         "bridging_type": (np.array(BRIDGING_TYPES, dtype=object)[ctx["bridging_type"]], 0.97),
     }
-    kw = {"days": (-8, -4), "lag": _LAB_LAG, "window": window_days("preld")}
+    kw: Timing = {"days": (-8, -4), "lag": _LAB_LAG, "window": window_days("preld")}
     blocks = [observe(rng, k, v, present=draw(rng, p, n), **kw) for k, (v, p) in values.items()]
     response_known = (ctx["bridging_type"] == 0) | draw(rng, 0.72, n)
     response = np.array(BRIDGING_RESPONSES, dtype=object)[ctx["bridging_response"]]
@@ -109,7 +111,7 @@ def _preld(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     return blocks
 
 
-def _platelets(rng: np.random.Generator, ctx: Arrays, median: float) -> NDArray:
+def _platelets(rng: np.random.Generator, ctx: Arrays, median: float) -> NDArray[np.float64]:
     """Platelets (10^9/L): lower with inflammation, more prior lines and bendamustine."""
     shift = -0.25 * ctx["inflammation"] - 0.12 * (ctx["prior_lines"] - 2) - 0.2 * ctx["benda_exposed"]
     return _lognormal(rng, median, shift, 0.45)
@@ -118,7 +120,7 @@ def _platelets(rng: np.random.Generator, ctx: Arrays, median: float) -> NDArray:
 def _infusion(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     n = len(ctx["age"])
     infl = ctx["inflammation"]
-    kw = {"days": (-1, 0), "lag": _LAB_LAG, "window": window_days("infusion")}
+    kw: Timing = {"days": (-1, 0), "lag": _LAB_LAG, "window": window_days("infusion")}
     crp = _lognormal(rng, 1.9, 1.1 * infl + 0.15 * ctx["burden_infusion"], 0.85)
     ferritin = _lognormal(rng, np.where(ctx["eu"], 700.0, 480.0), 0.8 * infl, 0.65)
     drawn = draw(rng, 0.6, n)
@@ -144,7 +146,7 @@ def _post(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
         + 0.8 * progressed
         + 0.45 * rng.normal(size=n),
     )
-    kw30 = {"days": (26, 30), "lag": _LAB_LAG, "window": window_days("day30")}
+    kw30: Timing = {"days": (26, 30), "lag": _LAB_LAG, "window": window_days("day30")}
     return [
         observe(
             rng,

@@ -91,12 +91,13 @@ def export_fhir(
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
     export, rng = FhirExport(), np.random.default_rng(seed)
     resources: list[dict[str, Any]] = []
-    for row in tables["patients"].itertuples(index=False):
-        resources += _patient_resources(row._asdict())
+    for row in _records(tables["patients"]):
+        resources += _patient_resources(row)
     observations = _Observations(export, rng, irregular, offset)
     for table in OBSERVATION_TABLES:
-        for index, row in tables.get(table, pd.DataFrame()).iterrows():
-            resources += observations.of(table, int(index), row.to_dict())
+        frame = tables.get(table, pd.DataFrame())
+        for index, row in zip(frame.index.tolist(), _records(frame), strict=True):
+            resources += observations.of(table, int(index), row)
     if irregular:
         patients = tables["patients"].patient_id.tolist()
         for pid in patients[:: max(1, len(patients) // 5)]:
@@ -172,7 +173,7 @@ class _Observations:
 
     def _final(self, oid: str, biomarker: Biomarker, row: dict[str, Any]) -> dict[str, Any]:
         reported = row.get("reported_at") if _present(row.get("reported_at")) else row["collected_at"]
-        resource = {
+        resource: dict[str, Any] = {
             "resourceType": "Observation",
             "id": oid,
             "status": "final",
@@ -246,7 +247,7 @@ class _Observations:
 
     def _version(self, base: dict[str, Any], status: str, count: bool = True) -> dict[str, Any]:
         """A copy of ``base`` with another status and, for a quantity, another value."""
-        other = json.loads(json.dumps(base)) | {"status": status}
+        other: dict[str, Any] = json.loads(json.dumps(base)) | {"status": status}
         if "valueQuantity" in other:
             # 20% low: a wrong value that stays inside every catalogue range
             # (20% high broke albumin's 6.5 g/dL)
@@ -373,3 +374,8 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame's rows as dicts by column name."""
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]

@@ -8,6 +8,7 @@ relative to (planned) infusion. Units, dates and text formatting are applied lat
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Required, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,6 +16,18 @@ from numpy.typing import NDArray
 from features.catalogue import load_catalogue
 
 from .cohort import Arrays
+
+Values = NDArray[np.float64] | NDArray[np.object_]
+"""Canonical numeric values (float) or category level strings (object)."""
+
+
+class Timing(TypedDict, total=False):
+    """When a block's observations are collected and reported (the keyword arguments of :func:`observe`)."""
+
+    days: Required[tuple[int, int]]
+    lag: Required[tuple[int, int]]
+    window: tuple[int, int] | None
+    offset: NDArray[np.int64] | None
 
 
 @dataclass(frozen=True)
@@ -33,7 +46,7 @@ class RowBlock:
 
     biomarker: str
     patient: NDArray[np.int64]
-    value: NDArray
+    value: Values
     day: NDArray[np.int64]
     lag: NDArray[np.int64]
     window: tuple[int, int] | None = None
@@ -42,7 +55,7 @@ class RowBlock:
 def observe(
     rng: np.random.Generator,
     biomarker: str,
-    value: NDArray,
+    value: Values,
     *,
     present: NDArray[np.bool_],
     days: tuple[int, int],
@@ -80,7 +93,7 @@ def observe(
     )
 
 
-def draw(rng: np.random.Generator, p: float | NDArray, n: int) -> NDArray[np.bool_]:
+def draw(rng: np.random.Generator, p: float | NDArray[np.float64], n: int) -> NDArray[np.bool_]:
     """Bernoulli presence flags with probability ``p`` (scalar or per patient)."""
     return rng.random(n) < p
 

@@ -176,10 +176,12 @@ def format_signal(result: pd.DataFrame, *, reference: tuple[str, ...] = ()) -> s
         "| marker | orientation | n (label) | AUROC 12 mo | n (cohort) | Harrell C |",
         "|---|---|---|---|---|---|",
     ]
-    for r in result.itertuples():
-        name = f"{r.marker} (reference)" if r.marker in reference else r.marker
-        way = "higher worse" if r.orientation > 0 else "lower worse (negated)"
-        lines.append(f"| {name} | {way} | {r.n_auroc} | {r.auroc:.3f} | {r.n_c} | {r.c_index:.3f} |")
+    for r in result.to_dict("records"):
+        name = f"{r['marker']} (reference)" if r["marker"] in reference else r["marker"]
+        way = "higher worse" if r["orientation"] > 0 else "lower worse (negated)"
+        lines.append(
+            f"| {name} | {way} | {r['n_auroc']} | {r['auroc']:.3f} | {r['n_c']} | {r['c_index']:.3f} |"
+        )
     return "\n".join(lines)
 
 

@@ -81,7 +81,8 @@ class TrainResult:
     @property
     def winner_holdout(self) -> dict[str, float]:
         """The winner's held-out metrics, by metric name."""
-        return self.holdout.set_index("candidate").loc[self.winner].to_dict()
+        row = self.holdout.set_index("candidate").loc[[self.winner]].iloc[0]
+        return {str(metric): value for metric, value in row.items()}
 
 
 def train_landmark(
@@ -168,8 +169,8 @@ def train_landmark(
         winner_candidate,
         data,
         config=config,
-        cv=cv_table.set_index("candidate").loc[winner],
-        holdout=holdout_table.set_index("candidate").loc[winner],
+        cv=cv_table.set_index("candidate").loc[[winner]].iloc[0],
+        holdout=holdout_table.set_index("candidate").loc[[winner]].iloc[0],
         oof_risk=oof.risks[winner][:, headline],
     )
     explanation = predictor.explain_frame(dev)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -50,12 +52,11 @@ def run_training(
     for landmark, data in data_by_landmark.items():
         start = time.perf_counter()
         with console.status(f"[{landmark}] training") as status:
-            result = train_landmark(
-                data,
-                seed=seed,
-                n_configs=n_configs,
-                progress=lambda msg, lm=landmark: status.update(f"[{lm}] {msg}"),
-            )
+
+            def report(msg: str, lm: str = landmark) -> None:
+                status.update(f"[{lm}] {msg}")
+
+            result = train_landmark(data, seed=seed, n_configs=n_configs, progress=report)
             status.update(f"[{landmark}] logging to MLflow and registering")
             c = data.counts
             tags = {
@@ -148,7 +149,7 @@ def ablation_table(result: TrainResult) -> Table:
     return table
 
 
-def _ci(row: dict, metric: str, fmt: str = ".3f") -> str:
+def _ci(row: Mapping[Hashable, Any], metric: str, fmt: str = ".3f") -> str:
     value = row.get(metric)
     if value is None or value != value:
         return ""

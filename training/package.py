@@ -73,7 +73,8 @@ def observed_risk_by_group(
             config.risk_groups.horizon_days,
         )
         if members.any() and np.isfinite(risk[0]):
-            out[level] = tuple(float(v) for v in risk)
+            point, low, high = (float(v) for v in risk)
+            out[level] = (point, low, high)
     return out
 
 

@@ -65,21 +65,23 @@ def net_benefit_table(
 ) -> pd.DataFrame:
     """Long table: threshold, strategy (each candidate, treat all, treat none, rules), net benefit with CI."""
     rows = []
+    thresholds: set[float] = set()
     for strategy, values in {**evaluations, **references}.items():
         for key in sorted(k for k in values if k.startswith("nb_")):
             point, low, high = summarise(np.asarray(values[key]))
+            threshold = float(key.removeprefix("nb_"))
+            thresholds.add(threshold)
             rows.append(
                 {
-                    "threshold": float(key.removeprefix("nb_")),
+                    "threshold": threshold,
                     "strategy": strategy,
                     "net_benefit": point,
                     "low": low,
                     "high": high,
                 }
             )
-    thresholds = sorted({r["threshold"] for r in rows})
     rows += [
         {"threshold": t, "strategy": "treat none", "net_benefit": 0.0, "low": 0.0, "high": 0.0}
-        for t in thresholds
+        for t in sorted(thresholds)
     ]
     return pd.DataFrame(rows)

@@ -7,7 +7,7 @@ risk group, and the SHAP beeswarm (shap's ``shap.plots.beeswarm`` on the model's
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from models.encode import encode_features
 from models.predictor import RelapsePredictor
@@ -47,7 +48,7 @@ def plot_decision_curve(net_benefit: pd.DataFrame, path: Path, title: str) -> Pa
     """Net benefit across thresholds for each strategy (the first one drawn bold)."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for i, (strategy, rows) in enumerate(net_benefit.groupby("strategy", sort=False)):
-        style = (
+        style: dict[str, Any] = (
             {"ls": "--", "c": "k"}
             if strategy == "treat all"
             else {"ls": ":", "c": "grey"}
@@ -115,7 +116,7 @@ def plot_shap_beeswarm(
     return _save(fig, path)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

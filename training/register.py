@@ -194,7 +194,8 @@ def _champion_risk(uri: str, frame: pd.DataFrame) -> np.ndarray:
 
     model = mlflow.pyfunc.load_model(uri)
     columns = model.metadata.get_input_schema().input_names()
-    return model.predict(frame[columns])["relapse_probability"].to_numpy(dtype=float)
+    risk: np.ndarray = model.predict(frame[columns])["relapse_probability"].to_numpy(dtype=float)
+    return risk
 
 
 def _log_run(result: TrainResult, tags: dict[str, str], out: Path) -> None:

@@ -181,7 +181,7 @@ def subgroup_table(
         "product": dev["product"],
         "sex": dev["sex"],
         "center": dev["center"],
-        "age": pd.Series(np.where(age.isna(), None, np.where(age < 65, "<65", ">=65")), index=dev.index),
+        "age": _age_band(age),
     }
     rows = []
     for variable, values in variables.items():
@@ -339,3 +339,10 @@ def _describe(values: pd.Series, value_type: str) -> str:
         return ", ".join(f"{k} {v:.0%}" for k, v in shares.items()) + missing
     q1, median, q3 = np.quantile(known.astype(float), [0.25, 0.5, 0.75])
     return f"{median:.3g} ({q1:.3g}-{q3:.3g}){missing}"
+
+
+def _age_band(age: pd.Series) -> pd.Series:
+    """``<65`` / ``>=65``, None where the age is missing."""
+    bands = pd.Series(np.where(age < 65, "<65", ">=65"), index=age.index, dtype=object)
+    bands[age.isna()] = None
+    return bands

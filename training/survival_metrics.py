@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 TIED_TOL = 1e-8  # as scikit-survival: risk estimates closer than this are ties (half credit)
 CENSORING_AFTER_EVENTS = 0.1
@@ -110,13 +111,16 @@ class SurvivalEvaluator:
         return self.net_benefit_of_rule(np.ones(self.n, dtype=bool))
 
     # ------------------------------------------------------------------ Uno's C
-    def _uno_pairs(self, tau: float) -> np.ndarray:
+    def _uno_pairs(self, tau: int) -> NDArray[np.float64]:
         """Per resample, the weighted number of comparable pairs (the denominator)."""
         cases, comparable = self._pairs[tau]
         a = np.square(self.inv_g_obs[cases])
-        return ((self.weights[:, cases] * a) * (comparable @ self.weights.T).T).sum(axis=1)
+        pairs: NDArray[np.float64] = ((self.weights[:, cases] * a) * (comparable @ self.weights.T).T).sum(
+            axis=1
+        )
+        return pairs
 
-    def _comparable(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    def _comparable(self, tau: int) -> tuple[np.ndarray, np.ndarray]:
         """Events before ``tau`` and, per event, the patients it is comparable with.
 
         Comparable: a later time, or the same time but censored.
@@ -126,23 +130,25 @@ class SurvivalEvaluator:
         comparable = (self.time[None, :] > ti) | ((self.time[None, :] == ti) & ~self.event[None, :])
         return cases, comparable.astype(np.float64)
 
-    def _uno_c(self, score: np.ndarray, tau: float) -> np.ndarray:
+    def _uno_c(self, score: np.ndarray, tau: int) -> NDArray[np.float64]:
         if np.isnan(score).any():
             return np.full(len(self.weights), np.nan)
         cases, comparable = self._pairs[tau]
         si, sj = score[cases][:, None], score[None, :]
         credit = np.where(np.abs(sj - si) <= TIED_TOL, 0.5, (sj < si).astype(np.float64)) * comparable
         a = np.square(self.inv_g_obs[cases])
-        numerator = ((self.weights[:, cases] * a) * (credit @ self.weights.T).T).sum(axis=1)
+        numerator: NDArray[np.float64] = ((self.weights[:, cases] * a) * (credit @ self.weights.T).T).sum(
+            axis=1
+        )
         return numerator / self._uno_denominators[tau]
 
-    def _score_for(self, risk: np.ndarray, tau: float) -> np.ndarray:
+    def _score_for(self, risk: np.ndarray, tau: int) -> np.ndarray:
         """The ranking score for Uno's C at ``tau``: risk by tau, else by the headline horizon."""
         column = risk[:, self._column(tau)] if tau in self.spec.times else np.full(self.n, np.nan)
         return column if not np.isnan(column).any() else risk[:, self._column(self.spec.headline)]
 
     # ------------------------------------------------------------------ time-dependent AUC
-    def _auc(self, score: np.ndarray, horizon: float) -> np.ndarray:
+    def _auc(self, score: np.ndarray, horizon: float) -> NDArray[np.float64]:
         if np.isnan(score).any():
             return np.full(len(self.weights), np.nan)
         case = self.event & (self.time <= horizon)
@@ -157,8 +163,10 @@ class SurvivalEvaluator:
         )
         credit = cum_control[:, left] + 0.5 * (cum_control[:, right] - cum_control[:, left])
         case_weight = (case * self.inv_g_obs)[order]
-        numerator = (self.weights[:, order] * case_weight * credit).sum(axis=1)
-        denominator = (self.weights[:, order] * case_weight).sum(axis=1) * cum_control[:, -1]
+        numerator: NDArray[np.float64] = (self.weights[:, order] * case_weight * credit).sum(axis=1)
+        denominator: NDArray[np.float64] = (self.weights[:, order] * case_weight).sum(axis=1) * cum_control[
+            :, -1
+        ]
         with np.errstate(invalid="ignore", divide="ignore"):  # no case or no control in a resample: NaN
             return numerator / denominator
 
@@ -174,14 +182,18 @@ class SurvivalEvaluator:
         case = self.event[:, None] & (self.time[:, None] <= times[None, :])
         control = self.time[:, None] > times[None, :]
         inv_g_t = self.inv_g_times[columns]
-        return np.square(1.0 - r) * case * self.inv_g_obs[:, None] + np.square(r) * control * inv_g_t[None, :]
+        losses: NDArray[np.float64] = (
+            np.square(1.0 - r) * case * self.inv_g_obs[:, None] + np.square(r) * control * inv_g_t[None, :]
+        )
+        return losses
 
     def _brier(self, score: np.ndarray, horizon: float) -> np.ndarray:
         if np.isnan(score).any():
             return np.full(len(self.weights), np.nan)
-        return (
+        brier: NDArray[np.float64] = (
             self.weights @ self._brier_losses(score[:, None], np.array([horizon], dtype=float))[:, 0] / self.n
         )
+        return brier
 
     def _integrated_brier(self, risk: np.ndarray) -> np.ndarray:
         grid = self.spec.brier_grid
@@ -193,7 +205,8 @@ class SurvivalEvaluator:
         trapezoid[:-1] += gaps / 2
         trapezoid[1:] += gaps / 2
         per_patient = self._brier_losses(r, grid) @ trapezoid / (grid[-1] - grid[0])
-        return self.weights @ per_patient / self.n
+        integrated: NDArray[np.float64] = self.weights @ per_patient / self.n
+        return integrated
 
     # ------------------------------------------------------------------ calibration and net benefit
     def _observed_terms(self, horizon: float) -> tuple[np.ndarray, np.ndarray]:
@@ -271,12 +284,15 @@ def _censoring_survival(time: np.ndarray, event: np.ndarray):  # type: ignore[no
     last = estimator.unique_time_[-1]
 
     def g(at: Sequence[float] | np.ndarray) -> np.ndarray:
-        at = np.asarray(at, dtype=np.float64)
-        return estimator.predict_proba(np.minimum(at, last))
+        survival: NDArray[np.float64] = estimator.predict_proba(
+            np.minimum(np.asarray(at, dtype=np.float64), last)
+        )
+        return survival
 
     return g
 
 
 def _inverse(g: np.ndarray) -> np.ndarray:
     """1 / G where G > 0, else 0 (scikit-survival divides by infinity there)."""
-    return np.divide(1.0, g, out=np.zeros_like(g), where=g > 0)
+    inverse: NDArray[np.float64] = np.divide(1.0, g, out=np.zeros_like(g), where=g > 0)
+    return inverse

@@ -103,17 +103,16 @@ def load_verifier(settings: Settings) -> JwtVerifier | None:
         ServingConfigError: the JWKS cannot be read, is not a JWK Set, or holds a key that is not an
             RS384/ES384 public key with a unique ``kid``.
     """
-    if not settings.cds_auth_configured:
-        return None
-    source = (
-        "CART_RELAPSE_CDS_JWKS"
-        if settings.cds_jwks is not None
-        else f"CART_RELAPSE_CDS_JWKS_FILE {settings.cds_jwks_file}"
-    )
+    jwks, jwks_file = settings.cds_jwks, settings.cds_jwks_file
+    source = "CART_RELAPSE_CDS_JWKS"
     try:
-        text = (
-            settings.cds_jwks if settings.cds_jwks is not None else Path(settings.cds_jwks_file).read_text()
-        )  # type: ignore[arg-type]
+        if jwks is not None:
+            text = jwks
+        elif jwks_file is not None:
+            source = f"CART_RELAPSE_CDS_JWKS_FILE {jwks_file}"
+            text = Path(jwks_file).read_text()
+        else:
+            return None
         data = json.loads(text)
     except (OSError, ValueError) as exc:
         raise ServingConfigError(f"{source}: cannot read a JSON Web Key Set ({type(exc).__name__})") from None
@@ -133,7 +132,8 @@ def _public_keys(keys: list[Any], source: str) -> dict[str, jwt.PyJWK]:
             raise ServingConfigError(
                 f"{where}: only public RSA or EC keys belong here (no private or symmetric keys)"
             )
-        algorithm = {"RSA": "RS384", "EC": "ES384"}.get(jwk.get("kty"))
+        kty = jwk.get("kty")
+        algorithm = {"RSA": "RS384", "EC": "ES384"}.get(kty) if isinstance(kty, str) else None
         if algorithm is None or jwk.get("alg", algorithm) != algorithm:
             raise ServingConfigError(f"{where}: expected an RS384 (kty RSA) or ES384 (kty EC, crv P-384) key")
         try:

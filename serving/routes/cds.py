@@ -127,7 +127,7 @@ def feedback(body: FeedbackRequest, service: ServiceDep) -> FeedbackResponse:
 
 def _cards(
     request: Request, service: CdsService, model: ServingModel, prefetch: Prefetch, link_base: str
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     catalogue = load_catalogue()
     now: datetime = request.app.state.clock()
     mapping = map_resources(prefetch.records, catalogue=catalogue)

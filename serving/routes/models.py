@@ -6,6 +6,8 @@ model load or reload.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 
 from features.catalogue import Catalogue, FeatureSpec, load_catalogue
@@ -40,7 +42,9 @@ def landmark_info(catalogue: Catalogue, registry: ModelRegistry, landmark: str) 
     slot = registry.get(landmark)
     if not isinstance(slot, ServingModel):
         reason = slot.reason if isinstance(slot, LoadFailure) else "still loading"
-        status = "unavailable" if isinstance(slot, LoadFailure) else "loading"
+        status: Literal["unavailable", "loading"] = (
+            "unavailable" if isinstance(slot, LoadFailure) else "loading"
+        )
         features = [feature_info(catalogue, s, used=False) for s in catalogue.feature_specs(landmark)]
         return LandmarkModelInfo(
             landmark=landmark, status=status, reason=reason, notice=SYNTHETIC_NOTICE, features=features

@@ -101,19 +101,22 @@ def prediction_response(
     Built without pydantic: this is the hot path; the tests validate it against the schema. Contributions
     sorted by absolute size, modality totals.
     """
+    ranked = sorted(
+        ((spec, float(c)) for spec, c in zip(model.specs, prediction.contributions, strict=True)),
+        key=lambda item: -abs(item[1]),
+    )
+    totals: dict[str, float] = {}
+    for spec, c in ranked:
+        totals[spec.modality] = totals.get(spec.modality, 0.0) + c
     contributions = [
         {
             "feature": spec.name,
             "value": _shown(spec.type, prediction.values.get(spec.name)),
-            "contribution": float(c),
+            "contribution": c,
             "modality": spec.modality,
         }
-        for spec, c in zip(model.specs, prediction.contributions, strict=True)
+        for spec, c in ranked
     ]
-    contributions.sort(key=lambda item: -abs(item["contribution"]))
-    totals: dict[str, float] = {}
-    for item in contributions:
-        totals[item["modality"]] = totals.get(item["modality"], 0.0) + item["contribution"]
     meta = model.predictor.metadata
     return {
         "patient_id": patient_id,

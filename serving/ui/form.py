@@ -210,13 +210,13 @@ def _number(f: Field, text: str, what: str) -> float | int | None:
     try:
         number = float(text)
     except ValueError:
-        return _fail(f, f"{what} must be a number with a decimal point, e.g. 3.5")
+        _fail(f, f"{what} must be a number with a decimal point, e.g. 3.5")
+        return None
     return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
 
 
 def _fail(f: Field, message: str) -> None:
     f.error = f.error or message
-    return
 
 
 def _text(value: Any) -> str:
