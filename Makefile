@@ -60,8 +60,9 @@ test: $(PLATFORM_STAMP) ## all tests, slow ones included (what CI runs)
 test-fast: $(PLATFORM_STAMP) ## tests without the slow ones
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
-lint: $(STAMP) ## ruff (rules in pyproject.toml), the import-layer contracts, mypy (strict on models/ and serving/)
+lint: $(STAMP) ## ruff (rules in pyproject.toml) and its formatter, the import-layer contracts, mypy (strict on models/ and serving/)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 

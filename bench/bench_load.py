@@ -88,20 +88,30 @@ def _has_champions(uri: str) -> bool:
 
 def _bodies(frames: dict[str, pd.DataFrame], n: int) -> list[tuple[str, str]]:
     """(path, JSON body) pairs: real patients, alternating landmarks; every tenth a batch of 8."""
-    from features.catalogue import load_catalogue
     from cart_relapse.process import request_features
+    from features.catalogue import load_catalogue
 
     catalogue = load_catalogue()
-    rows = {lm: [request_features(r, catalogue.feature_names(lm)) for _, r in f.head(400).iterrows()] for lm, f in frames.items()}
+    rows = {
+        lm: [request_features(r, catalogue.feature_names(lm)) for _, r in f.head(400).iterrows()]
+        for lm, f in frames.items()
+    }
     bodies = []
     for i in range(n):
         landmark = LANDMARKS[i % len(LANDMARKS)]
         pool = rows[landmark]
         if i % 10 == 9:
-            patients = [{"patient_id": f"load-{i}-{k}", "features": pool[(i + k) % len(pool)]} for k in range(8)]
+            patients = [
+                {"patient_id": f"load-{i}-{k}", "features": pool[(i + k) % len(pool)]} for k in range(8)
+            ]
             bodies.append((f"/v1/predict/{landmark}/batch", json.dumps({"patients": patients})))
         else:
-            bodies.append((f"/v1/predict/{landmark}", json.dumps({"patient_id": f"load-{i}", "features": pool[i % len(pool)]})))
+            bodies.append(
+                (
+                    f"/v1/predict/{landmark}",
+                    json.dumps({"patient_id": f"load-{i}", "features": pool[i % len(pool)]}),
+                )
+            )
     return bodies
 
 
@@ -139,11 +149,21 @@ def _load(base: str, frames: dict[str, pd.DataFrame], n: int, clients: int) -> l
 def _table(results: list[tuple[int, float]], args: argparse.Namespace, errors: int) -> Table:
     latencies = np.array([lat for _, lat in results]) * 1000
     elapsed = _load.elapsed  # type: ignore[attr-defined]
-    table = Table(title=f"load test: {len(results):,} requests, {args.clients} concurrent clients, loopback, {os.cpu_count()} cores")
+    table = Table(
+        title=f"load test: {len(results):,} requests, {args.clients} concurrent clients, loopback, "
+        f"{os.cpu_count()} cores"
+    )
     for col in ("requests", "errors", "seconds", "throughput (req/s)", "p50 (ms)", "p99 (ms)", "max (ms)"):
         table.add_column(col, justify="right")
-    table.add_row(f"{len(results):,}", str(errors), f"{elapsed:.1f}", f"{len(results) / elapsed:,.0f}",
-                  f"{np.percentile(latencies, 50):.1f}", f"{np.percentile(latencies, 99):.1f}", f"{latencies.max():.1f}")
+    table.add_row(
+        f"{len(results):,}",
+        str(errors),
+        f"{elapsed:.1f}",
+        f"{len(results) / elapsed:,.0f}",
+        f"{np.percentile(latencies, 50):.1f}",
+        f"{np.percentile(latencies, 99):.1f}",
+        f"{latencies.max():.1f}",
+    )
     return table
 
 

@@ -44,9 +44,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from cart_relapse.process import api_server, free_port, venv_env, wait_ready
 from features.catalogue import load_catalogue
 from models.predictor import MODEL_FORMAT
-from cart_relapse.process import api_server, free_port, venv_env, wait_ready
 from synth.frames import random_feature_frame, random_survival_frame
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,7 +67,9 @@ def main() -> None:
             latency = _latency_benchmarks(args, uri, frame, workdir, console)
         batch = _batch_benchmark(args, uri, workdir, console)
     console.print(_results_table(latency, batch, origin))
-    console.print(f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)")
+    console.print(
+        f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)"
+    )
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -75,7 +77,11 @@ def main() -> None:
 
 def _tracking_store(args: argparse.Namespace, workdir: Path, console: Console) -> tuple[str, str]:
     """(tracking URI, where the model came from): the existing champions, else self-trained ones."""
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(REPO / 'data' / 'mlflow.db').resolve()}"
+    uri = (
+        args.tracking_uri
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or f"sqlite:///{(REPO / 'data' / 'mlflow.db').resolve()}"
+    )
     if not args.self_trained and _has_champions(uri):
         return uri, "the training pipeline's registry"
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
@@ -91,10 +97,15 @@ def _has_champions(uri: str) -> bool:
 
     try:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        versions = [client.get_model_version_by_alias(f"cart-relapse-{lm}", "champion") for lm in load_catalogue().landmarks]
+        versions = [
+            client.get_model_version_by_alias(f"cart-relapse-{lm}", "champion")
+            for lm in load_catalogue().landmarks
+        ]
     except Exception:
         return False
-    return all(v.tags.get("model_format") == str(MODEL_FORMAT) for v in versions)  # retired formats cannot be served
+    return all(
+        v.tags.get("model_format") == str(MODEL_FORMAT) for v in versions
+    )  # retired formats cannot be served
 
 
 def _register_self_trained(uri: str, workdir: Path, *, seed: int) -> None:
@@ -112,20 +123,39 @@ def _register_self_trained(uri: str, workdir: Path, *, seed: int) -> None:
         frame, targets = random_survival_frame(3000, landmark, seed=seed)
         specs = load_catalogue().feature_specs(landmark)
         model = XGBCoxSurvival(specs, n_estimators=250, max_depth=3, random_state=seed).fit(frame, targets)
-        ranges = {s.name: (float(frame[s.name].quantile(0.005)), float(frame[s.name].quantile(0.995)))
-                  for s in specs if s.type in ("float", "int")}
-        metadata = ModelMetadata(landmark=landmark, baseline_cumulative_hazard=tuple(model.baseline_at(HORIZONS_DAYS)),
-                                 margin_slope=model.slope_, features=specs, thresholds=RiskThresholds(low=0.3, high=0.6),
-                                 training_ranges=ranges, metrics={}, training_fingerprint="bench", trained_at="bench")
+        ranges = {
+            s.name: (float(frame[s.name].quantile(0.005)), float(frame[s.name].quantile(0.995)))
+            for s in specs
+            if s.type in ("float", "int")
+        }
+        metadata = ModelMetadata(
+            landmark=landmark,
+            baseline_cumulative_hazard=tuple(model.baseline_at(HORIZONS_DAYS)),
+            margin_slope=model.slope_,
+            features=specs,
+            thresholds=RiskThresholds(low=0.3, high=0.6),
+            training_ranges=ranges,
+            metrics={},
+            training_fingerprint="bench",
+            trained_at="bench",
+        )
         with mlflow.start_run(experiment_id=experiment):
-            info = log_packaged_model(RelapsePredictor(model.booster_, metadata), workdir / f"model-{landmark}", f"cart-relapse-{landmark}")
-        MlflowClient().set_registered_model_alias(f"cart-relapse-{landmark}", "champion", str(info.registered_model_version))
+            info = log_packaged_model(
+                RelapsePredictor(model.booster_, metadata),
+                workdir / f"model-{landmark}",
+                f"cart-relapse-{landmark}",
+            )
+        MlflowClient().set_registered_model_alias(
+            f"cart-relapse-{landmark}", "champion", str(info.registered_model_version)
+        )
 
 
 # ---------------------------------------------------------------------------------------- latency
 
 
-def _latency_benchmarks(args: argparse.Namespace, uri: str, frame: pd.DataFrame, workdir: Path, console: Console) -> dict[str, Any]:
+def _latency_benchmarks(
+    args: argparse.Namespace, uri: str, frame: pd.DataFrame, workdir: Path, console: Console
+) -> dict[str, Any]:
     """Both servers up at once; requests alternate between them so both see the same machine load."""
     derived = {s.name for s in load_catalogue().feature_specs(LANDMARK) if s.source == "derived"}
     columns = [s.name for s in load_catalogue().feature_specs(LANDMARK)]
@@ -133,19 +163,42 @@ def _latency_benchmarks(args: argparse.Namespace, uri: str, frame: pd.DataFrame,
     bodies = {
         "api": [json.dumps({"features": r}) for r in rows],
         "api_raw": [json.dumps({"features": {k: v for k, v in r.items() if k not in derived}}) for r in rows],
-        "mlflow": [json.dumps({"dataframe_split": {"columns": columns, "data": [[r[c] for c in columns]]}}) for r in rows],
+        "mlflow": [
+            json.dumps({"dataframe_split": {"columns": columns, "data": [[r[c] for c in columns]]}})
+            for r in rows
+        ],
     }
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri, "CART_RELAPSE_API_TOKEN": ""}
     mlflow_port = free_port()
-    mlflow_cmd = [sys.executable, "-m", "mlflow", "models", "serve", "--env-manager", "local", "-m",
-                  f"models:/cart-relapse-{LANDMARK}@champion", "-p", str(mlflow_port), "-h", "127.0.0.1", "-w", "1"]
+    mlflow_cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "--env-manager",
+        "local",
+        "-m",
+        f"models:/cart-relapse-{LANDMARK}@champion",
+        "-p",
+        str(mlflow_port),
+        "-h",
+        "127.0.0.1",
+        "-w",
+        "1",
+    ]
     checks = {"api": _check_api, "mlflow": _check_mlflow, "api_raw": _check_api}
     console.print("starting cart-relapse serve and mlflow models serve (loopback)")
-    with api_server(env=env, timeout=180) as api_base, _mlflow_server(mlflow_cmd, workdir, venv_env(env), f"http://127.0.0.1:{mlflow_port}/ping"):
+    with (
+        api_server(env=env, timeout=180) as api_base,
+        _mlflow_server(mlflow_cmd, workdir, venv_env(env), f"http://127.0.0.1:{mlflow_port}/ping"),
+    ):
         url = f"{api_base}/v1/predict/{LANDMARK}"
         urls = {"api": url, "mlflow": f"http://127.0.0.1:{mlflow_port}/invocations", "api_raw": url}
         with console.status(f"{args.requests} sequential requests to each, alternating"):
-            results: dict[str, Any] = {key: {"sequential": t} for key, t in _sequential(urls, bodies, checks, args).items()}
+            results: dict[str, Any] = {
+                key: {"sequential": t} for key, t in _sequential(urls, bodies, checks, args).items()
+            }
         with console.status(f"{args.clients} concurrent clients, alternating rounds"):
             for key in ("api", "mlflow"):
                 results[key]["concurrent"], results[key]["seconds"] = [], 0.0
@@ -156,12 +209,16 @@ def _latency_benchmarks(args: argparse.Namespace, uri: str, frame: pd.DataFrame,
                     results[key]["seconds"] += seconds
         with httpx.Client(headers=_JSON) as client:
             api = [client.post(urls["api"], content=b).json() for b in bodies["api"][:50]]
-            theirs = [client.post(urls["mlflow"], content=b).json()["predictions"][0] for b in bodies["mlflow"][:50]]
+            theirs = [
+                client.post(urls["mlflow"], content=b).json()["predictions"][0] for b in bodies["mlflow"][:50]
+            ]
     for key in ("api", "mlflow"):
         results[key]["throughput"] = len(results[key]["concurrent"]) / results[key]["seconds"]
     results["clients"] = args.clients
-    results["parity"] = max(max(abs(a["risk_curve"][str(h)] - b[f"risk_{h}d"]) for h in (90, 180, 365, 730))
-                            for a, b in zip(api, theirs, strict=True))
+    results["parity"] = max(
+        max(abs(a["risk_curve"][str(h)] - b[f"risk_{h}d"]) for h in (90, 180, 365, 730))
+        for a, b in zip(api, theirs, strict=True)
+    )
     return results
 
 
@@ -189,27 +246,37 @@ def _check_mlflow(body: dict[str, Any]) -> None:
 Check = Callable[[dict[str, Any]], None]
 
 
-def _sequential(urls: dict[str, str], bodies: dict[str, list[str]], checks: dict[str, Check], args: argparse.Namespace) -> dict[str, list[float]]:
+def _sequential(
+    urls: dict[str, str], bodies: dict[str, list[str]], checks: dict[str, Check], args: argparse.Namespace
+) -> dict[str, list[float]]:
     """Patient by patient, one request to each target in turn (after untimed warm-up requests)."""
     times: dict[str, list[float]] = {key: [] for key in urls}
     with httpx.Client(headers=_JSON, timeout=30.0) as client:
         for i in range(args.warmup):
             for key in urls:
-                checks[key](client.post(urls[key], content=bodies[key][i % len(bodies[key])]).raise_for_status().json())
+                checks[key](
+                    client.post(urls[key], content=bodies[key][i % len(bodies[key])])
+                    .raise_for_status()
+                    .json()
+                )
         for i in range(len(bodies["api"])):
             for key in urls:
                 times[key] += _timed_posts(client, urls[key], [bodies[key][i]], checks[key])
     return times
 
 
-def _concurrent(url: str, bodies: list[str], check: Check, args: argparse.Namespace) -> tuple[list[float], float]:
+def _concurrent(
+    url: str, bodies: list[str], check: Check, args: argparse.Namespace
+) -> tuple[list[float], float]:
     """One round: ``args.clients`` threads, each with its own connection, share the round's requests."""
     per_client = max(1, args.concurrent_requests // (args.clients * args.rounds))
     latencies: list[list[float]] = [[] for _ in range(args.clients)]
 
     def worker(k: int) -> None:
         with httpx.Client(headers=_JSON, timeout=30.0) as client:
-            latencies[k] = _timed_posts(client, url, [bodies[(k * per_client + i) % len(bodies)] for i in range(per_client)], check)
+            latencies[k] = _timed_posts(
+                client, url, [bodies[(k * per_client + i) % len(bodies)] for i in range(per_client)], check
+            )
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(args.clients)]
     start = time.perf_counter()
@@ -236,7 +303,9 @@ def _mlflow_server(cmd: list[str], cwd: Path, env: dict[str, str], ready_url: st
     stop the whole group, and show its log if it never gets ready."""
     log_path = cwd / "mlflow-serve.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             try:
                 wait_ready(ready_url, process, timeout=180)
@@ -294,10 +363,17 @@ def _batch_benchmark(args: argparse.Namespace, uri: str, workdir: Path, console:
             rows = score_cohort(predictor, chunks, out)
             ours_times.append(time.perf_counter() - start)
         assert rows == args.patients
-    console.print(f"batch runs (s, alternating): raw pred_contribs {[round(t, 2) for t in raw_times]}, "
-                  f"score_cohort {[round(t, 2) for t in ours_times]}")
-    return {"patients": args.patients, "raw": args.patients / min(raw_times), "ours": args.patients / min(ours_times),
-            "raw_s": min(raw_times), "ours_s": min(ours_times)}
+    console.print(
+        f"batch runs (s, alternating): raw pred_contribs {[round(t, 2) for t in raw_times]}, "
+        f"score_cohort {[round(t, 2) for t in ours_times]}"
+    )
+    return {
+        "patients": args.patients,
+        "raw": args.patients / min(raw_times),
+        "ours": args.patients / min(ours_times),
+        "raw_s": min(raw_times),
+        "ours_s": min(ours_times),
+    }
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -308,25 +384,37 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _results_table(latency: dict[str, Any] | None, batch: dict[str, float], origin: str) -> Table:
-    table = Table(title=f"serving benchmark ({origin}); single-patient requests with every TreeSHAP contribution")
+    table = Table(
+        title=f"serving benchmark ({origin}); single-patient requests with every TreeSHAP contribution"
+    )
     for column in ("measure", "cart-relapse API", "mlflow models serve", "ratio", "target", "met"):
         table.add_column(column, justify="left" if column == "measure" else "right")
 
     if latency is not None:
         _latency_rows(table, latency)
     share = batch["ours"] / batch["raw"]
-    table.add_row(f"batch {batch['patients']:,.0f}: score_cohort (Parquet->Parquet) vs raw DMatrix+pred_contribs (in memory)",
-                  f"{batch['ours']:,.0f} patients/s ({batch['ours_s']:.1f} s)", f"raw: {batch['raw']:,.0f}/s ({batch['raw_s']:.1f} s)",
-                  f"{share:.0%}", f">= {BATCH_TARGET:.0%}", _yes(share >= BATCH_TARGET))
+    table.add_row(
+        f"batch {batch['patients']:,.0f}: score_cohort (Parquet->Parquet) vs raw DMatrix+pred_contribs (in "
+        "memory)",
+        f"{batch['ours']:,.0f} patients/s ({batch['ours_s']:.1f} s)",
+        f"raw: {batch['raw']:,.0f}/s ({batch['raw_s']:.1f} s)",
+        f"{share:.0%}",
+        f">= {BATCH_TARGET:.0%}",
+        _yes(share >= BATCH_TARGET),
+    )
     return table
 
 
 def _latency_rows(table: Table, latency: dict[str, Any]) -> None:
     api, raw, mlf = latency["api"], latency["api_raw"], latency["mlflow"]
 
-    def row(label: str, ours: float, theirs: float | None, unit: str, target: str = "", met: str = "") -> None:
+    def row(
+        label: str, ours: float, theirs: float | None, unit: str, target: str = "", met: str = ""
+    ) -> None:
         ratio = f"{theirs / ours:.1f}x" if theirs else ""
-        table.add_row(label, f"{ours:.2f} {unit}", f"{theirs:.2f} {unit}" if theirs else "", ratio, target, met)
+        table.add_row(
+            label, f"{ours:.2f} {unit}", f"{theirs:.2f} {unit}" if theirs else "", ratio, target, met
+        )
 
     for mode in ("sequential", "concurrent"):
         label = "sequential" if mode == "sequential" else f"{_clients(latency)} concurrent clients"
@@ -334,12 +422,31 @@ def _latency_rows(table: Table, latency: dict[str, Any]) -> None:
         met = f"{_yes(p50 <= P50_TARGET_MS)} / {_yes(their50 / p50 >= SPEEDUP_TARGET)}"
         row(f"{label}: p50", p50, their50, "ms", f"<= {P50_TARGET_MS:g} ms / >= {SPEEDUP_TARGET:g}x", met)
         row(f"{label}: p99", _pct(api[mode], 99), _pct(mlf[mode], 99), "ms")
-    table.add_row(f"{_clients(latency)} concurrent clients: throughput", f"{api['throughput']:.0f} req/s", f"{mlf['throughput']:.0f} req/s",
-                  f"{api['throughput'] / mlf['throughput']:.1f}x", "", "")
-    row("raw biomarkers (derived computed), sequential p50", _pct(raw["sequential"], 50), None, "ms",
-        f"<= {P50_TARGET_MS:g} ms", _yes(_pct(raw["sequential"], 50) <= P50_TARGET_MS))
+    table.add_row(
+        f"{_clients(latency)} concurrent clients: throughput",
+        f"{api['throughput']:.0f} req/s",
+        f"{mlf['throughput']:.0f} req/s",
+        f"{api['throughput'] / mlf['throughput']:.1f}x",
+        "",
+        "",
+    )
+    row(
+        "raw biomarkers (derived computed), sequential p50",
+        _pct(raw["sequential"], 50),
+        None,
+        "ms",
+        f"<= {P50_TARGET_MS:g} ms",
+        _yes(_pct(raw["sequential"], 50) <= P50_TARGET_MS),
+    )
     row("raw biomarkers (derived computed), sequential p99", _pct(raw["sequential"], 99), None, "ms")
-    table.add_row("API vs MLflow max |diff| in risk at 90-730 days (50 patients)", f"{latency['parity']:.1e}", "", "", "0", "")
+    table.add_row(
+        "API vs MLflow max |diff| in risk at 90-730 days (50 patients)",
+        f"{latency['parity']:.1e}",
+        "",
+        "",
+        "0",
+        "",
+    )
 
 
 def _yes(met: bool) -> str:
@@ -353,7 +460,9 @@ def _clients(latency: dict[str, Any]) -> int:
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500, help="sequential requests per server")
-    parser.add_argument("--concurrent-requests", type=int, default=800, help="requests over all concurrent clients")
+    parser.add_argument(
+        "--concurrent-requests", type=int, default=800, help="requests over all concurrent clients"
+    )
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--warmup", type=int, default=30, help="untimed requests first")
     parser.add_argument("--patients", type=int, default=100_000, help="batch-scoring cohort size")
@@ -361,8 +470,16 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="alternating batch runs (best of each)")
     parser.add_argument("--batch-only", action="store_true", help="skip the HTTP latency part")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--tracking-uri", default=None, help="MLflow store with the champions (default: $MLFLOW_TRACKING_URI, data/mlflow.db)")
-    parser.add_argument("--self-trained", action="store_true", help="always fit and register bench models in a temporary store")
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow store with the champions (default: $MLFLOW_TRACKING_URI, data/mlflow.db)",
+    )
+    parser.add_argument(
+        "--self-trained",
+        action="store_true",
+        help="always fit and register bench models in a temporary store",
+    )
     return parser.parse_args()
 
 

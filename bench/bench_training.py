@@ -12,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from rich.console import Console
 from rich.table import Table
 
@@ -40,8 +39,10 @@ def main() -> None:
     table.add_row("[bold]train --landmark all (total)", f"[bold]{train_total:.1f}")
     console.print(table)
     verdict = "meets" if train_total <= TARGET_S else "MISSES"
-    console.print(f"train --landmark all: {train_total:.1f} s vs target {TARGET_S:.0f} s -> {verdict} "
-                  f"(ratio {train_total / TARGET_S:.2f} of budget); whole pipeline incl. data prep {total:.1f} s")
+    console.print(
+        f"train --landmark all: {train_total:.1f} s vs target {TARGET_S:.0f} s -> {verdict} "
+        f"(ratio {train_total / TARGET_S:.2f} of budget); whole pipeline incl. data prep {total:.1f} s"
+    )
 
 
 def _run(root: Path, patients: int, seed: int) -> tuple[list[tuple[str, float]], float]:
@@ -68,7 +69,9 @@ def _run(root: Path, patients: int, seed: int) -> tuple[list[tuple[str, float]],
         data = load_training_data(root / "store.duckdb", landmark)
         rows.append((f"{landmark}: features + labels", time.perf_counter() - clock))
         result = train_landmark(data, seed=seed)
-        rows += [(f"{landmark}: {k.removesuffix('_s').replace('_', ' ')}", v) for k, v in result.timings.items()]
+        rows += [
+            (f"{landmark}: {k.removesuffix('_s').replace('_', ' ')}", v) for k, v in result.timings.items()
+        ]
         clock = time.perf_counter()
         log_and_register(result, tags={"landmark": landmark, "bench": "true"})
         rows.append((f"{landmark}: mlflow logging + registration", time.perf_counter() - clock))

@@ -14,7 +14,7 @@ PIPE_WIDTH = 200
 
 
 def make_console(*, stderr: bool = False) -> Console:
-    """A console as wide as the terminal, or ``$COLUMNS`` / :data:`PIPE_WIDTH` when writing to a pipe or file."""
+    """A console as wide as the terminal, or ``$COLUMNS`` / :data:`PIPE_WIDTH` in a pipe or file."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else int(os.environ.get("COLUMNS", PIPE_WIDTH))
     return Console(stderr=stderr, width=width)

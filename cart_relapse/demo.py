@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
-
 import pandas as pd
 from rich.table import Table
 
@@ -60,14 +60,21 @@ def run_demo(*, patients: int, seed: int, data_dir: Path) -> None:
     from serving.score_job import run_scoring
 
     for landmark in frames:
-        run = run_scoring(landmark=landmark, out=scores_path(data_dir, landmark), store=store, console=console)
-        console.print(f"wrote {run.out}: {run.rows:,} patients scored with {run.model} in {run.seconds:.1f} s")
+        run = run_scoring(
+            landmark=landmark, out=scores_path(data_dir, landmark), store=store, console=console
+        )
+        console.print(
+            f"wrote {run.out}: {run.rows:,} patients scored with {run.model} in {run.seconds:.1f} s"
+        )
     console.print("open the MLflow UI on the demo's store: [bold]make ui[/] (then http://127.0.0.1:5000)")
 
 
 def scores_path(data_dir: Path, landmark: str) -> Path:
-    """Where the demo writes a landmark's scores: ``scores.parquet`` for the first catalogue landmark
-    (infusion day), ``scores_<landmark>.parquet`` for the others."""
+    """Where the demo writes a landmark's scores.
+
+    ``scores.parquet`` for the first catalogue landmark (infusion day), ``scores_<landmark>.parquet`` for the
+    others.
+    """
     first = next(iter(load_catalogue().landmarks))
     return data_dir / ("scores.parquet" if landmark == first else f"scores_{landmark}.parquet")
 
@@ -78,18 +85,22 @@ def serve_samples(frames: dict[str, pd.DataFrame]) -> None:
 
     with api_server() as base:
         for landmark, frame in frames.items():
-            response = httpx.post(f"{base}/v1/predict/{landmark}", json=_sample_patient(frame, landmark), timeout=30)
+            response = httpx.post(
+                f"{base}/v1/predict/{landmark}", json=_sample_patient(frame, landmark), timeout=30
+            )
             response.raise_for_status()
             console.print(prediction_table(landmark, response.json()))
     console.print(f"server at {base} stopped")
 
 
-def prediction_table(landmark: str, body: dict) -> Table:
+def prediction_table(landmark: str, body: dict[str, Any]) -> Table:
     """The sample patient's risk curve, risk group and top drivers, as the API returned them."""
     model = body["model"]
     curve = ", ".join(f"{int(days) / 30.44:.0f} mo {risk:.2f}" for days, risk in body["risk_curve"].items())
-    title = (f"{landmark}: risk of progression or death after the landmark: {curve} "
-             f"({body['risk_group']} risk group; {model['name']} v{model['version']})")
+    title = (
+        f"{landmark}: risk of progression or death after the landmark: {curve} "
+        f"({body['risk_group']} risk group; {model['name']} v{model['version']})"
+    )
     table = Table(title=title, caption=body["notice"])
     for col in ("top driver", "value", "contribution (log relative hazard)", "modality"):
         table.add_column(col)
@@ -98,22 +109,28 @@ def prediction_table(landmark: str, body: dict) -> Table:
     return table
 
 
-def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict:
+def _sample_patient(frame: pd.DataFrame, landmark: str) -> dict[str, Any]:
     """The most completely documented patient of the frame, as an API request."""
     from cart_relapse.process import request_features
 
     names = load_catalogue().feature_names(landmark)
-    row = frame.loc[frame[names].notna().sum(axis=1).idxmax()]
+    row = frame.loc[[frame[names].notna().sum(axis=1).idxmax()]].iloc[0]
     return {"patient_id": "demo-sample", "features": request_features(row, names)}
 
 
 def summary_table(frames: dict[str, pd.DataFrame]) -> Table:
+    """One row per landmark frame: patients, features (of the catalogue's count) and the file written."""
     table = Table(title="landmark frames")
     for col in ("landmark", "patients", "features", "file"):
         table.add_column(col)
     catalogue = load_catalogue()
     for landmark, frame in frames.items():
-        table.add_row(landmark, f"{len(frame):,}", str(len(catalogue.feature_names(landmark))), f"features_{landmark}.parquet")
+        table.add_row(
+            landmark,
+            f"{len(frame):,}",
+            str(len(catalogue.feature_names(landmark))),
+            f"features_{landmark}.parquet",
+        )
     return table
 
 
@@ -127,7 +144,11 @@ def missingness_table(frames: dict[str, pd.DataFrame]) -> Table:
     for landmark, frame in frames.items():
         cells = []
         for modality in MODALITIES:
-            names = [s.name for s in catalogue.feature_specs(landmark) if s.modality == modality and s.source == "biomarker"]
+            names = [
+                s.name
+                for s in catalogue.feature_specs(landmark)
+                if s.modality == modality and s.source == "biomarker"
+            ]
             block = frame[names].isna()
             cells.append(f"{block.to_numpy().mean():.0%} / {block.all(axis=1).mean():.0%}")
         table.add_row(landmark, *cells)
@@ -135,6 +156,7 @@ def missingness_table(frames: dict[str, pd.DataFrame]) -> Table:
 
 
 def quarantine_table(quarantine: pd.DataFrame) -> Table:
+    """Quarantined rows counted by reason, most frequent first."""
     table = Table(title=f"quarantined rows: {len(quarantine):,}")
     table.add_column("reason")
     table.add_column("rows", justify="right")

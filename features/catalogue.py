@@ -43,6 +43,8 @@ class Window(_Strict):
 
 
 class Landmark(_Strict):
+    """A landmark: the day predictions are made (from infusion) and the windows its features come from."""
+
     name: str = ""
     day: int
     windows: tuple[str, ...]
@@ -69,6 +71,8 @@ class _Typed(_Strict):
 
 
 class Biomarker(_Typed):
+    """A measured biomarker: canonical and accepted units, LOINC codes and measurement windows."""
+
     alt_units: dict[str, float] = Field(default_factory=dict)
     loinc: str | None = None
     """The preferred LOINC code (what an exporter writes)."""
@@ -84,8 +88,9 @@ class Biomarker(_Typed):
             raise ValueError(f"{self.name}: loinc_alt needs a preferred loinc code")
         for code in self.loinc_codes:
             if not _LOINC.fullmatch(code) or _loinc_check_digit(code[:-2]) != int(code[-1]):
-                raise ValueError(f"{self.name}: {code!r} is not a LOINC code "
-                                 "(format NNNNN-C, mod-10 check digit)")
+                raise ValueError(
+                    f"{self.name}: {code!r} is not a LOINC code (format NNNNN-C, mod-10 check digit)"
+                )
         return self
 
     @property
@@ -102,6 +107,7 @@ class Biomarker(_Typed):
 
     @property
     def accepted_units(self) -> tuple[str, ...]:
+        """The canonical unit first, then every alternative unit accepted."""
         return (self.unit, *self.alt_units)
 
 
@@ -110,6 +116,8 @@ class PatientAttribute(_Typed):
 
 
 class DerivedFeature(_Typed):
+    """A feature computed from other features (a clinical score or ratio), for the listed landmarks."""
+
     landmarks: tuple[str, ...]
 
 
@@ -130,6 +138,8 @@ class FeatureSpec(_Strict):
 
 
 class Catalogue(_Strict):
+    """The biomarker catalogue: windows, landmarks, patient attributes, biomarkers and derived features."""
+
     windows: dict[str, Window]
     landmarks: dict[str, Landmark]
     patient_attributes: tuple[PatientAttribute, ...]
@@ -167,6 +177,7 @@ class Catalogue(_Strict):
 
     @property
     def biomarker_names(self) -> tuple[str, ...]:
+        """Every biomarker's name, in catalogue order."""
         return tuple(b.name for b in self.biomarkers)
 
     def loinc_index(self) -> dict[str, str]:
@@ -195,9 +206,17 @@ class Catalogue(_Strict):
         allowed = set(self.landmarks[landmark].windows)
         return [
             FeatureSpec(
-                name=f"{b.name}_{w}", source="biomarker", biomarker=b.name, window=w,
-                modality=b.modality, type=b.type, unit=b.unit, range=b.range, levels=b.levels,
-                ordered=b.ordered, description=f"{b.description} [{w} window]",
+                name=f"{b.name}_{w}",
+                source="biomarker",
+                biomarker=b.name,
+                window=w,
+                modality=b.modality,
+                type=b.type,
+                unit=b.unit,
+                range=b.range,
+                levels=b.levels,
+                ordered=b.ordered,
+                description=f"{b.description} [{w} window]",
             )
             for b in self.biomarkers
             for w in b.windows
@@ -208,7 +227,10 @@ class Catalogue(_Strict):
         """Every model input of a landmark, in frame order: patient attributes, windows, derived."""
         if landmark not in self.landmarks:
             raise KeyError(f"unknown landmark {landmark!r}; expected one of {sorted(self.landmarks)}")
-        patient = [FeatureSpec(source="patient", **a.model_dump(exclude={"alt_units"})) for a in self.patient_attributes]
+        patient = [
+            FeatureSpec(source="patient", **a.model_dump(exclude={"alt_units"}))
+            for a in self.patient_attributes
+        ]
         derived = [
             FeatureSpec(source="derived", **d.model_dump(exclude={"landmarks"}))
             for d in self.derived
@@ -217,6 +239,7 @@ class Catalogue(_Strict):
         return patient + self.window_features(landmark) + derived
 
     def feature_names(self, landmark: str) -> list[str]:
+        """The model input columns of ``landmark``, in order."""
         return [f.name for f in self.feature_specs(landmark)]
 
 

@@ -26,8 +26,16 @@ from .catalogue import Catalogue, load_catalogue
 from .fhir_observation import map_observation
 from .fhir_patient import assemble_patients, map_patient, map_procedure
 from .fhir_rows import (
-    FHIR_REASONS, REASON_INVALID, REASON_UNSUPPORTED, FhirMapping, Key, ObservationRow, PatientFacts,
-    PatientRow, ProcedureFacts, Rejection,
+    FHIR_REASONS,
+    REASON_INVALID,
+    REASON_UNSUPPORTED,
+    FhirMapping,
+    Key,
+    ObservationRow,
+    PatientFacts,
+    PatientRow,
+    ProcedureFacts,
+    Rejection,
 )
 from .fhir_terms import code_index
 
@@ -35,8 +43,15 @@ MODELS: dict[str, type[Any]] = {"Patient": Patient, "Observation": Observation, 
 """The resource types read, with their fhir.resources R4B model."""
 
 __all__ = [
-    "FHIR_REASONS", "MODELS", "FhirMapping", "ObservationRow", "PatientRow", "ProcedureFacts", "Rejection",
-    "map_resources", "parse_resource",
+    "FHIR_REASONS",
+    "MODELS",
+    "FhirMapping",
+    "ObservationRow",
+    "PatientRow",
+    "ProcedureFacts",
+    "Rejection",
+    "map_resources",
+    "parse_resource",
 ]
 
 
@@ -57,7 +72,9 @@ def parse_resource(data: Mapping[str, Any]) -> Any:
 
 
 def map_resources(
-    records: Iterable[tuple[Key, Mapping[str, Any] | None]], *, catalogue: Catalogue | None = None,
+    records: Iterable[tuple[Key, Mapping[str, Any] | None]],
+    *,
+    catalogue: Catalogue | None = None,
     references: Mapping[str, str] | None = None,
 ) -> FhirMapping:
     """Map a batch of FHIR resources to registry rows.
@@ -82,8 +99,10 @@ def map_resources(
         if isinstance(resource, Rejection):
             mapping.rejected.append(resource)
         elif isinstance(resource, Observation):
-            _add(mapping, map_observation(resource, key=key, catalogue=catalogue, codes=codes,
-                                          references=references))
+            _add(
+                mapping,
+                map_observation(resource, key=key, catalogue=catalogue, codes=codes, references=references),
+            )
         elif isinstance(resource, Procedure):
             _add(mapping, map_procedure(resource, key=key, references=references, products=products))
         elif isinstance(facts := map_patient(resource, key=key), PatientFacts):
@@ -103,8 +122,14 @@ def _validated(key: Key, data: Mapping[str, Any] | None) -> Any:
         return Rejection(key, "", None, REASON_UNSUPPORTED, "resourceType", "Bundle entry has no resource")
     kind, resource_id = str(data.get("resourceType") or ""), data.get("id")
     if kind not in MODELS:
-        return Rejection(key, kind, resource_id, REASON_UNSUPPORTED, "resourceType",
-                         f"{kind or '(no resourceType)'} is not read (only {', '.join(MODELS)})")
+        return Rejection(
+            key,
+            kind,
+            resource_id,
+            REASON_UNSUPPORTED,
+            "resourceType",
+            f"{kind or '(no resourceType)'} is not read (only {', '.join(MODELS)})",
+        )
     try:
         return parse_resource(data)
     except ValidationError as exc:
@@ -112,8 +137,14 @@ def _validated(key: Key, data: Mapping[str, Any] | None) -> Any:
         where = ".".join(str(part) for part in errors[0]["loc"]) or kind
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         given = repr(errors[0].get("input"))[:60]
-        return Rejection(key, kind, resource_id, REASON_INVALID, where,
-                         f"not a valid FHIR R4 {kind}: {where}: {errors[0]['msg']} (got {given}){more}")
+        return Rejection(
+            key,
+            kind,
+            resource_id,
+            REASON_INVALID,
+            where,
+            f"not a valid FHIR R4 {kind}: {where}: {errors[0]['msg']} (got {given}){more}",
+        )
 
 
 def _add(mapping: FhirMapping, item: Any) -> None:

@@ -64,7 +64,7 @@ def read_fhir_file(path: Path) -> FhirFile:
     data = path.read_bytes()
     text = _decode(path, data)
     if path.suffix.lower() == ".ndjson":
-        records, references = _ndjson(path, text), {}
+        records, references = _ndjson(path, text), dict[str, str]()
     else:
         records, references = _json(path, text)
     return FhirFile(path, tuple(records), references, hashlib.sha256(data).hexdigest(), len(data))
@@ -85,8 +85,9 @@ def _ndjson(path: Path, text: str) -> list[FhirRecord]:
             continue
         resource = _loads(path, line, line=number)
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            raise FileFormatError(str(path), "not a FHIR resource (a JSON object with a resourceType)",
-                                  line=number)
+            raise FileFormatError(
+                str(path), "not a FHIR resource (a JSON object with a resourceType)", line=number
+            )
         records.append(FhirRecord(number, resource, line.strip()))
     return records
 
@@ -97,14 +98,20 @@ def _json(path: Path, text: str) -> tuple[list[FhirRecord], dict[str, str]]:
     if kind in RESOURCE_TYPES:
         return [FhirRecord(0, document, _dumps(document))], {}
     if kind != "Bundle":
-        raise FileFormatError(str(path), f"not a FHIR Bundle or a {', '.join(RESOURCE_TYPES)} resource "
-                              f"(resourceType {kind or 'missing'})", line=1)
+        raise FileFormatError(
+            str(path),
+            f"not a FHIR Bundle or a {', '.join(RESOURCE_TYPES)} resource (resourceType {kind or 'missing'})",
+            line=1,
+        )
     entries = _check_bundle(path, document)
     records = [FhirRecord(i, e.get("resource"), _dumps(e.get("resource", e))) for i, e in enumerate(entries)]
     references = {
-        e["fullUrl"]: e["resource"]["id"] for e in entries
-        if e.get("fullUrl") and isinstance(e.get("resource"), dict)
-        and e["resource"].get("resourceType") == "Patient" and e["resource"].get("id")
+        e["fullUrl"]: e["resource"]["id"]
+        for e in entries
+        if e.get("fullUrl")
+        and isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") == "Patient"
+        and e["resource"].get("id")
     }
     return records, references
 
@@ -123,8 +130,11 @@ def _check_bundle(path: Path, bundle: dict[str, Any]) -> list[dict[str, Any]]:
         message = f"not a valid FHIR Bundle: {where}: {error['msg']}"
         raise FileFormatError(str(path), message, line=1) from None
     if bundle.get("type") not in BUNDLE_TYPES:
-        raise FileFormatError(str(path), f"Bundle type {bundle.get('type')} is not read "
-                              f"(expected one of {', '.join(BUNDLE_TYPES)})", line=1)
+        raise FileFormatError(
+            str(path),
+            f"Bundle type {bundle.get('type')} is not read (expected one of {', '.join(BUNDLE_TYPES)})",
+            line=1,
+        )
     return entries
 
 

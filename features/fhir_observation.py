@@ -30,12 +30,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .units import round_significant
 from .catalogue import Biomarker, Catalogue
 from .fhir_rows import REASON_STATUS, Key, ObservationRow, Rejection
 from .fhir_terms import (
-    ACCEPTED_STATUSES, CodeIndex, biomarker_of, decimal_text, local_text, patient_id_of, unit_text, zone_of,
+    ACCEPTED_STATUSES,
+    CodeIndex,
+    biomarker_of,
+    decimal_text,
+    local_text,
+    patient_id_of,
+    unit_text,
+    zone_of,
 )
+from .units import round_significant
 
 BELOW, ABOVE = ("<", "<="), (">", ">=")
 STRICTLY_ABOVE = Decimal("1.000000001")
@@ -45,7 +52,12 @@ Problem = tuple[str, str, str]
 
 
 def map_observation(
-    resource: Any, *, key: Key, catalogue: Catalogue, codes: CodeIndex, references: Mapping[str, str],
+    resource: Any,
+    *,
+    key: Key,
+    catalogue: Catalogue,
+    codes: CodeIndex,
+    references: Mapping[str, str],
 ) -> ObservationRow | Rejection:
     """The registry row of one Observation, or the reason it gives none.
 
@@ -60,12 +72,14 @@ def map_observation(
         An ``ObservationRow`` (which ingest validation still checks: units, ranges, the patient,
         duplicates), or a ``Rejection``.
     """
+
     def reject(reason: str, field: str, detail: str) -> Rejection:
         return Rejection(key, "Observation", resource.id, reason, field, detail)
 
     if resource.status not in ACCEPTED_STATUSES:
-        return reject(REASON_STATUS, "status",
-                      f"status {resource.status} is not one of {', '.join(ACCEPTED_STATUSES)}")
+        return reject(
+            REASON_STATUS, "status", f"status {resource.status} is not one of {', '.join(ACCEPTED_STATUSES)}"
+        )
     name, why = biomarker_of(resource.code, codes)
     if name is None:
         return reject("unknown biomarker", "biomarker", why)
@@ -84,10 +98,18 @@ def map_observation(
     if isinstance(high, tuple):
         return reject(*high)
     return ObservationRow(
-        key=key, observation_id=resource.id, status=resource.status, patient_id=patient_id, biomarker=name,
-        value=value.text, unit=value.unit, collected_at=collected,
-        reported_at=local_text(resource.issued, zone_of(effective)) or "", reference_high=high,
-        original_value=value.original, original_unit=value.given_unit,
+        key=key,
+        observation_id=resource.id,
+        status=resource.status,
+        patient_id=patient_id,
+        biomarker=name,
+        value=value.text,
+        unit=value.unit,
+        collected_at=collected,
+        reported_at=local_text(resource.issued, zone_of(effective)) or "",
+        reference_high=high,
+        original_value=value.original,
+        original_unit=value.given_unit,
     )
 
 
@@ -127,8 +149,12 @@ def _value(resource: Any, biomarker: Biomarker, catalogue: Catalogue) -> _Value 
         return _plain(_level(resource.valueCodeableConcept, biomarker))
     absent = [c.code for c in getattr(resource.dataAbsentReason, "coding", None) or [] if c.code]
     because = f" (dataAbsentReason {absent[0]})" if absent else ""
-    return ("bad value", "value", f"no value[x]{because}; valueQuantity, valueInteger, valueBoolean, "
-            "valueString and valueCodeableConcept are read")
+    return (
+        "bad value",
+        "value",
+        f"no value[x]{because}; valueQuantity, valueInteger, valueBoolean, "
+        "valueString and valueCodeableConcept are read",
+    )
 
 
 def _quantity(quantity: Any, biomarker: Biomarker, catalogue: Catalogue) -> _Value | Problem:
@@ -148,15 +174,19 @@ def _quantity(quantity: Any, biomarker: Biomarker, catalogue: Catalogue) -> _Val
 def _level(concept: Any, biomarker: Biomarker) -> str:
     """The category level a CodeableConcept names: a coding whose code is a level, else its text."""
     levels = biomarker.levels or ()
-    codes = [c.code for c in concept.coding or [] if c.code]
+    codes: list[str] = [c.code for c in concept.coding or [] if c.code]
     for code in codes:
         if code in levels:
             return code
-    return concept.text or (codes[0] if codes else "")
+    text: str | None = concept.text
+    return text or (codes[0] if codes else "")
 
 
 def _reference_high(
-    resource: Any, biomarker: Biomarker, value: _Value, catalogue: Catalogue,
+    resource: Any,
+    biomarker: Biomarker,
+    value: _Value,
+    catalogue: Catalogue,
 ) -> str | Problem:
     """The first ``referenceRange[].high`` in the value's unit ("" if none), or (reason, field, detail)."""
     highs = [r.high for r in resource.referenceRange or [] if r.high is not None and r.high.value is not None]
@@ -167,8 +197,11 @@ def _reference_high(
     spelling = catalogue.unit_spelling(biomarker.name, given)
     target = biomarker.unit_factor(value.unit)
     if spelling is None:
-        return "unknown unit", "reference_high", \
-            f"referenceRange.high unit {given or '(empty)'} is not accepted for {biomarker.name}"
+        return (
+            "unknown unit",
+            "reference_high",
+            f"referenceRange.high unit {given or '(empty)'} is not accepted for {biomarker.name}",
+        )
     if spelling == value.unit or target is None:
         return number
     return repr(round_significant(float(number) * (biomarker.unit_factor(spelling) or 1.0) / target))

@@ -25,7 +25,13 @@ from datetime import date
 from typing import Any
 
 from .fhir_rows import (
-    REASON_STATUS, REASON_UNSUPPORTED, Key, PatientFacts, PatientRow, ProcedureFacts, Rejection,
+    REASON_STATUS,
+    REASON_UNSUPPORTED,
+    Key,
+    PatientFacts,
+    PatientRow,
+    ProcedureFacts,
+    Rejection,
 )
 from .fhir_terms import APHERESIS, INFUSION, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, coded, day_of, patient_id_of
 
@@ -45,12 +51,17 @@ def map_patient(resource: Any, *, key: Key) -> PatientFacts | Rejection:
         return Rejection(key, "Patient", None, "bad value", "patient_id", why)
     birth = resource.birthDate
     born = birth.isoformat() if isinstance(birth, date) else _middle(birth) if birth else ""
-    return PatientFacts(key, resource.id, _center(resource.managingOrganization),
-                        _SEX.get(resource.gender or "", ""), born)
+    return PatientFacts(
+        key, resource.id, _center(resource.managingOrganization), _SEX.get(resource.gender or "", ""), born
+    )
 
 
 def map_procedure(
-    resource: Any, *, key: Key, references: Mapping[str, str], products: Iterable[str],
+    resource: Any,
+    *,
+    key: Key,
+    references: Mapping[str, str],
+    products: Iterable[str],
 ) -> ProcedureFacts | Rejection:
     """The facts of a completed CAR-T infusion or apheresis Procedure, or why it gives none.
 
@@ -60,13 +71,17 @@ def map_procedure(
         references: Bundle fullUrl -> patient id.
         products: the catalogue's product levels.
     """
+
     def reject(reason: str, field: str, detail: str) -> Rejection:
         return Rejection(key, "Procedure", resource.id, reason, field, detail)
 
     kinds = [c for c in coded(resource.code, PROCEDURE_SYSTEM) if c in (INFUSION, APHERESIS)]
     if len(set(kinds)) != 1:
-        return reject(REASON_UNSUPPORTED, "resourceType",
-                      f"Procedure code is not exactly one of {PROCEDURE_SYSTEM}|{INFUSION} or |{APHERESIS}")
+        return reject(
+            REASON_UNSUPPORTED,
+            "resourceType",
+            f"Procedure code is not exactly one of {PROCEDURE_SYSTEM}|{INFUSION} or |{APHERESIS}",
+        )
     kind = kinds[0]
     if resource.status != "completed":
         return reject(REASON_STATUS, "status", f"{kind} Procedure status {resource.status} is not completed")
@@ -80,13 +95,17 @@ def map_procedure(
     named = coded(resource.usedCode or [], PRODUCT_SYSTEM)
     unknown = [p for p in named if p not in set(products)]
     if unknown or len(set(named)) > 1:
-        return reject("bad value", "product", f"usedCode products {', '.join(named)}: expected one of "
-                      f"{', '.join(products)} ({PRODUCT_SYSTEM})")
+        return reject(
+            "bad value",
+            "product",
+            f"usedCode products {', '.join(named)}: expected one of {', '.join(products)} ({PRODUCT_SYSTEM})",
+        )
     return ProcedureFacts(key, resource.id, patient_id, kind, day.isoformat(), named[0] if named else "")
 
 
 def assemble_patients(
-    patients: list[PatientFacts], procedures: list[ProcedureFacts],
+    patients: list[PatientFacts],
+    procedures: list[ProcedureFacts],
 ) -> tuple[list[PatientRow], dict[Key, Key], list[Rejection]]:
     """Registry patient rows from Patients and their Procedures.
 
@@ -108,7 +127,10 @@ def assemble_patients(
     for facts in patients:
         own = by_patient.get(facts.patient_id, [])
         row, problems = _row(facts, own)
-        (rejected if isinstance(row, Rejection) else rows).append(row)
+        if isinstance(row, Rejection):
+            rejected.append(row)
+        else:
+            rows.append(row)
         if facts.patient_id in accounted:
             continue  # its Procedures are accounted for with the first Patient of this id
         accounted.add(facts.patient_id)
@@ -123,30 +145,45 @@ def assemble_patients(
 
 def _row(facts: PatientFacts, own: list[ProcedureFacts]) -> tuple[PatientRow | Rejection, list[Rejection]]:
     """The patient row, or the Patient's rejection; plus rejections of conflicting or repeated Procedures."""
-    chosen, problems = {}, []
+    chosen: dict[str, ProcedureFacts | None] = {}
+    problems: list[Rejection] = []
     for kind in (APHERESIS, INFUSION):
         procedure, kind_problems = _one_of(facts.patient_id, [p for p in own if p.kind == kind], kind)
         chosen[kind], problems = procedure, problems + kind_problems
     apheresis, infusion = chosen[APHERESIS], chosen[INFUSION]
     products = {p.product for p in (apheresis, infusion) if p is not None and p.product}
     if apheresis is None:
-        why = "conflicting apheresis Procedures" if any(p.kind == APHERESIS for p in own) else \
-            f"no completed apheresis Procedure ({PROCEDURE_SYSTEM}|{APHERESIS}) refers to it"
+        why = (
+            "conflicting apheresis Procedures"
+            if any(p.kind == APHERESIS for p in own)
+            else f"no completed apheresis Procedure ({PROCEDURE_SYSTEM}|{APHERESIS}) refers to it"
+        )
         detail = f"Patient/{facts.patient_id}: {why}"
         return _reject(facts, "malformed date", "apheresis_date", detail), problems
     if len(products) != 1:
-        why = f"its Procedures name different products ({', '.join(sorted(products))})" if products else \
-            f"no apheresis or infusion Procedure names the product (usedCode in {PRODUCT_SYSTEM})"
+        why = (
+            f"its Procedures name different products ({', '.join(sorted(products))})"
+            if products
+            else f"no apheresis or infusion Procedure names the product (usedCode in {PRODUCT_SYSTEM})"
+        )
         reason = "conflicting report" if products else "bad value"
         return _reject(facts, reason, "product", f"Patient/{facts.patient_id}: {why}"), problems
     return PatientRow(
-        facts.key, facts.patient_id, facts.center, facts.sex, _age(facts.birth_date, apheresis.day),
-        products.pop(), apheresis.day, infusion.day if infusion else "",
+        facts.key,
+        facts.patient_id,
+        facts.center,
+        facts.sex,
+        _age(facts.birth_date, apheresis.day),
+        products.pop(),
+        apheresis.day,
+        infusion.day if infusion else "",
     ), problems
 
 
 def _one_of(
-    patient_id: str, same_kind: list[ProcedureFacts], kind: str,
+    patient_id: str,
+    same_kind: list[ProcedureFacts],
+    kind: str,
 ) -> tuple[ProcedureFacts | None, list[Rejection]]:
     """The one Procedure of a kind: repeats of it are duplicates; different ones all conflict."""
     if not same_kind:
@@ -154,21 +191,42 @@ def _one_of(
     distinct = {(p.day, p.product) for p in same_kind}
     if len(distinct) > 1:
         days = ", ".join(sorted(f"{d} {p}".strip() for d, p in distinct))
-        detail = (f"Patient/{patient_id} has {kind} Procedures on different days or with different products "
-                  f"({days}): none is used")
+        detail = (
+            f"Patient/{patient_id} has {kind} Procedures on different days or with different products "
+            f"({days}): none is used"
+        )
         field = _DATE_FIELD[kind]
-        return None, [Rejection(p.key, "Procedure", p.procedure_id, "conflicting report", field, detail)
-                      for p in same_kind]
+        return None, [
+            Rejection(p.key, "Procedure", p.procedure_id, "conflicting report", field, detail)
+            for p in same_kind
+        ]
     kept = same_kind[0]
-    return kept, [Rejection(p.key, "Procedure", p.procedure_id, "duplicate", "row",
-                            f"repeats {kind} Procedure/{kept.procedure_id} of Patient/{patient_id}")
-                  for p in same_kind[1:]]
+    return kept, [
+        Rejection(
+            p.key,
+            "Procedure",
+            p.procedure_id,
+            "duplicate",
+            "row",
+            f"repeats {kind} Procedure/{kept.procedure_id} of Patient/{patient_id}",
+        )
+        for p in same_kind[1:]
+    ]
 
 
 def _cascade(patient: Rejection, usable: list[ProcedureFacts]) -> list[Rejection]:
     """The Procedures of a rejected Patient are rejected with it."""
-    return [Rejection(p.key, "Procedure", p.procedure_id, patient.reason, patient.field,
-                      f"its Patient is quarantined: {patient.detail}") for p in usable]
+    return [
+        Rejection(
+            p.key,
+            "Procedure",
+            p.procedure_id,
+            patient.reason,
+            patient.field,
+            f"its Patient is quarantined: {patient.detail}",
+        )
+        for p in usable
+    ]
 
 
 def _reject(facts: PatientFacts, reason: str, field: str, detail: str) -> Rejection:

@@ -56,8 +56,12 @@ class ObservationRow:
     def registry_row(self) -> dict[str, str]:
         """The row in the columns of docs/data-format.md (clinical/imaging/ctdna/cellular)."""
         return {
-            "patient_id": self.patient_id, "biomarker": self.biomarker, "value": self.value,
-            "unit": self.unit, "collected_at": self.collected_at, "reported_at": self.reported_at,
+            "patient_id": self.patient_id,
+            "biomarker": self.biomarker,
+            "value": self.value,
+            "unit": self.unit,
+            "collected_at": self.collected_at,
+            "reported_at": self.reported_at,
             "reference_high": self.reference_high,
         }
 
@@ -105,8 +109,12 @@ class PatientRow:
     def registry_row(self) -> dict[str, str]:
         """The row in the columns of docs/data-format.md (patients)."""
         return {
-            "patient_id": self.patient_id, "center": self.center, "sex": self.sex, "age": self.age,
-            "product": self.product, "apheresis_date": self.apheresis_date,
+            "patient_id": self.patient_id,
+            "center": self.center,
+            "sex": self.sex,
+            "age": self.age,
+            "product": self.product,
+            "apheresis_date": self.apheresis_date,
             "infusion_date": self.infusion_date,
         }
 

@@ -19,8 +19,9 @@ So a file's resources read = accepted + quarantined over the three tables.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
@@ -29,14 +30,21 @@ from .fhir_rows import FhirMapping, Key, Rejection
 from .readers import COLUMNS, PREFIX, RegistryFile, StagedFile
 from .validate import reason_sql
 
+FileKey = tuple[int, int]
+"""How ingest keys a FHIR resource: (file index, line)."""
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 _PATIENT_COLUMNS = COLUMNS["patients"][0]
 _OBSERVATION_COLUMNS = COLUMNS["clinical"][0] + COLUMNS["clinical"][1]
 _RECORD_COLUMNS = ("reason", "field", "detail", "link_idx", "link_line")
-_INTEGERS = {f"{PREFIX}file": "int32", f"{PREFIX}line": "int64", f"{PREFIX}link_idx": "int32",
-             f"{PREFIX}link_line": "int64"}
+_INTEGERS = {
+    f"{PREFIX}file": "int32",
+    f"{PREFIX}line": "int64",
+    f"{PREFIX}link_idx": "int32",
+    f"{PREFIX}link_line": "int64",
+}
 """The integer columns (Arrow type names); every other column is text."""
 
 
@@ -64,7 +72,11 @@ class FhirStaged:
 
 
 def stage_fhir(
-    con: duckdb.DuckDBPyConnection, files: list[RegistryFile], *, first_index: int, catalogue: Catalogue,
+    con: duckdb.DuckDBPyConnection,
+    files: list[RegistryFile],
+    *,
+    first_index: int,
+    catalogue: Catalogue,
     derive_observations: Callable[[StagedFile], str],
 ) -> FhirStaged:
     """Read, map and stage the FHIR files of a batch.
@@ -98,13 +110,25 @@ def stage_fhir(
         f"{PREFIX}original_unit": [r.original_unit for r in mapping.observations],
     }
     return FhirStaged(
-        sources=tuple(FhirSource(f, first_index + n, p.sha256, p.size, len(p.records))
-                      for n, (f, p) in enumerate(zip(files, parsed, strict=True))),
-        patients=_stage(con, "fhir_patients", first, first_index,
-                        patients | _meta([r.key for r in mapping.patients], texts)),
-        observations=_stage(con, "fhir_observations", first, first_index,
-                            observations | _meta([r.key for r in mapping.observations], texts),
-                            derive_observations),
+        sources=tuple(
+            FhirSource(f, first_index + n, p.sha256, p.size, len(p.records))
+            for n, (f, p) in enumerate(zip(files, parsed, strict=True))
+        ),
+        patients=_stage(
+            con,
+            "fhir_patients",
+            first,
+            first_index,
+            patients | _meta(_file_keys(r.key for r in mapping.patients), texts),
+        ),
+        observations=_stage(
+            con,
+            "fhir_observations",
+            first,
+            first_index,
+            observations | _meta(_file_keys(r.key for r in mapping.observations), texts),
+            derive_observations,
+        ),
         records=_stage(con, "fhir_records", first, first_index, _records(mapping, rejected, texts)),
         linked=bool(mapping.links),
     )
@@ -122,12 +146,18 @@ def classify_fhir_records(con: duckdb.DuckDBPyConnection, staged: FhirStaged) ->
     """
     union = " UNION ALL ".join(
         f"SELECT {f.file_idx_of()} AS file_idx, {PREFIX}line AS line, "
-        + ", ".join(f"{PREFIX}{c} AS {c}" for c in _RECORD_COLUMNS) + f" FROM {f.relation}"
+        + ", ".join(f"{PREFIX}{c} AS {c}" for c in _RECORD_COLUMNS)
+        + f" FROM {f.relation}"
         for f in staged.records
     )
-    patients = "pat_checked" if staged.linked else (
-        "(SELECT NULL::INTEGER AS file_idx, NULL::BIGINT AS line, NULL AS status, NULL AS reason, "
-        "NULL AS field, NULL AS detail, NULL AS patient_id LIMIT 0)")
+    patients = (
+        "pat_checked"
+        if staged.linked
+        else (
+            "(SELECT NULL::INTEGER AS file_idx, NULL::BIGINT AS line, NULL AS status, NULL AS reason, "
+            "NULL AS field, NULL AS detail, NULL AS patient_id LIMIT 0)"
+        )
+    )
     reason, field = reason_sql("'patient'")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE fhir_checked AS
@@ -147,21 +177,30 @@ LEFT JOIN {patients} p ON p.file_idx = r.link_idx AND p.line = r.link_line""")
 def _unlinked(mapping: FhirMapping) -> list[Rejection]:
     """Procedures whose Patient is not in the batch: a FHIR patient row needs its Patient resource."""
     return [
-        Rejection(p.key, "Procedure", p.procedure_id, "unknown patient", "patient_id",
-                  f"no valid Patient/{p.patient_id} resource in this ingest (a patient row is built from the "
-                  "Patient and its Procedures, sent together)")
+        Rejection(
+            p.key,
+            "Procedure",
+            p.procedure_id,
+            "unknown patient",
+            "patient_id",
+            f"no valid Patient/{p.patient_id} resource in this ingest (a patient row is built from the "
+            "Patient and its Procedures, sent together)",
+        )
         for p in mapping.unlinked_procedures
     ]
 
 
 def _records(
-    mapping: FhirMapping, rejected: dict[Key, Rejection], texts: dict[Key, str],
+    mapping: FhirMapping,
+    rejected: dict[Key, Rejection],
+    texts: dict[FileKey, str],
 ) -> dict[str, list[Any]]:
     """The rejected resources and the Procedures merged into a patient row, with their outcome."""
-    keys = sorted({*rejected, *mapping.links})
+    links = cast("dict[FileKey, FileKey]", mapping.links)  # ingest's keys, as in _file_keys
+    keys = sorted(_file_keys({*rejected, *links}))
     columns: dict[str, list[Any]] = {f"{PREFIX}{c}": [] for c in _RECORD_COLUMNS}
     for key in keys:
-        r, link = rejected.get(key), mapping.links.get(key)
+        r, link = rejected.get(key), links.get(key)
         columns[f"{PREFIX}reason"].append(r.reason if r else None)
         columns[f"{PREFIX}field"].append(r.field if r else None)
         columns[f"{PREFIX}detail"].append(r.detail if r else None)
@@ -170,28 +209,49 @@ def _records(
     return columns | _meta(keys, texts)
 
 
-def _meta(keys: list[Key], texts: dict[Key, str]) -> dict[str, list[Any]]:
+def _meta(keys: list[FileKey], texts: dict[FileKey, str]) -> dict[str, list[Any]]:
     """The file index, line and original JSON text of each row's resource."""
-    return {f"{PREFIX}file": [k[0] for k in keys], f"{PREFIX}line": [k[1] for k in keys],
-            f"{PREFIX}original": [texts[k] for k in keys]}
+    return {
+        f"{PREFIX}file": [k[0] for k in keys],
+        f"{PREFIX}line": [k[1] for k in keys],
+        f"{PREFIX}original": [texts[k] for k in keys],
+    }
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, relation: str, first: RegistryFile, first_index: int,
-    rows: dict[str, list[Any]], derive: Callable[[StagedFile], str] | None = None,
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    first: RegistryFile,
+    first_index: int,
+    rows: dict[str, list[Any]],
+    derive: Callable[[StagedFile], str] | None = None,
 ) -> tuple[StagedFile, ...]:
     """Load rows of several files into ``relation`` (text columns and the ``PREFIX`` columns); () if none."""
     files = Counter(rows[f"{PREFIX}file"])
     if not files:
         return ()
     staged = StagedFile(
-        first_index, first, relation, tuple(rows), sum(files.values()), 0, "", 0, line_column=f"{PREFIX}line",
-        original=f"r.{PREFIX}original", file_column=f"{PREFIX}file", file_rows=tuple(sorted(files.items())),
+        first_index,
+        first,
+        relation,
+        tuple(rows),
+        sum(files.values()),
+        0,
+        "",
+        0,
+        line_column=f"{PREFIX}line",
+        original=f"r.{PREFIX}original",
+        file_column=f"{PREFIX}file",
+        file_rows=tuple(sorted(files.items())),
     )
     import pyarrow as pa  # only when there are FHIR files
 
-    table = pa.table({name: pa.array(values, type=pa.type_for_alias(_INTEGERS.get(name, "string")))
-                      for name, values in rows.items()})
+    table = pa.table(
+        {
+            name: pa.array(values, type=pa.type_for_alias(_INTEGERS.get(name, "string")))
+            for name, values in rows.items()
+        }
+    )
     extra = derive(staged) if derive else ""
     source = f"{relation}_source"
     con.register(source, table)
@@ -201,3 +261,8 @@ def _stage(
     finally:
         con.unregister(source)
     return (staged,)
+
+
+def _file_keys(keys: Iterable[Key]) -> list[FileKey]:
+    """The keys of resources read by ingest: :func:`stage_fhir` keys every one with (file index, line)."""
+    return cast("list[FileKey]", list(keys))

@@ -73,9 +73,14 @@ def biomarker_of(concept: Any, index: CodeIndex) -> tuple[str | None, str]:
 
 def coded(concepts: Sequence[Any] | Any, system: str) -> list[str]:
     """The codes of ``system`` in one CodeableConcept or a list of them, in order."""
-    items = concepts if isinstance(concepts, list | tuple) else [concepts]
-    return [c.code for concept in items if concept is not None
-            for c in (concept.coding or []) if c.system == system and c.code]
+    items: Sequence[Any] = concepts if isinstance(concepts, list | tuple) else [concepts]
+    return [
+        c.code
+        for concept in items
+        if concept is not None
+        for c in (concept.coding or [])
+        if c.system == system and c.code
+    ]
 
 
 def patient_id_of(reference: Any, references: Mapping[str, str]) -> str | None:
@@ -112,9 +117,8 @@ def local_text(value: Any, zone: tzinfo | None = None) -> str | None:
         zone: move a datetime to this offset first (None: keep its own).
     """
     if isinstance(value, datetime):
-        if zone is not None and value.tzinfo is not None:
-            value = value.astimezone(zone)
-        return value.replace(tzinfo=None).isoformat()
+        moment = value.astimezone(zone) if zone is not None and value.tzinfo is not None else value
+        return moment.replace(tzinfo=None).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return None
@@ -145,8 +149,10 @@ def codes_table(catalogue: Catalogue) -> str:
     Args:
         catalogue: the biomarker catalogue.
     """
-    lines = ["| biomarker | LOINC (preferred) | alternate LOINC | project code | unit | UCUM codes read |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| biomarker | LOINC (preferred) | alternate LOINC | project code | unit | UCUM codes read |",
+        "|---|---|---|---|---|---|",
+    ]
     for b in catalogue.biomarkers:
         ucum = [code for code in catalogue.ucum_units if catalogue.unit_spelling(b.name, code) is not None]
         lines.append(

@@ -74,9 +74,16 @@ def _conform(frame: pd.DataFrame, catalogue: Catalogue, landmark: str) -> pd.Dat
     out = frame.loc[:, columns].reset_index(drop=True)
     for spec in specs:
         if spec.type == "category":
-            out[spec.name] = out[spec.name].astype(object).where(out[spec.name].notna(), None)
+            out[spec.name] = _none_for_missing(out[spec.name])
         else:
             out[spec.name] = pd.to_numeric(out[spec.name], errors="raise").astype(np.float64)
     for column in ("infusion_date", "landmark_date"):
         out[column] = pd.to_datetime(out[column]).astype("datetime64[ns]")
     return out
+
+
+def _none_for_missing(column: pd.Series) -> pd.Series:
+    """The column as objects, None where a value is missing (the category columns' missing value)."""
+    values = column.astype(object)
+    values[column.isna()] = None
+    return values

@@ -20,14 +20,20 @@ from pathlib import Path
 import duckdb
 
 from .catalogue import Catalogue, load_catalogue
-from .lookup import register_catalogue
 from .fhir_stage import FhirStaged, classify_fhir_records, stage_fhir
+from .lookup import register_catalogue
 from .persist import (
-    FileCounts, apply_keyed, apply_observations, count_rows, create_batch_files, merge_counts,
+    FileCounts,
+    apply_keyed,
+    apply_observations,
+    count_rows,
+    create_batch_files,
+    merge_counts,
     write_quarantine,
 )
 from .readers import FHIR_TABLE, OBSERVATION_TABLES, RegistryFile, StagedFile, find_registry_files, stage_file
 from .report import FileReport, IngestReport
+from .sql import one_row
 from .store import open_store
 from .validate import install_macros
 from .validate_observations import classify_observations, parse_columns
@@ -96,26 +102,36 @@ def _stage(
     fhir = [f for f in files if f.table == FHIR_TABLE]
     if not fhir:
         return staged, FhirStaged()
-    return staged, stage_fhir(con, fhir, first_index=len(staged), catalogue=catalogue,
-                              derive_observations=parse_columns)
+    return staged, stage_fhir(
+        con, fhir, first_index=len(staged), catalogue=catalogue, derive_observations=parse_columns
+    )
 
 
 def _ingest(
-    con: duckdb.DuckDBPyConnection, staged: list[StagedFile], fhir: FhirStaged, catalogue: Catalogue,
-    directory: Path, store: Path, started: datetime, clock: float,
+    con: duckdb.DuckDBPyConnection,
+    staged: list[StagedFile],
+    fhir: FhirStaged,
+    catalogue: Catalogue,
+    directory: Path,
+    store: Path,
+    started: datetime,
+    clock: float,
 ) -> IngestReport:
-    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchone()[0]
+    ingest_id = one_row(con, "SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests")[0]
     fhir_files = [(f.index, str(f.file.path), f.sha256, f.file.table) for f in fhir.sources]
     create_batch_files(con, staged, fhir_files)
     counts = _load_batch(con, staged, fhir, catalogue, ingest_id)
-    reports = tuple(FileReport(s.file.path, s.file.table, s.rows, merge_counts(counts.get(s.index, [])))
-                    for s in staged) + tuple(
+    reports = tuple(
+        FileReport(s.file.path, s.file.table, s.rows, merge_counts(counts.get(s.index, []))) for s in staged
+    ) + tuple(
         FileReport(f.file.path, f.file.table, f.read, merge_counts(counts.get(f.index, [])))
         for f in fhir.sources
     )
     for r in reports:
         if r.read != r.accepted + r.quarantined or min(r.counts.new, r.quarantined) < 0:
-            raise AssertionError(f"{r.file}: {r.read} rows read but {r.accepted} + {r.quarantined} classified")
+            raise AssertionError(
+                f"{r.file}: {r.read} rows read but {r.accepted} + {r.quarantined} classified"
+            )
     report = IngestReport(ingest_id, directory, store, reports, time.perf_counter() - clock)
     sources = [(s.file, s.sha256, s.size) for s in staged]
     sources += [(f.file, f.sha256, f.size) for f in fhir.sources]
@@ -124,7 +140,10 @@ def _ingest(
 
 
 def _load_batch(
-    con: duckdb.DuckDBPyConnection, staged: list[StagedFile], fhir: FhirStaged, catalogue: Catalogue,
+    con: duckdb.DuckDBPyConnection,
+    staged: list[StagedFile],
+    fhir: FhirStaged,
+    catalogue: Catalogue,
     ingest_id: int,
 ) -> dict[int, list[FileCounts]]:
     """Classify and apply patients, the other FHIR resources, outcomes, then observations.
@@ -159,7 +178,9 @@ def _load_batch(
         inserted = apply_observations(con, ingest_id)
         found = _quarantine_and_count(con, "obs_exceptions", observations, ingest_id)
         if inserted != sum(c.new for c in found.values()):
-            raise AssertionError(f"{inserted} observations inserted, {sum(c.new for c in found.values())} expected")
+            raise AssertionError(
+                f"{inserted} observations inserted, {sum(c.new for c in found.values())} expected"
+            )
         add(found)
     return counts
 
@@ -167,15 +188,20 @@ def _load_batch(
 def _quarantine_and_count(
     con: duckdb.DuckDBPyConnection, checked: str, staged: list[StagedFile], ingest_id: int
 ) -> dict[int, FileCounts]:
-    """Write the quarantine rows of ``staged`` and count them (every reason: ``merge_counts`` keeps
-    the top ones per file, over the parts of a FHIR file)."""
+    """Write the quarantine rows of ``staged`` and count them.
+
+    Every reason is counted: ``merge_counts`` keeps the top ones per file, over the parts of a FHIR file.
+    """
     write_quarantine(con, checked, staged, ingest_id)
     return count_rows(con, checked, staged, top=None)
 
 
 def _record(
-    con: duckdb.DuckDBPyConnection, report: IngestReport, sources: list[tuple[RegistryFile, str, int]],
-    catalogue: Catalogue, started: datetime,
+    con: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    sources: list[tuple[RegistryFile, str, int]],
+    catalogue: Catalogue,
+    started: datetime,
 ) -> None:
     """Append the ingest and its files to ``ingests`` / ``ingest_files``."""
     finished = datetime.now(UTC).replace(tzinfo=None)
@@ -183,14 +209,33 @@ def _record(
     digest = hashlib.sha256(catalogue.model_dump_json().encode()).hexdigest()
     con.execute(
         "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [report.ingest_id, started, finished, str(report.directory.resolve()), digest, report.read, *totals,
-         report.quarantined],
+        [
+            report.ingest_id,
+            started,
+            finished,
+            str(report.directory.resolve()),
+            digest,
+            report.read,
+            *totals,
+            report.quarantined,
+        ],
     )
     con.executemany(
         "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            [report.ingest_id, str(file.path), file.table, file.fmt, sha256, size, r.read,
-             r.counts.new, r.counts.stored, r.counts.updated, r.quarantined]
+            [
+                report.ingest_id,
+                str(file.path),
+                file.table,
+                file.fmt,
+                sha256,
+                size,
+                r.read,
+                r.counts.new,
+                r.counts.stored,
+                r.counts.updated,
+                r.quarantined,
+            ]
             for (file, sha256, size), r in zip(sources, report.files, strict=True)
         ],
     )
@@ -205,7 +250,7 @@ def _close_after_failure(con: duckdb.DuckDBPyConnection, store: Path, *, maybe_c
     that gets a new file, never one that is being deleted).
     """
     try:
-        empty = maybe_created and con.execute("SELECT count(*) FROM ingests").fetchone()[0] == 0
+        empty = maybe_created and one_row(con, "SELECT count(*) FROM ingests")[0] == 0
     except duckdb.Error:
         empty = False  # cannot tell: keep the file
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from .readers import StagedFile, quote
+from .sql import one_row
 
 TOP_REASONS = 3
 
@@ -39,14 +40,17 @@ def merge_counts(parts: list[FileCounts]) -> FileCounts:
         reasons.update({(reason, field): rows for reason, field, rows in part.reasons})
     top = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:TOP_REASONS]
     return FileCounts(
-        new=sum(p.new for p in parts), stored=sum(p.stored for p in parts),
-        updated=sum(p.updated for p in parts), quarantined=sum(p.quarantined for p in parts),
+        new=sum(p.new for p in parts),
+        stored=sum(p.stored for p in parts),
+        updated=sum(p.updated for p in parts),
+        quarantined=sum(p.quarantined for p in parts),
         reasons=tuple((r, f, n) for (r, f), n in top),
     )
 
 
 def create_batch_files(
-    con: duckdb.DuckDBPyConnection, staged: list[StagedFile],
+    con: duckdb.DuckDBPyConnection,
+    staged: list[StagedFile],
     others: list[tuple[int, str, str, str]] | None = None,
 ) -> None:
     """Create the temporary ``batch_files`` table naming each staged file.
@@ -56,11 +60,14 @@ def create_batch_files(
         staged: every staged (table) file of the batch.
         others: (file index, path, sha256, table) of files staged otherwise (FHIR files).
     """
-    con.execute("CREATE OR REPLACE TEMP TABLE batch_files (file_idx INTEGER, file_name VARCHAR, "
-                "sha256 VARCHAR, table_name VARCHAR)")
-    con.executemany("INSERT INTO batch_files VALUES (?, ?, ?, ?)",
-                    [(f.index, str(f.file.path), f.sha256, f.file.table) for f in staged]
-                    + list(others or []))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE batch_files (file_idx INTEGER, file_name VARCHAR, "
+        "sha256 VARCHAR, table_name VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO batch_files VALUES (?, ?, ?, ?)",
+        [(f.index, str(f.file.path), f.sha256, f.file.table) for f in staged] + list(others or []),
+    )
 
 
 def apply_keyed(
@@ -79,8 +86,9 @@ def apply_keyed(
     rows = f"""SELECT {columns}, f.file_name, c.line, {int(ingest_id)}
                FROM {checked} c JOIN batch_files f USING (file_idx)
                WHERE c.status IN ('new', 'updated')"""
-    con.execute(f"DELETE FROM {table} WHERE patient_id IN "
-                f"(SELECT patient_id FROM {checked} WHERE status = 'updated')")
+    con.execute(
+        f"DELETE FROM {table} WHERE patient_id IN (SELECT patient_id FROM {checked} WHERE status = 'updated')"
+    )
     con.execute(f"INSERT INTO {table} {rows}")
     con.execute(f"INSERT INTO {table}_history {rows}")
 
@@ -100,12 +108,15 @@ def apply_observations(con: duckdb.DuckDBPyConnection, ingest_id: int) -> int:
     """
     con.execute("SET preserve_insertion_order = false")
     try:
-        inserted = con.execute(f"""
+        inserted = one_row(
+            con,
+            f"""
 INSERT INTO observations
 SELECT patient_id, biomarker, modality, value, value_text, unit, original_value, original_unit,
        collected_at, reported_at, reference_high, f.file_name, v.line, {int(ingest_id)}
 FROM obs_values v JOIN batch_files f USING (file_idx)
-ANTI JOIN obs_exceptions e ON e.file_idx = v.file_idx AND e.line = v.line""").fetchone()[0]
+ANTI JOIN obs_exceptions e ON e.file_idx = v.file_idx AND e.line = v.line""",
+        )[0]
     finally:
         con.execute("SET preserve_insertion_order = true")
     return int(inserted)
@@ -135,7 +146,7 @@ INSERT INTO quarantine
 SELECT {int(ingest_id)}, b.file_name, b.sha256, c.line, b.table_name, {original},
        c.reason, c.field, c.detail
 FROM {checked} c
-JOIN {f.relation} r ON {f.line_of('r')} = c.line{same_file}
+JOIN {f.relation} r ON {f.line_of("r")} = c.line{same_file}
 JOIN batch_files b ON b.file_idx = c.file_idx
 WHERE c.file_idx IN ({files}) AND c.status = 'quarantined'
   AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source_sha256 = b.sha256 AND q.source_line = c.line
@@ -170,8 +181,11 @@ def count_rows(
         reasons.setdefault(file_idx, []).append((reason, field, rows))
     return {
         i: FileCounts(
-            new=n - sum(statuses[i].values()), stored=statuses[i]["stored"], updated=statuses[i]["updated"],
-            quarantined=statuses[i]["quarantined"], reasons=tuple(reasons.get(i, [])[:top]),
+            new=n - sum(statuses[i].values()),
+            stored=statuses[i]["stored"],
+            updated=statuses[i]["updated"],
+            quarantined=statuses[i]["quarantined"],
+            reasons=tuple(reasons.get(i, [])[:top]),
         )
         for i, n in read.items()
     }

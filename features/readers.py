@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import FileFormatError, RegistryError
+from .sql import one_row
 
 OBSERVATION_TABLES = ("clinical", "imaging", "ctdna", "cellular")
 TABLE_ORDER = ("patients", "outcomes", *OBSERVATION_TABLES)
@@ -37,11 +38,14 @@ PREFIX = "__p_"
 _HEADER_LIMIT = 1 << 20
 """A header record longer than this (bytes) is not looked at further."""
 
-_OBSERVATION_COLUMNS = (("patient_id", "biomarker", "value", "collected_at"), ("unit", "reported_at", "reference_high"))
+_OBSERVATION_COLUMNS = (
+    ("patient_id", "biomarker", "value", "collected_at"),
+    ("unit", "reported_at", "reference_high"),
+)
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "patients": (("patient_id", "center", "sex", "age", "product", "apheresis_date", "infusion_date"), ()),
     "outcomes": (("patient_id", "progression_date", "death_date", "last_followup_date"), ()),
-    **{table: _OBSERVATION_COLUMNS for table in OBSERVATION_TABLES},
+    **dict.fromkeys(OBSERVATION_TABLES, _OBSERVATION_COLUMNS),
 }
 """Per table: (required columns, optional columns). Other columns are kept in quarantine rows only."""
 
@@ -82,6 +86,7 @@ class StagedFile:
     """With ``file_column``: (file index, rows) of each file whose rows are staged here."""
 
     def has(self, column: str) -> bool:
+        """Whether the staged table has ``column``."""
         return column in self.columns
 
     def rows_by_file(self) -> dict[int, int]:
@@ -130,21 +135,28 @@ def find_registry_files(directory: Path) -> list[RegistryFile]:
         if path.suffix.lower() in FHIR_FORMATS:
             fmt = FHIR_FORMATS[path.suffix.lower()]
             fhir.append(RegistryFile(path=path.resolve(), table=FHIR_TABLE, fmt=fmt))
-        fmt = FORMATS.get(path.suffix.lower())
-        if fmt is None or path.stem not in COLUMNS:
+        table_fmt = FORMATS.get(path.suffix.lower())
+        if table_fmt is None or path.stem not in COLUMNS:
             continue
         if path.stem in found:
-            raise RegistryError(f"{directory}: table {path.stem} is given twice ({found[path.stem].path.name}, {path.name})")
-        found[path.stem] = RegistryFile(path=path.resolve(), table=path.stem, fmt=fmt)
+            raise RegistryError(
+                f"{directory}: table {path.stem} is given twice ({found[path.stem].path.name}, {path.name})"
+            )
+        found[path.stem] = RegistryFile(path=path.resolve(), table=path.stem, fmt=table_fmt)
     if not found and not fhir:
         names = ", ".join(f"{t}.csv" for t in TABLE_ORDER)
-        raise RegistryError(f"{directory}: no registry files found (expected some of {names}, or .parquet, "
-                            "or FHIR .json/.ndjson files)")
+        raise RegistryError(
+            f"{directory}: no registry files found (expected some of {names}, or .parquet, "
+            "or FHIR .json/.ndjson files)"
+        )
     return [found[t] for t in TABLE_ORDER if t in found] + fhir
 
 
 def stage_file(
-    con: duckdb.DuckDBPyConnection, file: RegistryFile, index: int, derive: Callable[[StagedFile], str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    file: RegistryFile,
+    index: int,
+    derive: Callable[[StagedFile], str] | None = None,
 ) -> StagedFile:
     """Load ``file`` into the temporary table ``raw_<index>``, every column as text.
 
@@ -176,7 +188,7 @@ def stage_file(
     extra = derive(StagedFile(index, file, relation, names, 0, 0, "", 0)) if derive else ""
     sql = f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT *{', ' + extra if extra else ''} FROM {source}"
     _read(con, sql, file)
-    rows, first, last = con.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {relation}").fetchone()
+    rows, first, last = one_row(con, f"SELECT count(*), min(rowid), max(rowid) FROM {relation}")
     if rows and last - first + 1 != rows:
         raise RuntimeError(f"{file.path}: staged row ids are not contiguous; line numbers would be wrong")
     digest, size = _sha256(file.path)
@@ -259,7 +271,9 @@ def _read(con: duckdb.DuckDBPyConnection, sql: str, file: RegistryFile) -> None:
         con.execute(sql, {"path": str(file.path)})
     except duckdb.Error as exc:
         if file.fmt == "parquet":
-            raise FileFormatError(str(file.path), f"Parquet file cannot be read ({_first_line(str(exc))})") from None
+            raise FileFormatError(
+                str(file.path), f"Parquet file cannot be read ({_first_line(str(exc))})"
+            ) from None
         line, reason = _csv_error(str(exc))
         raise FileFormatError(str(file.path), reason, line=line) from None
 

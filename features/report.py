@@ -23,10 +23,12 @@ class FileReport:
 
     @property
     def accepted(self) -> int:
+        """Rows accepted: new, already stored, or updated."""
         return self.counts.new + self.counts.stored + self.counts.updated
 
     @property
     def quarantined(self) -> int:
+        """Rows quarantined from this file."""
         return self.counts.quarantined
 
 
@@ -42,14 +44,17 @@ class IngestReport:
 
     @property
     def read(self) -> int:
+        """Rows read over every file."""
         return sum(f.read for f in self.files)
 
     @property
     def accepted(self) -> int:
+        """Rows accepted over every file."""
         return sum(f.accepted for f in self.files)
 
     @property
     def new(self) -> int:
+        """New rows stored over every file."""
         return sum(f.counts.new for f in self.files)
 
     @property
@@ -59,14 +64,22 @@ class IngestReport:
 
     def render(self) -> RenderableType:
         """A rich table of the files, then a one-line summary."""
-        table = Table(title=f"ingest {self.ingest_id}: {self.directory} -> {self.store}", title_justify="left")
+        table = Table(
+            title=f"ingest {self.ingest_id}: {self.directory} -> {self.store}", title_justify="left"
+        )
         for name in ("file", "read", "accepted", "new", "stored", "updated", "quarantined"):
             table.add_column(name, justify="left" if name == "file" else "right")
         table.add_column("top quarantine reasons")
         for f in self.files:
             table.add_row(
-                f.file.name, f"{f.read:,}", f"{f.accepted:,}", f"{f.counts.new:,}", f"{f.counts.stored:,}",
-                f"{f.counts.updated:,}", _red_if(f.quarantined), _reasons(f.counts),
+                f.file.name,
+                f"{f.read:,}",
+                f"{f.accepted:,}",
+                f"{f.counts.new:,}",
+                f"{f.counts.stored:,}",
+                f"{f.counts.updated:,}",
+                _red_if(f.quarantined),
+                _reasons(f.counts),
             )
         rate = self.read / self.seconds if self.seconds > 0 else 0.0
         summary = Text(

@@ -16,7 +16,7 @@ SIGNIFICANT_DIGITS = 12
 ROUND_SIG_SQL = f"""CREATE OR REPLACE TEMP MACRO round_sig(x) AS
     CASE WHEN x = 0 OR NOT isfinite(x) THEN x
          ELSE round(x, CAST({SIGNIFICANT_DIGITS} - 1 - floor(log10(abs(x))) AS INTEGER)) END;"""
-"""The SQL macro ingest uses: ``round_sig(x)`` rounds ``x`` to :data:`SIGNIFICANT_DIGITS` significant digits."""
+"""The SQL macro ingest uses: ``round_sig(x)`` rounds ``x`` to :data:`SIGNIFICANT_DIGITS` digits."""
 
 
 def round_significant(value: float) -> float:

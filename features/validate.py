@@ -122,4 +122,3 @@ def union_sources(staged: Iterable[StagedFile], columns: Iterable[str]) -> str:
 def sql_list(values: Iterable[str]) -> str:
     """A SQL list literal of strings."""
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-

@@ -41,7 +41,9 @@ def survival_arrays(y: Any) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
     elif hasattr(y, "__getitem__") and not isinstance(y, np.ndarray):
         event, time = y["event"], y["time"]
     else:
-        raise ValueError("survival target must be a structured array (event, time) or have 'event' and 'time' columns")
+        raise ValueError(
+            "survival target must be a structured array (event, time) or have 'event' and 'time' columns"
+        )
     event = np.asarray(event, dtype=bool)
     time = np.asarray(time, dtype=np.float64)
     if not np.all(np.isfinite(time)) or np.any(time < 0):
@@ -76,7 +78,9 @@ def breslow_cumulative_hazard(
     return unique[keep], np.cumsum(hazard)
 
 
-def cumulative_hazard_at(event_times: ArrayLike, cumulative_hazard: ArrayLike, at: ArrayLike) -> NDArray[np.float64]:
+def cumulative_hazard_at(
+    event_times: ArrayLike, cumulative_hazard: ArrayLike, at: ArrayLike
+) -> NDArray[np.float64]:
     """The step function ``H0`` read at times ``at`` (right-continuous: events at ``t`` included)."""
     times = np.asarray(event_times, dtype=np.float64)
     values = np.concatenate([[0.0], np.asarray(cumulative_hazard, dtype=np.float64)])
@@ -85,5 +89,8 @@ def cumulative_hazard_at(event_times: ArrayLike, cumulative_hazard: ArrayLike, a
 
 def risk_from_margin(margin: ArrayLike, cumulative_hazard: ArrayLike) -> NDArray[np.float64]:
     """Absolute risk ``1 - exp(-H0(t) exp(margin))`` for every margin (rows) and ``H0(t)`` (columns)."""
-    hazard = np.exp(np.asarray(margin, dtype=np.float64))[:, None] * np.asarray(cumulative_hazard, dtype=np.float64)[None, :]
+    hazard = (
+        np.exp(np.asarray(margin, dtype=np.float64))[:, None]
+        * np.asarray(cumulative_hazard, dtype=np.float64)[None, :]
+    )
     return -np.expm1(-hazard)

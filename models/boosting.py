@@ -14,9 +14,17 @@ from collections.abc import Sequence
 import numpy as np
 import xgboost as xgb
 
+BoosterParams = dict[str, str | float]
+"""XGBoost training parameters by name (strings such as the objective, numbers for the rest)."""
+
 
 def train_booster(
-    params: dict[str, object], X: np.ndarray, *, label: np.ndarray, rounds: int, feature_names: Sequence[str],
+    params: BoosterParams,
+    X: np.ndarray,
+    *,
+    label: np.ndarray,
+    rounds: int,
+    feature_names: Sequence[str],
     weight: np.ndarray | None = None,
 ) -> xgb.Booster:
     """Train ``rounds`` boosting rounds on the encoded matrix ``X`` and name the booster's features.

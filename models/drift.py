@@ -15,6 +15,7 @@ sampling noise out: a PSI of about ``(bins - 1) * (1/n_batch + 1/n_reference)`` 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -23,14 +24,30 @@ import numpy as np
 import pandas as pd
 
 from .drift_profile import (
-    MIN_CENTRE_VALUES, PROFILE_FORMAT, categorical_values, numeric_values,
+    MIN_CENTRE_VALUES,
+    PROFILE_FORMAT,
+    categorical_values,
+    numeric_values,
 )
 from .drift_stats import (
-    UNIT_MAX_TOLERANCE, bin_counts, chi2_test, ks_test, log10_median_se, missing_test, psi, unit_factor,
+    UNIT_MAX_TOLERANCE,
+    bin_counts,
+    chi2_test,
+    ks_test,
+    log10_median_se,
+    missing_test,
+    psi,
+    unit_factor,
 )
 
 DRIFT_FORMAT = "cart-relapse-drift/1"
-FLAG_RULE = {"psi_large": 0.25, "p_large": 0.01, "psi_moderate": 0.10, "p_moderate": 0.001, "missing_change": 0.20}
+FLAG_RULE = {
+    "psi_large": 0.25,
+    "p_large": 0.01,
+    "psi_moderate": 0.10,
+    "p_moderate": 0.001,
+    "missing_change": 0.20,
+}
 _SE_SUBSAMPLE = 5_000
 
 
@@ -39,7 +56,9 @@ class ProfileError(ValueError):
 
 
 def compare_to_profile(
-    profile: dict[str, Any], frame: pd.DataFrame, scores: Sequence[float] | np.ndarray | None = None,
+    profile: dict[str, Any],
+    frame: pd.DataFrame,
+    scores: Sequence[float] | np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Drift of every profiled feature (ranked, most drifted first) and of the score.
 
@@ -56,32 +75,59 @@ def compare_to_profile(
         ProfileError: the profile has another format or the batch lacks profiled columns.
     """
     if profile.get("format") != PROFILE_FORMAT:
-        raise ProfileError(f"unsupported drift profile format {profile.get('format')!r}; expected {PROFILE_FORMAT!r}")
+        raise ProfileError(
+            f"unsupported drift profile format {profile.get('format')!r}; expected {PROFILE_FORMAT!r}"
+        )
     absent = [name for name in profile["features"] if name not in frame.columns]
     if absent:
-        raise ProfileError(f"the batch lacks profiled feature column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''}")
+        raise ProfileError(
+            f"the batch lacks profiled feature column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''}"
+        )
     centre_column = profile.get("centre_column")
-    centres = frame[centre_column].astype(str).to_numpy() if centre_column and centre_column in frame.columns else None
-    features = [compare_feature(name, reference, frame[name], centres) for name, reference in profile["features"].items()]
+    centres = (
+        frame[centre_column].astype(str).to_numpy()
+        if centre_column and centre_column in frame.columns
+        else None
+    )
+    features = [
+        compare_feature(name, reference, frame[name], centres)
+        for name, reference in profile["features"].items()
+    ]
     features.sort(key=lambda f: (not f["flagged"], -f["psi"], f["name"]))
     for rank, feature in enumerate(features, start=1):
         feature["rank"] = rank
     score = None if scores is None else compare_score(profile["score"], np.asarray(scores, dtype=float))
     flagged = [f["name"] for f in features if f["flagged"]]
-    return {"format": DRIFT_FORMAT, "n_rows": int(len(frame)), "reference_rows": profile.get("n_rows"),
-            "rule": dict(FLAG_RULE), "features": features, "score": score,
-            "summary": {"n_features": len(features), "n_flagged": len(flagged), "flagged": flagged,
-                        "score_flagged": bool(score and score["flagged"])}}
+    return {
+        "format": DRIFT_FORMAT,
+        "n_rows": len(frame),
+        "reference_rows": profile.get("n_rows"),
+        "rule": dict(FLAG_RULE),
+        "features": features,
+        "score": score,
+        "summary": {
+            "n_features": len(features),
+            "n_flagged": len(flagged),
+            "flagged": flagged,
+            "score_flagged": bool(score and score["flagged"]),
+        },
+    }
 
 
-def compare_feature(name: str, reference: dict[str, Any], column: pd.Series, centres: np.ndarray | None) -> dict[str, Any]:
+def compare_feature(
+    name: str, reference: dict[str, Any], column: pd.Series, centres: np.ndarray | None
+) -> dict[str, Any]:
     """One feature's PSI, test, missingness change, unit check and verdict."""
     if reference["kind"] == "categorical":
         entry = _compare_categorical(reference, categorical_values(column, reference["type"]))
     else:
         entry = _compare_numeric(reference, numeric_values(column), centres)
-    flagged, reasons = verdict(entry["psi"], [entry["p_value"], entry["missing_p_value"]],
-                               entry["missing_change"], entry.get("unit_suspect", []))
+    flagged, reasons = verdict(
+        entry["psi"],
+        [entry["p_value"], entry["missing_p_value"]],
+        entry["missing_change"],
+        entry.get("unit_suspect", []),
+    )
     return {"name": name, **entry, "flagged": flagged, "reasons": reasons}
 
 
@@ -90,15 +136,31 @@ def compare_score(reference: dict[str, Any], scores: np.ndarray) -> dict[str, An
     entry = _compare_numeric(reference, scores, None)
     flagged, reasons = verdict(entry["psi"], [entry["p_value"]], 0.0, [])
     known = scores[~np.isnan(scores)]
-    means = {"reference_mean": reference.get("mean"), "batch_mean": float(np.mean(known)) if len(known) else None}
-    return {"name": reference.get("name", "relapse_probability"), **entry, **means, "flagged": flagged, "reasons": reasons}
+    means = {
+        "reference_mean": reference.get("mean"),
+        "batch_mean": float(np.mean(known)) if len(known) else None,
+    }
+    return {
+        "name": reference.get("name", "relapse_probability"),
+        **entry,
+        **means,
+        "flagged": flagged,
+        "reasons": reasons,
+    }
 
 
-def verdict(psi_value: float, p_values: Sequence[float | None], missing_change: float,
-            unit_suspect: Sequence[dict[str, Any]]) -> tuple[bool, list[str]]:
+def verdict(
+    psi_value: float,
+    p_values: Sequence[float | None],
+    missing_change: float,
+    unit_suspect: Sequence[dict[str, Any]],
+) -> tuple[bool, list[str]]:
     """Apply :data:`FLAG_RULE`; returns (flagged, the reasons in words)."""
-    reasons = [f"median x{u['ratio']:.3g} ({'pooled' if u['centre'] == 'all' else 'centre ' + u['centre']}): "
-               f"unit factor {u['factor']}?" for u in unit_suspect]
+    reasons = [
+        f"median x{u['ratio']:.3g} ({'pooled' if u['centre'] == 'all' else 'centre ' + u['centre']}): "
+        f"unit factor {u['factor']}?"
+        for u in unit_suspect
+    ]
     if abs(missing_change) >= FLAG_RULE["missing_change"]:
         reasons.append(f"missing share changed by {missing_change:+.2f}")
     known = [p for p in p_values if p is not None]
@@ -110,7 +172,9 @@ def verdict(psi_value: float, p_values: Sequence[float | None], missing_change: 
     return bool(reasons), reasons
 
 
-def _compare_numeric(reference: dict[str, Any], values: np.ndarray, centres: np.ndarray | None) -> dict[str, Any]:
+def _compare_numeric(
+    reference: dict[str, Any], values: np.ndarray, centres: np.ndarray | None
+) -> dict[str, Any]:
     present = ~np.isnan(values)
     known = values[present]
     n_missing = int((~present).sum())
@@ -118,10 +182,17 @@ def _compare_numeric(reference: dict[str, Any], values: np.ndarray, centres: np.
     ref_counts = np.array([*reference["counts"], reference["n_missing"]])
     batch_counts = np.array([*bin_counts(known, edges), n_missing])
     statistic, p_value = ks_test(np.asarray(reference["sample"], dtype=float), known)
-    entry = {"kind": "numeric", "test": "ks", "statistic": statistic, "p_value": p_value,
-             "psi": psi(ref_counts, batch_counts), **_missingness(reference, n_missing, len(values)),
-             "reference_median": reference.get("median"), "batch_median": float(np.median(known)) if len(known) else None,
-             "bins": _bins(_numeric_labels(edges), ref_counts, batch_counts)}
+    entry = {
+        "kind": "numeric",
+        "test": "ks",
+        "statistic": statistic,
+        "p_value": p_value,
+        "psi": psi(ref_counts, batch_counts),
+        **_missingness(reference, n_missing, len(values)),
+        "reference_median": reference.get("median"),
+        "batch_median": float(np.median(known)) if len(known) else None,
+        "bins": _bins(_numeric_labels(edges), ref_counts, batch_counts),
+    }
     if "unit_check" in reference:
         entry["unit_suspect"] = unit_suspects(reference["unit_check"], values, centres)
     return entry
@@ -137,17 +208,29 @@ def _compare_categorical(reference: dict[str, Any], values: np.ndarray) -> dict[
     n_missing = int((~present).sum())
     ref_counts = np.append(ref_level_counts, reference["n_missing"])
     batch_counts = np.append(batch_level_counts, n_missing)
-    return {"kind": "categorical", "test": "chi2", "statistic": statistic, "p_value": p_value,
-            "psi": psi(ref_counts, batch_counts), **_missingness(reference, n_missing, len(values)),
-            "bins": _bins(levels, ref_counts, batch_counts)}
+    return {
+        "kind": "categorical",
+        "test": "chi2",
+        "statistic": statistic,
+        "p_value": p_value,
+        "psi": psi(ref_counts, batch_counts),
+        **_missingness(reference, n_missing, len(values)),
+        "bins": _bins(levels, ref_counts, batch_counts),
+    }
 
 
-def unit_suspects(reference: dict[str, Any], values: np.ndarray, centres: np.ndarray | None) -> list[dict[str, Any]]:
+def unit_suspects(
+    reference: dict[str, Any], values: np.ndarray, centres: np.ndarray | None
+) -> list[dict[str, Any]]:
     """Groups (``all`` and each centre) whose median sits a power of ten away from the reference median.
 
     A centre absent from the reference is compared with the pooled reference median.
     """
-    groups = {"all": values} if centres is None else {"all": values} | {str(c): values[centres == c] for c in np.unique(centres)}
+    groups = (
+        {"all": values}
+        if centres is None
+        else {"all": values} | {str(c): values[centres == c] for c in np.unique(centres)}
+    )
     out = []
     for name, group in groups.items():
         ref = reference.get(name) or (reference.get("all") if name != "all" else None)
@@ -155,11 +238,13 @@ def unit_suspects(reference: dict[str, Any], values: np.ndarray, centres: np.nda
         if ref is None or len(known) < MIN_CENTRE_VALUES or np.median(known) <= 0:
             continue
         ratio = float(np.median(known) / ref["median"])
-        if unit_factor(ratio, se=UNIT_MAX_TOLERANCE / 2) is None:  # nowhere near a power of ten: skip the bootstrap
+        if (
+            unit_factor(ratio, se=UNIT_MAX_TOLERANCE / 2) is None
+        ):  # nowhere near a power of ten: skip the bootstrap
             continue
         factor = unit_factor(ratio, se=math.hypot(ref["log10_se"], _batch_se(known)))
         if factor is not None:
-            out.append({"centre": name, "ratio": ratio, "factor": factor, "n": int(len(known))})
+            out.append({"centre": name, "ratio": ratio, "factor": factor, "n": len(known)})
     return out
 
 
@@ -173,11 +258,18 @@ def _batch_se(known: np.ndarray) -> float:
 def _missingness(reference: dict[str, Any], n_missing: int, n: int) -> dict[str, Any]:
     ref_share = reference["n_missing"] / reference["n"] if reference["n"] else 0.0
     share = n_missing / n if n else 0.0
-    return {"n": int(n), "reference_missing": ref_share, "batch_missing": share, "missing_change": share - ref_share,
-            "missing_p_value": missing_test(reference["n_missing"], reference["n"], n_missing, n)}
+    return {
+        "n": int(n),
+        "reference_missing": ref_share,
+        "batch_missing": share,
+        "missing_change": share - ref_share,
+        "missing_p_value": missing_test(reference["n_missing"], reference["n"], n_missing, n),
+    }
 
 
-def _bins(labels: Sequence[str], reference: np.ndarray, batch: np.ndarray) -> dict[str, list]:
+def _bins(
+    labels: Sequence[str], reference: np.ndarray, batch: np.ndarray
+) -> dict[str, list[str] | list[float]]:
     def shares(counts: np.ndarray) -> list[float]:
         total = counts.sum()
         return [float(c / total) if total else 0.0 for c in counts]
@@ -188,6 +280,5 @@ def _bins(labels: Sequence[str], reference: np.ndarray, batch: np.ndarray) -> di
 def _numeric_labels(edges: Sequence[float]) -> list[str]:
     if not edges:
         return ["all values"]
-    inner = [f"({a:.3g}, {b:.3g}]" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    inner = [f"({a:.3g}, {b:.3g}]" for a, b in itertools.pairwise(edges)]
     return [f"<= {edges[0]:.3g}", *inner, f"> {edges[-1]:.3g}"]
-

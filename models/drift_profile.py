@@ -37,8 +37,13 @@ _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 def build_reference_profile(
-    frame: pd.DataFrame, specs: Sequence[FeatureSpec], scores: Sequence[float] | np.ndarray, *,
-    centre_column: str = CENTRE_COLUMN, sample_size: int = SAMPLE_SIZE, seed: int = 0,
+    frame: pd.DataFrame,
+    specs: Sequence[FeatureSpec],
+    scores: Sequence[float] | np.ndarray,
+    *,
+    centre_column: str = CENTRE_COLUMN,
+    sample_size: int = SAMPLE_SIZE,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Profile the model's input features and its scores.
 
@@ -66,11 +71,23 @@ def build_reference_profile(
         if feature_kind(spec) == "categorical":
             features[spec.name] = profile_categorical(categorical_values(frame[spec.name], spec.type), spec)
         else:
-            features[spec.name] = profile_numeric(numeric_values(frame[spec.name]), spec=spec, centres=centres,
-                                                  sample_size=sample_size, seed=seed)
-    score = profile_numeric(np.asarray(scores, dtype=float), spec=None, centres=None, sample_size=sample_size, seed=seed)
-    return {"format": PROFILE_FORMAT, "n_rows": int(len(frame)), "centre_column": centre_column if centres is not None else None,
-            "features": features, "score": {"name": SCORE_COLUMN, **score}}
+            features[spec.name] = profile_numeric(
+                numeric_values(frame[spec.name]),
+                spec=spec,
+                centres=centres,
+                sample_size=sample_size,
+                seed=seed,
+            )
+    score = profile_numeric(
+        np.asarray(scores, dtype=float), spec=None, centres=None, sample_size=sample_size, seed=seed
+    )
+    return {
+        "format": PROFILE_FORMAT,
+        "n_rows": len(frame),
+        "centre_column": centre_column if centres is not None else None,
+        "features": features,
+        "score": {"name": SCORE_COLUMN, **score},
+    }
 
 
 def feature_kind(spec: FeatureSpec) -> str:
@@ -87,25 +104,45 @@ def categorical_values(column: pd.Series, value_type: str) -> np.ndarray:
     """A column as strings, None for missing; bools (``value_type`` ``bool``, 0/1) as ``false``/``true``."""
     if value_type == "bool":
         numbers = numeric_values(column)
-        labels = np.where(numbers == 1, BOOL_LEVELS[1], np.where(numbers == 0, BOOL_LEVELS[0], numbers.astype(str)))
-        return np.where(np.isnan(numbers), None, labels).astype(object)
+        labels = np.where(
+            numbers == 1, BOOL_LEVELS[1], np.where(numbers == 0, BOOL_LEVELS[0], numbers.astype(str))
+        ).astype(object)
+        labels[np.isnan(numbers)] = None
+        return labels
     return np.asarray([None if pd.isna(v) else str(v) for v in column], dtype=object)
 
 
 def profile_numeric(
-    values: np.ndarray, *, spec: FeatureSpec | None, centres: np.ndarray | None, sample_size: int, seed: int,
+    values: np.ndarray,
+    *,
+    spec: FeatureSpec | None,
+    centres: np.ndarray | None,
+    sample_size: int,
+    seed: int,
 ) -> dict[str, Any]:
     """Bins, counts, quantiles and a KS sample of numeric values (NaN = missing)."""
     present = ~np.isnan(values)
     known = values[present]
-    out: dict[str, Any] = {"kind": "numeric", "type": spec.type if spec else "float", "unit": spec.unit if spec else "",
-                           "n": int(len(values)), "n_missing": int((~present).sum())}
+    out: dict[str, Any] = {
+        "kind": "numeric",
+        "type": spec.type if spec else "float",
+        "unit": spec.unit if spec else "",
+        "n": len(values),
+        "n_missing": int((~present).sum()),
+    }
     if len(known) == 0:
         return out | {"edges": [], "counts": [0], "quantiles": {}, "median": None, "sample": []}
     edges = np.unique(np.quantile(known, _DECILES))
-    out |= {"edges": [float(e) for e in edges], "counts": [int(c) for c in bin_counts(known, edges)],
-            "quantiles": {str(q): float(v) for q, v in zip(_QUANTILES, np.quantile(known, _QUANTILES), strict=True)},
-            "median": float(np.median(known)), "mean": float(np.mean(known)), "sample": _sample(known, sample_size, seed)}
+    out |= {
+        "edges": [float(e) for e in edges],
+        "counts": [int(c) for c in bin_counts(known, edges)],
+        "quantiles": {
+            str(q): float(v) for q, v in zip(_QUANTILES, np.quantile(known, _QUANTILES), strict=True)
+        },
+        "median": float(np.median(known)),
+        "mean": float(np.mean(known)),
+        "sample": _sample(known, sample_size, seed),
+    }
     if spec is not None and spec.type == "float":
         out["unit_check"] = _medians(values, centres, seed)
     return out
@@ -117,20 +154,34 @@ def profile_categorical(values: np.ndarray, spec: FeatureSpec) -> dict[str, Any]
     levels = list(BOOL_LEVELS if spec.type == "bool" else spec.levels or ())
     seen = pd.Series(values[present]).value_counts()
     levels += sorted(str(v) for v in seen.index if v not in levels)
-    return {"kind": "categorical", "type": spec.type, "unit": spec.unit, "n": int(len(values)),
-            "n_missing": int((~present).sum()), "levels": levels, "counts": [int(seen.get(lv, 0)) for lv in levels]}
+    return {
+        "kind": "categorical",
+        "type": spec.type,
+        "unit": spec.unit,
+        "n": len(values),
+        "n_missing": int((~present).sum()),
+        "levels": levels,
+        "counts": [int(seen.get(lv, 0)) for lv in levels],
+    }
 
 
 def _medians(values: np.ndarray, centres: np.ndarray | None, seed: int) -> dict[str, Any]:
     """Median and bootstrap SE of log10(median), pooled (``all``) and per centre with enough values."""
-    groups = {"all": values} if centres is None else {"all": values} | {
-        str(c): values[centres == c] for c in np.unique(centres)}
+    groups = (
+        {"all": values}
+        if centres is None
+        else {"all": values} | {str(c): values[centres == c] for c in np.unique(centres)}
+    )
     out = {}
     for name, group in groups.items():
         known = group[~np.isnan(group)]
         median = float(np.median(known)) if len(known) else 0.0
         if len(known) >= MIN_CENTRE_VALUES and median > 0:
-            out[name] = {"n": int(len(known)), "median": median, "log10_se": log10_median_se(known, seed=seed)}
+            out[name] = {
+                "n": len(known),
+                "median": median,
+                "log10_se": log10_median_se(known, seed=seed),
+            }
     return out
 
 

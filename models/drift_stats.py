@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 
 PSI_EPSILON = 1e-4
@@ -24,7 +25,7 @@ UNIT_MIN_Z = 4.0
 BOOTSTRAP_ROUNDS = 200
 
 
-def bin_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+def bin_counts(values: np.ndarray, edges: Sequence[float] | NDArray[np.float64]) -> np.ndarray:
     """Counts of non-missing ``values`` in the right-closed bins ``(-inf, e1], (e1, e2], ..., (ek, inf)``.
 
     Args:
@@ -84,8 +85,10 @@ def missing_test(reference_missing: int, reference_n: int, batch_missing: int, b
     """p-value of a chi-square test that the missing share is the same in both (None without rows)."""
     if reference_n == 0 or batch_n == 0:
         return None
-    _, p_value = chi2_test(np.array([reference_missing, reference_n - reference_missing]),
-                           np.array([batch_missing, batch_n - batch_missing]))
+    _, p_value = chi2_test(
+        np.array([reference_missing, reference_n - reference_missing]),
+        np.array([batch_missing, batch_n - batch_missing]),
+    )
     return p_value
 
 

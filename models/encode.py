@@ -33,8 +33,11 @@ class FeatureEncoder:
     def __init__(self, specs: Sequence[FeatureSpec]) -> None:
         self.specs = tuple(specs)
         self.names = tuple(spec.name for spec in self.specs)
-        self.level_codes = {s.name: {level: float(i) for i, level in enumerate(s.levels or ())}
-                            for s in self.specs if s.type == "category"}
+        self.level_codes = {
+            s.name: {level: float(i) for i, level in enumerate(s.levels or ())}
+            for s in self.specs
+            if s.type == "category"
+        }
 
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Encode a feature frame; extra columns are ignored, absent feature columns are all-missing.
@@ -52,8 +55,9 @@ class FeatureEncoder:
         return out
 
     def encode_rows(self, rows: Sequence[Mapping[str, Value]]) -> np.ndarray:
-        """Encode validated rows (feature name -> canonical value; absent means missing), as
-        :meth:`encode_frame` would encode the same values.
+        """Encode validated rows as :meth:`encode_frame` would encode the same values.
+
+        Each row maps a feature name to its canonical value; an absent name means missing.
 
         Raises:
             EncodingError: a category level not in the catalogue.
@@ -64,11 +68,11 @@ class FeatureEncoder:
             for i, row in enumerate(rows):
                 value = row.get(name)
                 if value is not None:
-                    out[i, j] = self._code(name, codes, value) if codes is not None else value  # type: ignore[assignment]
+                    out[i, j] = self._code(name, codes, value) if codes is not None else value
         return out
 
     def _code(self, name: str, codes: dict[str, float], value: Value) -> float:
-        code = codes.get(value)  # type: ignore[call-overload]
+        code = codes.get(value) if isinstance(value, str) else None
         if code is None:
             raise EncodingError(f"{name}: unknown level {value!r}; expected one of {list(codes)}")
         return code
@@ -79,7 +83,9 @@ class FeatureEncoder:
             unknown = (codes < 0) & column.notna().to_numpy()
             if unknown.any():
                 bad = column[unknown].iloc[0]
-                raise EncodingError(f"{spec.name}: unknown level {bad!r}; expected one of {list(spec.levels or ())}")
+                raise EncodingError(
+                    f"{spec.name}: unknown level {bad!r}; expected one of {list(spec.levels or ())}"
+                )
             codes[codes < 0] = np.nan
             return codes
         try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xgboost as xgb
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class Explanation:
     @property
     def margin(self) -> np.ndarray:
         """The explained quantity: ``base_value`` plus every contribution (float64)."""
-        return self.base_value + self.contributions.sum(axis=1)
+        margin: NDArray[np.float64] = self.base_value + self.contributions.sum(axis=1)
+        return margin
 
 
 def explain(booster: xgb.Booster, X: np.ndarray, feature_names: tuple[str, ...]) -> Explanation:
@@ -42,4 +44,6 @@ def explain(booster: xgb.Booster, X: np.ndarray, feature_names: tuple[str, ...])
         return Explanation(np.empty(0), np.empty((0, len(feature_names))), tuple(feature_names))
     matrix = xgb.DMatrix(X, missing=np.nan, feature_names=list(feature_names))
     contribs = booster.predict(matrix, pred_contribs=True, validate_features=False).astype(np.float64)
-    return Explanation(base_value=contribs[:, -1], contributions=contribs[:, :-1], feature_names=tuple(feature_names))
+    return Explanation(
+        base_value=contribs[:, -1], contributions=contribs[:, :-1], feature_names=tuple(feature_names)
+    )

@@ -22,7 +22,7 @@ from .baseline import survival_arrays
 from .xgb_classifier import XGBRelapseClassifier
 
 
-class IPCWHorizonClassifier(BaseEstimator):
+class IPCWHorizonClassifier(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """XGBoost probability of the event by ``horizon_days``, learnt with IPCW weights.
 
     Args:
@@ -34,9 +34,19 @@ class IPCWHorizonClassifier(BaseEstimator):
     """
 
     def __init__(
-        self, specs: Sequence[FeatureSpec] = (), *, horizon_days: int = 365, complete_case: bool = False,
-        n_estimators: int = 250, max_depth: int = 3, learning_rate: float = 0.05, subsample: float = 0.85,
-        colsample_bytree: float = 0.8, min_child_weight: float = 5.0, reg_lambda: float = 1.0, random_state: int = 0,
+        self,
+        specs: Sequence[FeatureSpec] = (),
+        *,
+        horizon_days: int = 365,
+        complete_case: bool = False,
+        n_estimators: int = 250,
+        max_depth: int = 3,
+        learning_rate: float = 0.05,
+        subsample: float = 0.85,
+        colsample_bytree: float = 0.8,
+        min_child_weight: float = 5.0,
+        reg_lambda: float = 1.0,
+        random_state: int = 0,
     ) -> None:
         self.specs = specs
         self.horizon_days = horizon_days
@@ -53,12 +63,20 @@ class IPCWHorizonClassifier(BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any) -> IPCWHorizonClassifier:
         """Label at the horizon, weight, and fit the classifier."""
         event, time = survival_arrays(y)
-        label, weight = horizon_labels_and_weights(event, time, self.horizon_days, complete_case=self.complete_case)
+        label, weight = horizon_labels_and_weights(
+            event, time, self.horizon_days, complete_case=self.complete_case
+        )
         keep = weight > 0
         self.classifier_ = XGBRelapseClassifier(
-            self.specs, n_estimators=self.n_estimators, max_depth=self.max_depth, learning_rate=self.learning_rate,
-            subsample=self.subsample, colsample_bytree=self.colsample_bytree, min_child_weight=self.min_child_weight,
-            reg_lambda=self.reg_lambda, random_state=self.random_state,
+            self.specs,
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            learning_rate=self.learning_rate,
+            subsample=self.subsample,
+            colsample_bytree=self.colsample_bytree,
+            min_child_weight=self.min_child_weight,
+            reg_lambda=self.reg_lambda,
+            random_state=self.random_state,
         ).fit(X[keep], label[keep], sample_weight=weight[keep])
         return self
 

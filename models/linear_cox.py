@@ -1,5 +1,8 @@
-"""Penalised linear Cox model (scikit-survival's elastic-net ``CoxnetSurvivalAnalysis``) on the
-preprocessed feature frame: the transparent comparator of the gradient-boosted Cox model."""
+"""Penalised linear Cox model on the preprocessed feature frame.
+
+scikit-survival's elastic-net ``CoxnetSurvivalAnalysis``: the transparent comparator of the gradient-boosted
+Cox model.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from .step_risk import risk_from_step_survival
 WARM_START_FACTORS = (64.0, 16.0, 4.0, 2.0, 1.0)
 
 
-class LinearCoxSurvival(BaseEstimator):
+class LinearCoxSurvival(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """Elastic-net Cox on imputed, log-transformed and scaled features with missing indicators.
 
     Args:
@@ -28,7 +31,9 @@ class LinearCoxSurvival(BaseEstimator):
         l1_ratio: elastic-net mixing (1 = lasso, close to 0 = ridge).
     """
 
-    def __init__(self, specs: Sequence[FeatureSpec] = (), *, alpha: float = 0.02, l1_ratio: float = 0.5) -> None:
+    def __init__(
+        self, specs: Sequence[FeatureSpec] = (), *, alpha: float = 0.02, l1_ratio: float = 0.5
+    ) -> None:
         self.specs = specs
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -48,11 +53,15 @@ class LinearCoxSurvival(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Linear predictor (log relative hazard) of each row."""
-        return np.asarray(self.model_.predict(self.preprocessor_.transform(X), alpha=self.alpha), dtype=np.float64)
+        return np.asarray(
+            self.model_.predict(self.preprocessor_.transform(X), alpha=self.alpha), dtype=np.float64
+        )
 
     def predict_risk(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
         """Absolute risk by each of ``times`` (Breslow baseline of the fitted model)."""
-        survival = self.model_.predict_survival_function(self.preprocessor_.transform(X), alpha=self.alpha, return_array=True)
+        survival = self.model_.predict_survival_function(
+            self.preprocessor_.transform(X), alpha=self.alpha, return_array=True
+        )
         return risk_from_step_survival(survival, self.model_.unique_times_, times)
 
     def score(self, X: pd.DataFrame, y: Any) -> float:

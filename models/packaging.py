@@ -27,7 +27,11 @@ RUNTIME_PACKAGES = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "xgboost-
 
 
 def log_packaged_model(
-    predictor: RelapsePredictor, directory: Path, name: str, *, extra_artifacts: dict[str, str] | None = None,
+    predictor: RelapsePredictor,
+    directory: Path,
+    name: str,
+    *,
+    extra_artifacts: dict[str, str] | None = None,
 ) -> Any:
     """Log ``predictor`` in the active MLflow run and register it as ``name``.
 
@@ -48,14 +52,22 @@ def log_packaged_model(
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=str(ENTRY),
-            artifacts={"booster": str(booster_path), "metadata": str(metadata_path), **(extra_artifacts or {})},
+            artifacts={
+                "booster": str(booster_path),
+                "metadata": str(metadata_path),
+                **(extra_artifacts or {}),
+            },
             code_paths=[str(p) for p in code_paths],
             signature=model_signature(predictor),
             input_example=input_example(predictor),
             pip_requirements=[f"{p}=={package_version(p)}" for p in RUNTIME_PACKAGES],
             registered_model_name=name,
-            metadata={"landmark": predictor.metadata.landmark, "model_format": predictor.metadata.format,
-                      "synthetic_data": True, "notice": SYNTHETIC_NOTICE},
+            metadata={
+                "landmark": predictor.metadata.landmark,
+                "model_format": predictor.metadata.format,
+                "synthetic_data": True,
+                "notice": SYNTHETIC_NOTICE,
+            },
         )
 
 
@@ -73,13 +85,22 @@ def runtime_code(destination: Path) -> list[Path]:
 
 def model_signature(predictor: RelapsePredictor) -> Any:
     """Input: every feature optional (missing allowed); categories as strings, the rest as double.
-    Output: the risk columns, ``relapse_probability``, ``risk_group``, ``margin``, ``base_value``, contributions."""
+
+    Output: the risk columns, ``relapse_probability``, ``risk_group``, ``margin``, ``base_value``,
+    contributions.
+    """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    inputs = Schema([ColSpec("string" if s.type == "category" else "double", s.name, required=False)
-                     for s in predictor.metadata.features])
-    outputs = Schema([ColSpec("string" if c == "risk_group" else "double", c) for c in predictor.output_columns])
+    inputs = Schema(
+        [
+            ColSpec("string" if s.type == "category" else "double", s.name, required=False)
+            for s in predictor.metadata.features
+        ]
+    )
+    outputs = Schema(
+        [ColSpec("string" if c == "risk_group" else "double", c) for c in predictor.output_columns]
+    )
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 

@@ -53,10 +53,19 @@ def risk_column(horizon_days: int) -> str:
     return f"risk_{horizon_days}d"
 
 
-def output_columns(feature_names: tuple[str, ...], horizons_days: tuple[int, ...] = HORIZONS_DAYS) -> tuple[str, ...]:
-    """The pyfunc's output columns, in order: the risks, ``relapse_probability``, ``risk_group``,
-    ``margin``, ``base_value``, then one ``contrib__<feature>`` per feature."""
-    return (*(risk_column(h) for h in horizons_days), *FIXED_OUTPUTS, *(CONTRIB_PREFIX + name for name in feature_names))
+def output_columns(
+    feature_names: tuple[str, ...], horizons_days: tuple[int, ...] = HORIZONS_DAYS
+) -> tuple[str, ...]:
+    """The pyfunc's output columns, in order.
+
+    The risks, ``relapse_probability``, ``risk_group``, ``margin``, ``base_value``, then one
+    ``contrib__<feature>`` per feature.
+    """
+    return (
+        *(risk_column(h) for h in horizons_days),
+        *FIXED_OUTPUTS,
+        *(CONTRIB_PREFIX + name for name in feature_names),
+    )
 
 
 class RiskThresholds(BaseModel):
@@ -101,7 +110,10 @@ class ModelMetadata(BaseModel):
     def _curve(self) -> ModelMetadata:
         if len(self.baseline_cumulative_hazard) != len(self.horizons_days):
             raise ValueError("one baseline cumulative hazard per horizon is required")
-        if list(self.horizons_days) != sorted(self.horizons_days) or self.thresholds.horizon_days not in self.horizons_days:
+        if (
+            list(self.horizons_days) != sorted(self.horizons_days)
+            or self.thresholds.horizon_days not in self.horizons_days
+        ):
             raise ValueError("horizons must be increasing and include the risk-group horizon")
         if np.any(np.diff(self.baseline_cumulative_hazard) < 0) or min(self.baseline_cumulative_hazard) < 0:
             raise ValueError("the baseline cumulative hazard must be non-negative and non-decreasing")
@@ -118,8 +130,11 @@ class RelapsePredictor:
         self.metadata = metadata
         self.encoder = FeatureEncoder(metadata.features)
         self.feature_names = self.encoder.names
-        self._ranges = tuple((spec, *metadata.training_ranges[spec.name]) for spec in metadata.features
-                             if spec.name in metadata.training_ranges)
+        self._ranges = tuple(
+            (spec, *metadata.training_ranges[spec.name])
+            for spec in metadata.features
+            if spec.name in metadata.training_ranges
+        )
         self.risk_columns = tuple(risk_column(h) for h in metadata.horizons_days)
         self.output_columns = output_columns(self.feature_names, metadata.horizons_days)
         self._cumhaz = np.asarray(metadata.baseline_cumulative_hazard, dtype=np.float64)
@@ -172,7 +187,7 @@ class RelapsePredictor:
         return np.asarray(RISK_GROUPS, dtype=object)[np.digitize(risk, [t.low, t.high])]
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The pyfunc output: risks, ``relapse_probability``, risk group, margin, base value, contributions."""
+        """The pyfunc output: risks, ``relapse_probability``, group, margin, base value, contributions."""
         result = self.explain_frame(frame)
         margin = result.margin
         risks = self.risks(margin)
@@ -182,12 +197,17 @@ class RelapsePredictor:
         out["risk_group"] = self.risk_groups(headline)
         out["margin"] = margin
         out["base_value"] = result.base_value
-        contributions = pd.DataFrame(result.contributions, index=frame.index,
-                                     columns=[CONTRIB_PREFIX + name for name in self.feature_names])
+        contributions = pd.DataFrame(
+            result.contributions,
+            index=frame.index,
+            columns=[CONTRIB_PREFIX + name for name in self.feature_names],
+        )
         return pd.concat([out, contributions], axis=1)
 
     def range_warnings(self, values: Mapping[str, Value]) -> list[str]:
-        """A warning for each value outside the central 99% of the training data (the prediction extrapolates).
+        """A warning for each value outside the central 99% of the training data.
+
+        Outside that range the prediction extrapolates.
 
         Args:
             values: one patient's canonical values by feature name (absent = missing).
@@ -197,6 +217,8 @@ class RelapsePredictor:
             value = values.get(spec.name)
             if isinstance(value, float) and not low <= value <= high:
                 unit = f" {spec.unit}" if spec.unit else ""
-                warnings.append(f"{spec.name} = {value:g}{unit} is outside the training data's central 99% "
-                                f"({low:g} to {high:g}); the prediction extrapolates")
+                warnings.append(
+                    f"{spec.name} = {value:g}{unit} is outside the training data's central 99% "
+                    f"({low:g} to {high:g}); the prediction extrapolates"
+                )
         return warnings

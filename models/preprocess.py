@@ -1,11 +1,15 @@
-"""Numeric design matrix for the linear models: imputation with missing indicators, log of skewed
-measurements, scaling, one-hot categories (a scikit-learn ``ColumnTransformer`` on feature frames)."""
+"""Numeric design matrix for the linear models.
+
+Imputation with missing indicators, log of skewed measurements, scaling, one-hot categories (a scikit-learn
+``ColumnTransformer`` on feature frames).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -30,17 +34,20 @@ def make_preprocessor(specs: Sequence[FeatureSpec]) -> ColumnTransformer:
     skewed = [s.name for s in specs if s.type == "float" and s.range and s.range[1] > SKEWED_ABOVE]
     linear = [s.name for s in specs if s.type in ("float", "int", "bool") and s.name not in skewed]
     nominal = [s.name for s in specs if s.type == "category"]
-    numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler())
+    numeric = make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()
+    )
     logged = make_pipeline(FunctionTransformer(_log1p_nonneg, feature_names_out="one-to-one"), numeric)
     categorical = make_pipeline(
         SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
         OneHotEncoder(handle_unknown="ignore", sparse_output=False),
     )
     return ColumnTransformer(
-        [("log", logged, skewed), ("num", numeric, linear), ("cat", categorical, nominal)], remainder="drop",
+        [("log", logged, skewed), ("num", numeric, linear), ("cat", categorical, nominal)],
+        remainder="drop",
         sparse_threshold=0.0,
     )
 
 
-def _log1p_nonneg(X: np.ndarray) -> np.ndarray:
-    return np.log1p(np.clip(np.asarray(X, dtype=float), 0, None))
+def _log1p_nonneg(X: np.ndarray) -> NDArray[np.float64]:
+    return np.log1p(np.clip(np.asarray(X, dtype=np.float64), 0.0, None))

@@ -1,5 +1,8 @@
-"""Published clinical scores as baselines: each score as the single covariate of a Cox model,
-fitted on the training folds only (so it predicts an absolute risk curve like every candidate)."""
+"""Published clinical scores as baselines.
+
+Each score is the single covariate of a Cox model, fitted on the training folds only (so it predicts an
+absolute risk curve like every candidate).
+"""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ class ScoreUnavailableError(ValueError):
     """The score cannot be computed for any training patient (e.g. a registry without its inputs)."""
 
 
-class ClinicalScoreCox(BaseEstimator):
+class ClinicalScoreCox(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """One score column -> median imputation -> one-covariate Cox model (scikit-survival).
 
     Args:
@@ -57,7 +60,9 @@ class ClinicalScoreCox(BaseEstimator):
         self.median_ = float(np.nanmedian(x))
         target = np.empty(len(event), dtype=[("event", bool), ("time", np.float64)])
         target["event"], target["time"] = event, time
-        self.model_ = CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(self._design(x), target)
+        self.model_ = CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(
+            self._design(x), target
+        )
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def risk_from_step_survival(survival: np.ndarray, unique_times: np.ndarray, times: Sequence[float]) -> np.ndarray:
+def risk_from_step_survival(
+    survival: np.ndarray, unique_times: np.ndarray, times: Sequence[float]
+) -> np.ndarray:
     """``1 - S(t)`` at each of ``times`` from survival values tabulated at ``unique_times``.
 
     Args:

@@ -1,5 +1,8 @@
-"""Gradient-boosted binary classifier on catalogue features, with XGBoost's native missing-value handling
-(the base of the 12-month IPCW reference classifier, ``models/ipcw.py``)."""
+"""Gradient-boosted binary classifier on catalogue features.
+
+XGBoost's native missing-value handling; the base of the 12-month IPCW reference classifier
+(``models/ipcw.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +10,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from features.catalogue import FeatureSpec
 
-from .boosting import predict_margin, train_booster
+from .boosting import BoosterParams, predict_margin, train_booster
 from .encode import encode_features
 
 
-class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
+class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
     """sklearn-style wrapper: ``fit(frame, y)`` / ``predict_proba(frame)`` on feature frames.
 
     Args:
@@ -52,7 +54,9 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> XGBRelapseClassifier:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> XGBRelapseClassifier:
         """Fit on 0/1 labels, optionally weighted (inverse probability of censoring weights)."""
         if not self.specs:
             raise ValueError("XGBRelapseClassifier needs at least one feature spec")
@@ -60,23 +64,40 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):
         if set(np.unique(y)) - {0.0, 1.0}:
             raise ValueError("labels must be 0/1 (censored patients are excluded before fitting)")
         self.feature_names_ = tuple(s.name for s in self.specs)
-        self.booster_ = train_booster(self.booster_params(), encode_features(X, self.specs), label=y, weight=sample_weight,
-                                      rounds=self.n_estimators, feature_names=self.feature_names_)
+        self.booster_ = train_booster(
+            self.booster_params(),
+            encode_features(X, self.specs),
+            label=y,
+            weight=sample_weight,
+            rounds=self.n_estimators,
+            feature_names=self.feature_names_,
+        )
         self.classes_ = np.array([0, 1])
         return self
 
-    def booster_params(self) -> dict[str, object]:
+    def booster_params(self) -> BoosterParams:
+        """The XGBoost training parameters built from the hyperparameters."""
         return {
-            "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist", "max_bin": 128,
-            "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,
-            "lambda": self.reg_lambda, "nthread": self.n_jobs, "seed": self.random_state,
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
+            "tree_method": "hist",
+            "max_bin": 128,
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "lambda": self.reg_lambda,
+            "nthread": self.n_jobs,
+            "seed": self.random_state,
         }
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities: column 0 no event, column 1 the event, one row per row of ``X``."""
         margin = predict_margin(self.booster_, encode_features(X, self.specs), nthread=self.n_jobs)
         p = 1.0 / (1.0 + np.exp(-margin))
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The predicted class (1 when the event's probability is at least 0.5)."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -1,5 +1,6 @@
-"""Gradient-boosted Cox model on catalogue features (XGBoost ``survival:cox``), with the Breslow
-baseline that turns its margin (log relative hazard) into absolute risk at any time.
+"""Gradient-boosted Cox model on catalogue features (XGBoost ``survival:cox``).
+
+A Breslow baseline turns its margin (log relative hazard) into absolute risk at any time.
 
 Calibration. A Breslow baseline estimated on the boosted model's own training margins over-predicts
 on new patients: the trees fit the training outcomes, so in-sample margins of patients who stayed
@@ -26,13 +27,15 @@ from sklearn.model_selection import KFold
 from features.catalogue import FeatureSpec
 
 from .baseline import breslow_cumulative_hazard, cumulative_hazard_at, risk_from_margin, survival_arrays
-from .boosting import predict_margin, train_booster
+from .boosting import BoosterParams, predict_margin, train_booster
 from .encode import encode_features
 
 
-class XGBCoxSurvival(BaseEstimator):
-    """scikit-survival-style estimator: ``fit(frame, y)``, ``predict(frame)`` (margin, higher = riskier),
-    ``predict_risk(frame, times)`` (absolute risk by each time).
+class XGBCoxSurvival(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types: its bases are Any
+    """scikit-survival-style gradient-boosted Cox estimator on feature frames.
+
+    ``fit(frame, y)``, ``predict(frame)`` (margin, higher = riskier), ``predict_risk(frame, times)`` (absolute
+    risk by each time).
 
     Every patient contributes, censored ones included: XGBoost's Cox partial likelihood takes a
     negative label for a censored time. XGBoost routes missing values natively.
@@ -42,7 +45,8 @@ class XGBCoxSurvival(BaseEstimator):
         n_estimators, max_depth, learning_rate, subsample, colsample_bytree, min_child_weight,
         reg_lambda: XGBoost hyperparameters.
         n_jobs: threads for training (1 is fastest for registry-sized data; parallelise folds instead).
-        recalibration_folds: folds of the cross-fitted slope and baseline (0 or 1: in-sample Breslow, slope 1).
+        recalibration_folds: folds of the cross-fitted slope and baseline (0 or 1: in-sample Breslow,
+            slope 1).
         random_state: seed.
     """
 
@@ -96,16 +100,26 @@ class XGBCoxSurvival(BaseEstimator):
             self.slope_ = _calibration_slope(margin, event, time)
         else:
             self.slope_ = 1.0
-        self.event_times_, self.cumulative_hazard_ = breslow_cumulative_hazard(time, event, self.slope_ * margin)
+        self.event_times_, self.cumulative_hazard_ = breslow_cumulative_hazard(
+            time, event, self.slope_ * margin
+        )
         return self
 
-    def booster_params(self) -> dict[str, object]:
+    def booster_params(self) -> BoosterParams:
         """The XGBoost training parameters."""
         return {
-            "objective": "survival:cox", "eval_metric": "cox-nloglik", "tree_method": "hist", "max_bin": 128,
-            "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,
-            "lambda": self.reg_lambda, "nthread": self.n_jobs, "seed": self.random_state,
+            "objective": "survival:cox",
+            "eval_metric": "cox-nloglik",
+            "tree_method": "hist",
+            "max_bin": 128,
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "lambda": self.reg_lambda,
+            "nthread": self.n_jobs,
+            "seed": self.random_state,
         }
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -121,8 +135,9 @@ class XGBCoxSurvival(BaseEstimator):
         return risk_from_margin(self.predict(X), self.baseline_at(times))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Cox partial log-likelihood of the booster's margin on ``(X, y)`` (XGBoost's ``cox-nloglik``,
-        negated: higher is better).
+        """Cox partial log-likelihood of the booster's margin on ``(X, y)``.
+
+        XGBoost's ``cox-nloglik``, negated: higher is better.
 
         The hyperparameter search criterion (run with ``recalibration_folds=0``, where the booster's margin
         is the model's): unlike a concordance index it also penalises trees that overfit.
@@ -133,13 +148,20 @@ class XGBCoxSurvival(BaseEstimator):
         return -float(text.split("test-cox-nloglik:")[1].split()[0])
 
     def _train(self, X: pd.DataFrame, event: np.ndarray, time: np.ndarray) -> xgb.Booster:
-        return train_booster(self.booster_params(), encode_features(X, self.specs), label=np.where(event, time, -time),
-                             rounds=self.n_estimators, feature_names=self.feature_names_)
+        return train_booster(
+            self.booster_params(),
+            encode_features(X, self.specs),
+            label=np.where(event, time, -time),
+            rounds=self.n_estimators,
+            feature_names=self.feature_names_,
+        )
 
     def _raw_margin(self, booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
         return predict_margin(booster, encode_features(X, self.specs), nthread=self.n_jobs)
 
-    def _out_of_fold_margins(self, X: pd.DataFrame, event: np.ndarray, time: np.ndarray, full: np.ndarray) -> np.ndarray:
+    def _out_of_fold_margins(
+        self, X: pd.DataFrame, event: np.ndarray, time: np.ndarray, full: np.ndarray
+    ) -> np.ndarray:
         """Each patient's margin from a model that did not see them, shifted to the full model's scale."""
         out = np.empty(len(full))
         folds = KFold(self.recalibration_folds, shuffle=True, random_state=self.random_state)
@@ -149,8 +171,13 @@ class XGBCoxSurvival(BaseEstimator):
         return out
 
     def _matrix(self, X: pd.DataFrame, label: np.ndarray | None = None) -> xgb.DMatrix:
-        return xgb.DMatrix(encode_features(X, self.specs), label=label, missing=np.nan, nthread=self.n_jobs,
-                           feature_names=list(self.feature_names_))
+        return xgb.DMatrix(
+            encode_features(X, self.specs),
+            label=label,
+            missing=np.nan,
+            nthread=self.n_jobs,
+            feature_names=list(self.feature_names_),
+        )
 
 
 MIN_SLOPE = 0.05
@@ -166,5 +193,7 @@ def _calibration_slope(margin: np.ndarray, event: np.ndarray, time: np.ndarray) 
 
     target = np.empty(len(event), dtype=[("event", bool), ("time", np.float64)])
     target["event"], target["time"] = event, time
-    slope = float(CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(margin[:, None], target).coef_[0])
+    slope = float(
+        CoxPHSurvivalAnalysis(alpha=STABILISING_RIDGE, ties="breslow").fit(margin[:, None], target).coef_[0]
+    )
     return max(slope, MIN_SLOPE)

@@ -1,5 +1,6 @@
-"""``/docs`` (Swagger UI) and ``/redoc`` served from installed files: the API documentation works
-on a network without internet access.
+"""``/docs`` (Swagger UI) and ``/redoc`` served from installed files.
+
+The API documentation works on a network without internet access.
 
 FastAPI's default pages load Swagger UI and ReDoc from a CDN (and ReDoc Google Fonts, and the favicon
 from fastapi.tiangolo.com); behind a hospital firewall they stay blank. The same assets ship in the
@@ -22,8 +23,10 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS_PATH = "/docs-assets"
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+    "data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri "
+    "'none'"
 )
 """Swagger UI starts from an inline script and ReDoc styles inline; nothing may come from another origin."""
 ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
@@ -53,11 +56,17 @@ def install_api_docs(app: FastAPI, *, title: str) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return _local_only(get_swagger_ui_html(
-            openapi_url="/openapi.json", title=f"{title} - Swagger UI", oauth2_redirect_url=OAUTH2_REDIRECT,
-            swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_PATH}/favicon.png", swagger_ui_parameters={"validatorUrl": None},
-        ))
+        return _local_only(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title=f"{title} - Swagger UI",
+                oauth2_redirect_url=OAUTH2_REDIRECT,
+                swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+                swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+                swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
+                swagger_ui_parameters={"validatorUrl": None},
+            )
+        )
 
     @app.get(OAUTH2_REDIRECT, include_in_schema=False)
     def swagger_ui_redirect() -> HTMLResponse:
@@ -65,9 +74,15 @@ def install_api_docs(app: FastAPI, *, title: str) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return _local_only(get_redoc_html(openapi_url="/openapi.json", title=f"{title} - ReDoc",
-                                          redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
-                                          redoc_favicon_url=f"{ASSETS_PATH}/favicon.png", with_google_fonts=False))
+        return _local_only(
+            get_redoc_html(
+                openapi_url="/openapi.json",
+                title=f"{title} - ReDoc",
+                redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
+                redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
+                with_google_fonts=False,
+            )
+        )
 
 
 def _local_only(response: HTMLResponse) -> HTMLResponse:

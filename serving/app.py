@@ -50,8 +50,11 @@ logger = logging.getLogger("cart_relapse.serving")
 
 
 def create_app(
-    settings: Settings | None = None, *, loader: Loader = load_registry_models,
-    models: Mapping[str, ModelSlot] | None = None, handle_sighup: bool = False,
+    settings: Settings | None = None,
+    *,
+    loader: Loader = load_registry_models,
+    models: Mapping[str, ModelSlot] | None = None,
+    handle_sighup: bool = False,
 ) -> FastAPI:
     """Build the API.
 
@@ -88,9 +91,14 @@ def create_app(
 
     verifier = load_verifier(settings)
     app = FastAPI(
-        title="cart-relapse", version="0.1.0", lifespan=lifespan, max_body_size=settings.max_body_bytes,
-        description=f"Relapse or death within 12 months of CD19 CAR-T infusion, explained with TreeSHAP. {SYNTHETIC_NOTICE}",
-        docs_url=None, redoc_url=None,
+        title="cart-relapse",
+        version="0.1.0",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        description="Relapse or death within 12 months of CD19 CAR-T infusion, explained with TreeSHAP. "
+        f"{SYNTHETIC_NOTICE}",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.models = registry
@@ -101,18 +109,35 @@ def create_app(
     app.state.clock = lambda: datetime.now(UTC)
     install_error_handlers(app)
     install_api_docs(app, title="cart-relapse")
-    app.mount("/ui/static", StaticFiles(directory=Path(__file__).with_name("ui") / "static"), name="ui-static")
-    for router in (health_router, models_router, predict_router, admin_router, cds_router, ui_sign_in_router, ui_router):
+    app.mount(
+        "/ui/static", StaticFiles(directory=Path(__file__).with_name("ui") / "static"), name="ui-static"
+    )
+    for router in (
+        health_router,
+        models_router,
+        predict_router,
+        admin_router,
+        cds_router,
+        ui_sign_in_router,
+        ui_router,
+    ):
         app.include_router(router)
     if settings.token is not None:
         app.add_middleware(TokenAuthMiddleware, token=settings.token)
-    app.add_middleware(CdsAuthMiddleware, verifier=verifier, public_url=settings.public_url,
-                       open_on_loopback=settings.token is None)
+    app.add_middleware(
+        CdsAuthMiddleware,
+        verifier=verifier,
+        public_url=settings.public_url,
+        open_on_loopback=settings.token is None,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app
 
 
 def _reload_on_signal(reloader: Reloader) -> None:
-    """SIGHUP: the same reload as ``POST /v1/admin/reload``; its outcome is logged and shown on ``/v1/models``."""
+    """SIGHUP: the same reload as ``POST /v1/admin/reload``.
+
+    Its outcome is logged and shown on ``/v1/models``.
+    """
     logger.info("SIGHUP received: reloading the models")
     reloader.start("signal")

@@ -14,15 +14,21 @@ from .settings import Settings
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    """The server's settings (``app.state.settings``)."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_registry(request: Request) -> ModelRegistry:
-    return request.app.state.models
+    """The registry holding each landmark's model (``app.state.models``)."""
+    registry: ModelRegistry = request.app.state.models
+    return registry
 
 
 def get_reloader(request: Request) -> Reloader:
-    return request.app.state.reloader
+    """The background model reloader (``app.state.reloader``)."""
+    reloader: Reloader = request.app.state.reloader
+    return reloader
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

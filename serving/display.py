@@ -24,11 +24,16 @@ def feature_label(spec: FeatureSpec, catalogue: Catalogue) -> str:
     if spec.window is None:
         return head
     window = catalogue.windows[spec.window]
-    return f"{head.removesuffix(f', {spec.window}')} ({spec.window} window, days {window.start} to {window.end})"
+    return (
+        f"{head.removesuffix(f', {spec.window}')} ({spec.window} window, days {window.start} to {window.end})"
+    )
 
 
 def short_label(spec: FeatureSpec) -> str:
-    """The description's head, and the window's name for a window feature: ``Lactate dehydrogenase, preld``."""
+    """The description's head, and the window's name for a window feature.
+
+    For example ``Lactate dehydrogenase, preld``.
+    """
     head = spec.description.split(" [")[0].split(";")[0].split(" = ")[0].split(" (")[0].split(": ")[0].strip()
     return f"{head}, {spec.window}" if spec.window else head
 

@@ -33,11 +33,16 @@ SCORE_CHUNK_ROWS = 50_000
 
 
 class DriftError(RuntimeError):
-    """The drift report cannot be made (no profile, unreadable batch, wrong landmark: the message says which)."""
+    """The drift report cannot be made.
+
+    No profile, an unreadable batch or the wrong landmark: the message says which.
+    """
 
 
 @dataclass(frozen=True)
 class DriftRun:
+    """What one drift check wrote (JSON and HTML reports), what it flagged, and its MLflow run."""
+
     json_path: Path
     html_path: Path
     model: str
@@ -48,8 +53,14 @@ class DriftRun:
 
 
 def run_drift(
-    *, landmark: str, out_dir: Path, input_path: Path | None = None, frame: pd.DataFrame | None = None,
-    scores: Sequence[float] | np.ndarray | None = None, model_uri: str | None = None, log_to_mlflow: bool = False,
+    *,
+    landmark: str,
+    out_dir: Path,
+    input_path: Path | None = None,
+    frame: pd.DataFrame | None = None,
+    scores: Sequence[float] | np.ndarray | None = None,
+    model_uri: str | None = None,
+    log_to_mlflow: bool = False,
 ) -> DriftRun:
     """Compare a batch with the landmark model's reference profile and write ``drift.json``/``drift.html``.
 
@@ -79,20 +90,34 @@ def run_drift(
     if frame is None:
         if input_path is None:
             raise DriftError("give the batch: --input FEATURES.parquet")
-        frame = read_batch(input_path, [*profile["features"], *(c.name for c in inputs)], profile.get("centre_column"))
+        frame = read_batch(
+            input_path, [*profile["features"], *(c.name for c in inputs)], profile.get("centre_column")
+        )
     if scores is None:
         scores = score_batch(ref, frame, inputs, source=str(input_path or "the batch"))
     try:
         result = compare_to_profile(profile, frame, scores)
     except ProfileError as exc:
         raise DriftError(f"{input_path or 'the batch'}: {exc}") from exc
-    result = {"landmark": landmark, "model": {"uri": ref.uri, "name": ref.name, "version": ref.version, "label": ref.label},
-              "input": str(input_path) if input_path else "feature store", "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-              **result}
+    result = {
+        "landmark": landmark,
+        "model": {"uri": ref.uri, "name": ref.name, "version": ref.version, "label": ref.label},
+        "input": str(input_path) if input_path else "feature store",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **result,
+    }
     json_path, html_path = write_drift_report(result, out_dir)
     run_id = log_drift_run(ref, result, (json_path, html_path)) if log_to_mlflow else None
     summary = result["summary"]
-    return DriftRun(json_path, html_path, ref.label, result["n_rows"], summary["flagged"], summary["score_flagged"], run_id)
+    return DriftRun(
+        json_path,
+        html_path,
+        ref.label,
+        result["n_rows"],
+        summary["flagged"],
+        summary["score_flagged"],
+        run_id,
+    )
 
 
 def load_profile(ref: ModelRef) -> dict[str, Any]:
@@ -105,17 +130,25 @@ def load_profile(ref: ModelRef) -> dict[str, Any]:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
-        artifacts = mlflow.models.get_model_info(ref.pinned).flavors.get("python_function", {}).get("artifacts") or {}
+        artifacts = (
+            mlflow.models.get_model_info(ref.pinned).flavors.get("python_function", {}).get("artifacts") or {}
+        )
     except Exception as exc:
         raise DriftError(f"cannot read {ref.label}: {describe_error(exc)}") from exc
     entry = artifacts.get(PROFILE_ARTIFACT)
     if entry is None:
-        raise DriftError(f"{ref.label} has no drift reference profile (it was registered before models stored one); "
-                         "train and register a new version with `cart-relapse train`, or pass --model-uri of a version that has one")
+        raise DriftError(
+            f"{ref.label} has no drift reference profile (it was registered before models stored one); "
+            "train and register a new version with `cart-relapse train`, or pass --model-uri of a version "
+            "that has one"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = mlflow.artifacts.download_artifacts(artifact_uri=f"{ref.pinned}/{entry['path']}", dst_path=tmp)
-            return json.loads(Path(path).read_text())
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{ref.pinned}/{entry['path']}", dst_path=tmp
+            )
+            profile: dict[str, Any] = json.loads(Path(path).read_text())
+            return profile
         except Exception as exc:
             raise DriftError(f"cannot read the drift profile of {ref.label}: {describe_error(exc)}") from exc
 
@@ -133,8 +166,10 @@ def read_batch(path: Path, columns: Sequence[str], centre_column: str | None) ->
     wanted = list(dict.fromkeys(columns))
     absent = [c for c in wanted if c not in present]
     if absent:
-        raise DriftError(f"{path} lacks column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''} of the model "
-                         "(was it written for this landmark?)")
+        raise DriftError(
+            f"{path} lacks column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''} of the model "
+            "(was it written for this landmark?)"
+        )
     if centre_column and centre_column in present:
         wanted.append(centre_column)
     return pd.read_parquet(path, columns=wanted)
@@ -153,7 +188,7 @@ def score_batch(ref: ModelRef, frame: pd.DataFrame, inputs: list[Column], *, sou
         raise DriftError(f"cannot load {ref.label}: {describe_error(exc)}") from exc
     parts = []
     for start in range(0, len(conformed), SCORE_CHUNK_ROWS):
-        predicted = model.predict(conformed.iloc[start:start + SCORE_CHUNK_ROWS])
+        predicted = model.predict(conformed.iloc[start : start + SCORE_CHUNK_ROWS])
         if SCORE_COLUMN not in predicted.columns:
             raise DriftError(f"{ref.label} returns no {SCORE_COLUMN!r} column; cannot profile its scores")
         parts.append(predicted[SCORE_COLUMN].to_numpy(dtype=float))
@@ -170,20 +205,37 @@ def log_drift_run(ref: ModelRef, result: dict[str, Any], paths: Sequence[Path]) 
     from mlflow import MlflowClient
 
     if ref.name is None or ref.version is None:
-        raise DriftError("--log-to-mlflow needs a registered model (models:/NAME@ALIAS or models:/NAME/VERSION)")
+        raise DriftError(
+            "--log-to-mlflow needs a registered model (models:/NAME@ALIAS or models:/NAME/VERSION)"
+        )
     client = MlflowClient()
     version = client.get_model_version(ref.name, ref.version)
     experiment_id = client.get_run(version.run_id).info.experiment_id if version.run_id else None
     summary, score = result["summary"], result.get("score") or {}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"drift-{result['landmark']}-v{ref.version}") as run:
-        mlflow.set_tags({"kind": "drift", "landmark": result["landmark"], "model_name": ref.name,
-                         "model_version": ref.version, "input": result["input"], "drift.flagged": ",".join(summary["flagged"])[:5000]})
-        metrics = {"n_rows": result["n_rows"], "n_flagged": summary["n_flagged"], **{f"psi.{f['name']}": f["psi"] for f in result["features"]}}
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"drift-{result['landmark']}-v{ref.version}"
+    ) as run:
+        mlflow.set_tags(
+            {
+                "kind": "drift",
+                "landmark": result["landmark"],
+                "model_name": ref.name,
+                "model_version": ref.version,
+                "input": result["input"],
+                "drift.flagged": ",".join(summary["flagged"])[:5000],
+            }
+        )
+        metrics = {
+            "n_rows": result["n_rows"],
+            "n_flagged": summary["n_flagged"],
+            **{f"psi.{f['name']}": f["psi"] for f in result["features"]},
+        }
         if "psi" in score:
             metrics["score_psi"] = score["psi"]
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
         for path in paths:
             mlflow.log_artifact(str(path), artifact_path="drift")
-    client.set_model_version_tag(ref.name, ref.version, "drift.last_run_id", run.info.run_id)
+    run_id: str = run.info.run_id
+    client.set_model_version_tag(ref.name, ref.version, "drift.last_run_id", run_id)
     client.set_model_version_tag(ref.name, ref.version, "drift.n_flagged", str(summary["n_flagged"]))
-    return run.info.run_id
+    return run_id

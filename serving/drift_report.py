@@ -19,7 +19,8 @@ from models.drift import FLAG_RULE
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
-table{border-collapse:collapse;font-size:.85rem}td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+table{border-collapse:collapse;font-size:.85rem}
+td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:right}
 td:nth-child(2),th:nth-child(2),td:last-child,th:last-child{text-align:left}tr.flagged{background:#fdecea}
 .note{color:#555;font-size:.85rem}figure{display:inline-block;margin:.5rem}figcaption{font-size:.8rem}
 """
@@ -47,39 +48,62 @@ def render_html(result: dict[str, Any]) -> str:
     """The report as one HTML page with its plots embedded as base64 PNG."""
     model = result.get("model", {})
     summary = result["summary"]
-    head = (f"<h1>Drift report: {_e(model.get('label', ''))}</h1>"
-            f"<p>{result['n_rows']:,} patients from {_e(result.get('input', ''))} against the model's reference profile "
-            f"({result.get('reference_rows') or '?'} training patients). <b>{summary['n_flagged']}</b> of "
-            f"{summary['n_features']} features flagged{'; the score distribution shifted' if summary['score_flagged'] else ''}.</p>"
-            f"<p class=note>{_e(_rule_text())}</p>")
-    parts = [head, _score_section(result.get("score")), "<h2>Features, most drifted first</h2>", _feature_table(result["features"])]
+    head = (
+        f"<h1>Drift report: {_e(model.get('label', ''))}</h1>"
+        f"<p>{result['n_rows']:,} patients from {_e(result.get('input', ''))} against the model's reference "
+        "profile "
+        f"({result.get('reference_rows') or '?'} training patients). <b>{summary['n_flagged']}</b> of "
+        f"{summary['n_features']} features "
+        f"flagged{'; the score distribution shifted' if summary['score_flagged'] else ''}.</p>"
+        f"<p class=note>{_e(_rule_text())}</p>"
+    )
+    parts = [
+        head,
+        _score_section(result.get("score")),
+        "<h2>Features, most drifted first</h2>",
+        _feature_table(result["features"]),
+    ]
     flagged = [f for f in result["features"] if f["flagged"]]
     if flagged:
         parts.append("<h2>Flagged features</h2>" + "".join(_figure(f) for f in flagged))
     title = f"cart-relapse drift: {_e(model.get('label', ''))}"
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
-            f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>")
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
+        f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
 
 
 def _score_section(score: dict[str, Any] | None) -> str:
     if score is None:
         return ""
     verdict = "shifted" if score["flagged"] else "stable"
-    return (f"<h2>Score ({_e(score['name'])}): {verdict}</h2><p>PSI {score['psi']:.3f}, KS p = {_p(score['p_value'])}; "
-            f"median {_num(score['reference_median'])} -> {_num(score['batch_median'])}, "
-            f"mean {_num(score['reference_mean'])} -> {_num(score['batch_mean'])}.</p>" + _figure(score))
+    return (
+        f"<h2>Score ({_e(score['name'])}): {verdict}</h2><p>PSI {score['psi']:.3f}, KS p = "
+        f"{_p(score['p_value'])}; "
+        f"median {_num(score['reference_median'])} -> {_num(score['batch_median'])}, "
+        f"mean {_num(score['reference_mean'])} -> {_num(score['batch_mean'])}.</p>" + _figure(score)
+    )
 
 
 def _feature_table(features: list[dict[str, Any]]) -> str:
-    header = ("<tr><th>#</th><th>feature</th><th>test</th><th>PSI</th><th>p-value</th><th>missing (ref -> batch)</th>"
-              "<th>median (ref -> batch)</th><th>flagged</th><th>why</th></tr>")
+    header = (
+        "<tr><th>#</th><th>feature</th><th>test</th><th>PSI</th><th>p-value</th><th>missing (ref -> "
+        "batch)</th>"
+        "<th>median (ref -> batch)</th><th>flagged</th><th>why</th></tr>"
+    )
     rows = []
     for f in features:
-        median = f"{_num(f.get('reference_median'))} -> {_num(f.get('batch_median'))}" if f["kind"] == "numeric" else ""
-        rows.append(f"<tr class='{'flagged' if f['flagged'] else ''}'><td>{f['rank']}</td><td>{_e(f['name'])}</td>"
-                    f"<td>{f['test']}</td><td>{f['psi']:.3f}</td><td>{_p(f['p_value'])}</td>"
-                    f"<td>{f['reference_missing']:.2f} -> {f['batch_missing']:.2f}</td><td>{median}</td>"
-                    f"<td>{'yes' if f['flagged'] else ''}</td><td>{_e('; '.join(f['reasons']))}</td></tr>")
+        median = (
+            f"{_num(f.get('reference_median'))} -> {_num(f.get('batch_median'))}"
+            if f["kind"] == "numeric"
+            else ""
+        )
+        rows.append(
+            f"<tr class='{'flagged' if f['flagged'] else ''}'><td>{f['rank']}</td><td>{_e(f['name'])}</td>"
+            f"<td>{f['test']}</td><td>{f['psi']:.3f}</td><td>{_p(f['p_value'])}</td>"
+            f"<td>{f['reference_missing']:.2f} -> {f['batch_missing']:.2f}</td><td>{median}</td>"
+            f"<td>{'yes' if f['flagged'] else ''}</td><td>{_e('; '.join(f['reasons']))}</td></tr>"
+        )
     return f"<table>{header}{''.join(rows)}</table>"
 
 
@@ -100,15 +124,25 @@ def _figure(entry: dict[str, Any]) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f"<figure><img alt='{_e(entry['name'])} bins' src='data:image/png;base64,{encoded}'><figcaption>{_e(entry['name'])}</figcaption></figure>"
+    name = _e(entry["name"])
+    return (
+        f"<figure><img alt='{name} bins' src='data:image/png;base64,{encoded}'>"
+        f"<figcaption>{name}</figcaption></figure>"
+    )
 
 
 def _rule_text() -> str:
     r = FLAG_RULE
-    return (f"Flagged when the median moved by a unit factor (10x, 100x, 1000x or inverse; pooled or at one centre), "
-            f"or the missing share changed by >= {r['missing_change']}, or PSI >= {r['psi_large']} with p < {r['p_large']}, "
-            f"or PSI >= {r['psi_moderate']} with p < {r['p_moderate']} (p: the smaller of the distribution test, KS for "
-            "numbers or chi-square for categories, and the missingness test). PSI uses the reference deciles plus a missing bin.")
+    return (
+        "Flagged when the median moved by a unit factor (10x, 100x, 1000x or inverse; pooled or at one "
+        "centre), "
+        f"or the missing share changed by >= {r['missing_change']}, or PSI >= {r['psi_large']} with p < "
+        f"{r['p_large']}, "
+        f"or PSI >= {r['psi_moderate']} with p < {r['p_moderate']} (p: the smaller of the distribution test, "
+        "KS for "
+        "numbers or chi-square for categories, and the missingness test). PSI uses the reference deciles "
+        "plus a missing bin."
+    )
 
 
 def _write_atomic(path: Path, text: str) -> None:

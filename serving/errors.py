@@ -10,7 +10,10 @@ from .inputs import InputError
 from .schemas import ErrorResponse
 
 UNAUTHORIZED: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorResponse, "description": "missing or invalid bearer token (when the server has a token)"},
+    401: {
+        "model": ErrorResponse,
+        "description": "missing or invalid bearer token (when the server has a token)",
+    },
 }
 """The answer of ``middleware.TokenAuthMiddleware``, documented on every /v1 router."""
 
@@ -22,19 +25,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def unknown_landmark(landmark: str, known: tuple[str, ...]) -> HTTPException:
+    """404 naming the unknown landmark and the known ones."""
     return HTTPException(404, detail=f"unknown landmark {landmark!r}; expected one of {list(known)}")
 
 
 def model_unavailable(landmark: str, reason: str) -> HTTPException:
+    """503: the landmark has no model to serve, and why."""
     return HTTPException(503, detail=f"no model for the {landmark} landmark: {reason}")
 
 
 def not_from_loopback() -> HTTPException:
-    return HTTPException(403, detail="without an API token, admin calls are accepted from loopback clients only")
+    """403: without an API token, admin calls come from loopback clients only."""
+    return HTTPException(
+        403, detail="without an API token, admin calls are accepted from loopback clients only"
+    )
 
 
 def batch_too_large(size: int, limit: int) -> HTTPException:
-    return HTTPException(413, detail=f"patients: {size} patients exceed the maximum of {limit} per batch request")
+    """413: a batch request with more patients than the limit."""
+    return HTTPException(
+        413, detail=f"patients: {size} patients exceed the maximum of {limit} per batch request"
+    )
 
 
 async def _input_error(request: Request, exc: Exception) -> JSONResponse:
@@ -44,5 +55,8 @@ async def _input_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
     return JSONResponse({"detail": detail}, status_code=422)

@@ -33,8 +33,13 @@ class Handoff:
 class HandoffStore:
     """Id -> hand-off, each for ``ttl_seconds``."""
 
-    def __init__(self, ttl_seconds: float, *, max_entries: int = MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ttl, self._max, self._clock = ttl_seconds, max_entries, clock
         self._entries: OrderedDict[str, tuple[float, Handoff]] = OrderedDict()
         self._lock = threading.Lock()

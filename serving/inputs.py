@@ -17,7 +17,6 @@ import numpy as np
 
 from features.catalogue import Catalogue, FeatureSpec
 from features.units import to_canonical
-
 from models.encode import Value
 
 _OBJECT_KEYS = frozenset({"value", "unit", "reference_high"})
@@ -35,6 +34,7 @@ class InputIssue:
     type: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The issue as an item of a 422 response's ``detail`` list."""
         return {"loc": list(self.loc), "msg": self.msg, "type": self.type}
 
 
@@ -57,8 +57,11 @@ class InputField:
 
 @dataclass
 class PatientValues:
-    """One patient's validated values (canonical units), the ULNs sent with them, and the features
-    sent as ``null`` (known to be missing: a derived feature sent as null is not computed)."""
+    """One patient's validated values (canonical units), with the ULNs and nulls sent.
+
+    The ULNs come as sent; features sent as ``null`` are known to be missing (a derived feature sent as null
+    is not computed).
+    """
 
     values: dict[str, Value] = field(default_factory=dict)
     uln: dict[str, float] = field(default_factory=dict)
@@ -77,13 +80,17 @@ class InputSchema:
         }
 
     @classmethod
-    def for_landmark(cls, catalogue: Catalogue, landmark: str, model_specs: Sequence[FeatureSpec] = ()) -> InputSchema:
+    def for_landmark(
+        cls, catalogue: Catalogue, landmark: str, model_specs: Sequence[FeatureSpec] = ()
+    ) -> InputSchema:
         """The catalogue's features of ``landmark``; a model's own spec wins for a feature it uses."""
         specs = {s.name: s for s in catalogue.feature_specs(landmark)}
         specs.update({s.name: s for s in model_specs})
         return cls(catalogue, landmark, list(specs.values()))
 
-    def parse(self, raw: Mapping[str, Any], loc: tuple[str | int, ...] = ("body", "features")) -> PatientValues:
+    def parse(
+        self, raw: Mapping[str, Any], loc: tuple[str | int, ...] = ("body", "features")
+    ) -> PatientValues:
         """Validate ``raw`` (feature name -> JSON value) into canonical values.
 
         Raises:
@@ -97,7 +104,7 @@ class InputSchema:
                 continue
             try:
                 value, uln = _parse_value(spec_field, raw_value)
-            except _Reject as exc:
+            except _RejectError as exc:
                 issues.append(InputIssue((*loc, name, *exc.sub_loc), exc.msg, exc.kind))
                 continue
             if value is None:
@@ -118,7 +125,7 @@ class InputSchema:
         return f"unknown feature {name!r} for the {self.landmark} landmark{hint}"
 
 
-class _Reject(Exception):
+class _RejectError(Exception):
     def __init__(self, msg: str, kind: str, sub_loc: tuple[str, ...] = ()) -> None:
         super().__init__(msg)
         self.msg, self.kind, self.sub_loc = msg, kind, sub_loc
@@ -145,18 +152,25 @@ def _parse_object(spec_field: InputField, raw: dict[str, Any]) -> tuple[Value | 
     spec = spec_field.spec
     extra = sorted(set(raw) - _OBJECT_KEYS)
     if extra:
-        raise _Reject(f"unexpected key(s) {extra}; expected 'value', 'unit' and optionally 'reference_high'",
-                      "extra_forbidden", (extra[0],))
+        raise _RejectError(
+            f"unexpected key(s) {extra}; expected 'value', 'unit' and optionally 'reference_high'",
+            "extra_forbidden",
+            (extra[0],),
+        )
     if "value" not in raw:
-        raise _Reject("missing 'value'", "missing", ("value",))
+        raise _RejectError("missing 'value'", "missing", ("value",))
     unit = raw.get("unit", spec.unit)
     if unit is None:
         unit = spec.unit
     if not isinstance(unit, str):
-        raise _Reject("unit must be a string", "string_type", ("unit",))
+        raise _RejectError("unit must be a string", "string_type", ("unit",))
     factor = spec_field.units.get(unit.strip())
     if factor is None:
-        raise _Reject(f"unknown unit {_shown(unit)} for {spec.name}; accepted: {list(spec_field.units)}", "unknown_unit", ("unit",))
+        raise _RejectError(
+            f"unknown unit {_shown(unit)} for {spec.name}; accepted: {list(spec_field.units)}",
+            "unknown_unit",
+            ("unit",),
+        )
     value = _coerce(spec, raw["value"], factor=factor, unit=unit, sub_loc=("value",))
     return value, _reference_high(spec_field, raw.get("reference_high"), factor)
 
@@ -165,14 +179,18 @@ def _reference_high(spec_field: InputField, raw: Any, factor: float) -> float | 
     if raw is None:
         return None
     if not spec_field.reference_high:
-        raise _Reject(f"reference_high is not used for {spec_field.spec.name}", "extra_forbidden", ("reference_high",))
+        raise _RejectError(
+            f"reference_high is not used for {spec_field.spec.name}", "extra_forbidden", ("reference_high",)
+        )
     number = _finite_number(raw, ("reference_high",))
     if number <= 0:
-        raise _Reject("reference_high must be greater than 0", "greater_than", ("reference_high",))
+        raise _RejectError("reference_high must be greater than 0", "greater_than", ("reference_high",))
     return _convert(number, factor)
 
 
-def _coerce(spec: FeatureSpec, raw: Any, *, factor: float, unit: str, sub_loc: tuple[str, ...] = ()) -> Value | None:
+def _coerce(
+    spec: FeatureSpec, raw: Any, *, factor: float, unit: str, sub_loc: tuple[str, ...] = ()
+) -> Value | None:
     if raw is None:
         return None
     if spec.type == "category":
@@ -181,7 +199,7 @@ def _coerce(spec: FeatureSpec, raw: Any, *, factor: float, unit: str, sub_loc: t
         return _boolean(raw, sub_loc)
     number = _finite_number(raw, sub_loc)
     if spec.type == "int" and number != int(number):
-        raise _Reject(f"expected an integer, got {_shown(raw)}", "int_from_float", sub_loc)
+        raise _RejectError(f"expected an integer, got {_shown(raw)}", "int_from_float", sub_loc)
     value = _convert(number, factor)
     _check_range(spec, value, raw, unit, sub_loc)
     return value
@@ -190,9 +208,13 @@ def _coerce(spec: FeatureSpec, raw: Any, *, factor: float, unit: str, sub_loc: t
 def _level(spec: FeatureSpec, raw: Any, sub_loc: tuple[str, ...]) -> str:
     levels = spec.levels or ()
     if not isinstance(raw, str):
-        raise _Reject(f"expected one of {list(levels)}, got a {type(raw).__name__}", "string_type", sub_loc)
+        raise _RejectError(
+            f"expected one of {list(levels)}, got a {type(raw).__name__}", "string_type", sub_loc
+        )
     if raw not in levels:
-        raise _Reject(f"unknown level {_shown(raw)}; expected one of {list(levels)}", "unknown_level", sub_loc)
+        raise _RejectError(
+            f"unknown level {_shown(raw)}; expected one of {list(levels)}", "unknown_level", sub_loc
+        )
     return raw
 
 
@@ -201,20 +223,26 @@ def _boolean(raw: Any, sub_loc: tuple[str, ...]) -> float:
         return float(raw)
     if isinstance(raw, int | float) and raw in (0, 1):
         return float(raw)
-    raise _Reject(f"expected true/false (or 0/1), got {_shown(raw)}", "bool_type", sub_loc)
+    raise _RejectError(f"expected true/false (or 0/1), got {_shown(raw)}", "bool_type", sub_loc)
 
 
 def _finite_number(raw: Any, sub_loc: tuple[str, ...]) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise _Reject(f"expected a number, got a {type(raw).__name__}", "float_type", sub_loc)
+        raise _RejectError(f"expected a number, got a {type(raw).__name__}", "float_type", sub_loc)
     try:
         number = float(raw)
     except OverflowError:  # a JSON integer beyond float range
-        raise _Reject("number too large", "finite_number", sub_loc) from None
+        raise _RejectError("number too large", "finite_number", sub_loc) from None
     if not math.isfinite(number):
-        raise _Reject("NaN and infinity are not accepted; send null for a missing value", "finite_number", sub_loc)
+        raise _RejectError(
+            "NaN and infinity are not accepted; send null for a missing value", "finite_number", sub_loc
+        )
     if abs(number) > LARGEST_NUMBER:
-        raise _Reject(f"number too large (the model takes at most {LARGEST_NUMBER:.3g} in size)", "finite_number", sub_loc)
+        raise _RejectError(
+            f"number too large (the model takes at most {LARGEST_NUMBER:.3g} in size)",
+            "finite_number",
+            sub_loc,
+        )
     return number
 
 
@@ -224,7 +252,11 @@ def _check_range(spec: FeatureSpec, value: float, raw: Any, unit: str, sub_loc: 
     low, high = spec.range
     if not low <= value <= high:
         given = f"{_shown(raw)} {unit}".strip()
-        raise _Reject(f"{given} is outside the valid range [{low:g}, {high:g}] {spec.unit}".rstrip(), "out_of_range", sub_loc)
+        raise _RejectError(
+            f"{given} is outside the valid range [{low:g}, {high:g}] {spec.unit}".rstrip(),
+            "out_of_range",
+            sub_loc,
+        )
 
 
 def _shown(raw: Any, limit: int = 40) -> str:

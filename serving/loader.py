@@ -50,11 +50,15 @@ class ModelRegistry:
         self._lock = threading.Lock()
 
     def set(self, slots: Mapping[str, ModelSlot]) -> None:
+        """Serve these slots (a model or a load failure per landmark), keeping the other landmarks'."""
         with self._lock:
             self._slots = {**self._slots, **slots}
 
     def swap(self, landmark: str, slot: ModelSlot) -> None:
-        """Serve ``slot`` for ``landmark`` from now on (requests already holding the old one finish with it)."""
+        """Serve ``slot`` for ``landmark`` from now on.
+
+        Requests already holding the old one finish with it.
+        """
         with self._lock:
             self._slots = {**self._slots, landmark: slot}
 
@@ -64,6 +68,7 @@ class ModelRegistry:
 
     @property
     def ready(self) -> bool:
+        """Whether every landmark has a model loaded."""
         return all(isinstance(self._slots.get(lm), ServingModel) for lm in self.landmarks)
 
 
@@ -77,7 +82,10 @@ def load_registry_models(settings: Settings) -> dict[str, ModelSlot]:
         Per landmark, the serving model or the reason it could not be loaded.
     """
     configure_tracking(settings)
-    return {landmark: load_landmark(landmark, settings.model_uri(landmark)) for landmark in load_catalogue().landmarks}
+    return {
+        landmark: load_landmark(landmark, settings.model_uri(landmark))
+        for landmark in load_catalogue().landmarks
+    }
 
 
 def configure_tracking(settings: Settings) -> str:

@@ -8,8 +8,11 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def setup_logging(level: int | str = logging.INFO) -> None:
-    """One stderr handler for ``cart_relapse`` and uvicorn's error logger; uvicorn's access log is
-    off (it would log raw paths); ``serving.middleware`` writes the access lines instead."""
+    """One stderr handler for ``cart_relapse`` and uvicorn's error logger.
+
+    uvicorn's access log is off (it would log raw paths); ``serving.middleware`` writes the access lines
+    instead.
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(FORMAT))
     for name in ("cart_relapse", "uvicorn.error"):

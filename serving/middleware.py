@@ -25,7 +25,9 @@ logger = logging.getLogger("cart_relapse.serving")
 access_logger = logging.getLogger("cart_relapse.access")
 """One line per request and nothing else: other server messages (reloads, errors) go to ``logger``."""
 REQUEST_ID_HEADER = b"x-request-id"
-PUBLIC_PATHS = frozenset({"/health/live", "/health/ready", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset(
+    {"/health/live", "/health/ready", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+)
 PUBLIC_PREFIXES = ("/docs-assets", "/ui/static")
 """Static files of the API documentation and of the clinician page (no data)."""
 OWN_AUTH_PREFIXES = ("/cds-services", "/ui")
@@ -40,6 +42,7 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Tag the request with an id, time it, and write one access line when it ends."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -69,31 +72,45 @@ class RequestContextMiddleware:
             if not response_started:
                 await internal_error(request_id)(scope, receive, send_with_id)
         finally:
-            access_logger.info("request_id=%s method=%s route=%s status=%d latency_ms=%.2f", request_id, scope["method"],
-                        route_template(scope), status, (time.perf_counter() - started) * 1e3)
+            access_logger.info(
+                "request_id=%s method=%s route=%s status=%d latency_ms=%.2f",
+                request_id,
+                scope["method"],
+                route_template(scope),
+                status,
+                (time.perf_counter() - started) * 1e3,
+            )
 
 
 class TokenAuthMiddleware:
-    """Require ``Authorization: Bearer <token>`` on every path but health, docs and the paths with their own
-    authentication (before the body is read)."""
+    """Require ``Authorization: Bearer <token>`` before the body is read.
+
+    On every path but health, docs and the paths with their own authentication.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 401 when a path that needs the token lacks it; pass everything else through."""
         if scope["type"] != "http" or not needs_token(scope["path"]) or self._authorised(scope):
             await self.app(scope, receive, send)
             return
-        response = JSONResponse({"detail": "missing or invalid bearer token (Authorization: Bearer <token>)"},
-                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        response = JSONResponse(
+            {"detail": "missing or invalid bearer token (Authorization: Bearer <token>)"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
         await response(scope, receive, send)
 
     def _authorised(self, scope: Scope) -> bool:
         for key, value in scope["headers"]:
             if key == b"authorization":
                 scheme, _, credentials = value.partition(b" ")
-                return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._expected)
+                return scheme.lower() == b"bearer" and hmac.compare_digest(
+                    credentials.strip(), self._expected
+                )
         return False
 
 
@@ -101,7 +118,9 @@ def needs_token(path: str) -> bool:
     """Whether ``TokenAuthMiddleware`` guards ``path`` (everything but ``PUBLIC_PATHS`` and the prefixes)."""
     if path in PUBLIC_PATHS:
         return False
-    return not any(path == prefix or path.startswith(prefix + "/") for prefix in (*PUBLIC_PREFIXES, *OWN_AUTH_PREFIXES))
+    return not any(
+        path == prefix or path.startswith(prefix + "/") for prefix in (*PUBLIC_PREFIXES, *OWN_AUTH_PREFIXES)
+    )
 
 
 def internal_error(request_id: str) -> JSONResponse:
@@ -114,8 +133,9 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is None and "app" in scope:  # rejected before routing (401): match the path without running it
         for context in iter_route_contexts(scope["app"].router.routes):
-            if _path_regex(context.path).match(scope["path"]):
-                return context.path
+            path = context.path
+            if path is not None and _path_regex(path).match(scope["path"]):
+                return path
     return getattr(route, "path", None) or "<unmatched>"
 
 
@@ -126,4 +146,10 @@ def _path_regex(template: str) -> re.Pattern[str]:
 
 def _log_unexpected(exc: Exception, scope: Scope, request_id: str) -> None:
     frames = "".join(traceback.format_tb(exc.__traceback__))
-    logger.error("unhandled %s request_id=%s route=%s\n%s", type(exc).__name__, request_id, route_template(scope), frames)
+    logger.error(
+        "unhandled %s request_id=%s route=%s\n%s",
+        type(exc).__name__,
+        request_id,
+        route_template(scope),
+        frames,
+    )

@@ -38,8 +38,14 @@ class ServingModel:
 
     @classmethod
     def build(
-        cls, predictor: RelapsePredictor, *, name: str, version: str | None = None, alias: str | None = None,
-        uri: str = "", catalogue: Catalogue | None = None,
+        cls,
+        predictor: RelapsePredictor,
+        *,
+        name: str,
+        version: str | None = None,
+        alias: str | None = None,
+        uri: str = "",
+        catalogue: Catalogue | None = None,
     ) -> ServingModel:
         """Wrap ``predictor`` with its request schema and a 1-thread booster copy."""
         catalogue = catalogue or load_catalogue()
@@ -47,7 +53,13 @@ class ServingModel:
         small = predictor.booster.copy()
         small.set_param({"nthread": 1})
         return cls(
-            landmark=predictor.metadata.landmark, name=name, version=version, alias=alias, uri=uri,
-            predictor=predictor, schema=InputSchema.for_landmark(catalogue, predictor.metadata.landmark, specs),
-            specs=specs, small_booster=small,
+            landmark=predictor.metadata.landmark,
+            name=name,
+            version=version,
+            alias=alias,
+            uri=uri,
+            predictor=predictor,
+            schema=InputSchema.for_landmark(catalogue, predictor.metadata.landmark, specs),
+            specs=specs,
+            small_booster=small,
         )

@@ -34,11 +34,14 @@ class ModelRef:
 
     @property
     def label(self) -> str:
+        """``NAME vVERSION`` for a registered model, else the URI with credentials masked."""
         return f"{self.name} v{self.version}" if self.version else redact(self.uri)
 
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a model signature: its name and MLflow data type."""
+
     name: str
     type: str  # MLflow data type name: double, string, long, ...
 
@@ -80,7 +83,9 @@ def model_columns(ref: ModelRef) -> tuple[list[Column], list[Column], dict[str, 
         raise ModelRefError(f"cannot read {ref.label}: {describe_error(exc)}") from exc
     signature = info.signature
     if signature is None or signature.inputs is None or signature.outputs is None:
-        raise ModelRefError(f"{ref.label} has no input/output signature; re-register it with cart-relapse train")
+        raise ModelRefError(
+            f"{ref.label} has no input/output signature; re-register it with cart-relapse train"
+        )
     inputs = [Column(c.name, c.type.name) for c in signature.inputs.inputs]
     outputs = [Column(c.name, c.type.name) for c in signature.outputs.inputs]
     return inputs, outputs, dict(info.metadata or {})
@@ -94,14 +99,23 @@ def conform_inputs(frame: pd.DataFrame, inputs: list[Column], *, source: str) ->
     """
     absent = [c.name for c in inputs if c.name not in frame.columns]
     if absent:
-        raise ModelRefError(f"{source} lacks model input column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''}")
+        raise ModelRefError(
+            f"{source} lacks model input column(s) {absent[:10]}{' ...' if len(absent) > 10 else ''}"
+        )
     out = {}
     for column in inputs:
         values = frame[column.name]
         if column.type == "string":
-            out[column.name] = values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+            present = values.notna()
+            out[column.name] = pd.Series(
+                [str(v) if known else None for v, known in zip(values.astype(object), present, strict=True)],
+                index=values.index,
+                dtype=object,
+            )
         elif column.type == "double":
             out[column.name] = pd.to_numeric(values, errors="coerce").astype(np.float64)
         else:
-            raise ModelRefError(f"model input {column.name!r} has type {column.type}; only double and string are supported")
+            raise ModelRefError(
+                f"model input {column.name!r} has type {column.type}; only double and string are supported"
+            )
     return pd.DataFrame(out, index=frame.index)

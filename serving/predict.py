@@ -24,6 +24,7 @@ from models.explain import Explanation
 from .inputs import PatientValues
 from .model import SMALL_BATCH_ROWS, ServingModel
 
+
 @dataclass(frozen=True)
 class PatientPrediction:
     """One patient's prediction; ``values`` are the canonical inputs the model saw (derived included)."""
@@ -61,9 +62,13 @@ def predict_patients(model: ServingModel, patients: Sequence[PatientValues]) -> 
     horizons = predictor.metadata.horizons_days
     return [
         PatientPrediction(
-            relapse_probability=float(headline[i]), risk_curve=dict(zip(horizons, map(float, risks[i]), strict=True)),
-            risk_group=str(groups[i]), margin=float(margin[i]), base_value=float(result.base_value[i]),
-            contributions=result.contributions[i], values=rows[i],
+            relapse_probability=float(headline[i]),
+            risk_curve=dict(zip(horizons, map(float, risks[i]), strict=True)),
+            risk_group=str(groups[i]),
+            margin=float(margin[i]),
+            base_value=float(result.base_value[i]),
+            contributions=result.contributions[i],
+            values=rows[i],
             missing_features=[s.name for s in model.specs if s.name not in rows[i]],
             warnings=predictor.range_warnings(rows[i]),
         )
@@ -85,9 +90,11 @@ def explain_rows(model: ServingModel, rows: Sequence[dict[str, Value]]) -> Expla
 
 
 def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> list[dict[str, Value]]:
-    """Each patient's values plus the derived features they did not send, computed by
-    ``derive_values`` from the values they did send (missing when not computable or not finite).
-    A derived feature sent as ``null`` stays missing."""
+    """Each patient's values plus the derived features they did not send.
+
+    The derived features are computed by ``derive_values`` from the values they did send (missing when not
+    computable or not finite). A derived feature sent as ``null`` stays missing.
+    """
     rows = [dict(p.values) for p in patients]
     derived = model.schema.derived
     todo = [i for i, p in enumerate(patients) if any(n not in p.values and n not in p.nulls for n in derived)]
@@ -103,9 +110,11 @@ def complete_derived(model: ServingModel, patients: Sequence[PatientValues]) -> 
 
 
 def derivation_columns(model: ServingModel, patients: Sequence[PatientValues]) -> dict[str, np.ndarray]:
-    """The base features (and ULN helpers) of ``patients`` as arrays, laid out as the feature store's
-    point-in-time columns: floats (NaN when missing), categories as objects (None when missing). A request
-    carries no dates, so vein-to-vein time is sent or missing."""
+    """The base features (and ULN helpers) of ``patients`` as point-in-time columns.
+
+    Laid out as the feature store's point-in-time columns: floats (NaN when missing), categories as objects
+    (None when missing). A request carries no dates, so vein-to-vein time is sent or missing.
+    """
     columns: dict[str, np.ndarray] = {}
     for name, spec_field in model.schema.fields.items():
         if spec_field.spec.source == "derived":

@@ -9,6 +9,7 @@ group, and ``base_value + sum(contributions) == margin == slope * the booster's 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -26,7 +27,7 @@ ADDITIVITY_TOLERANCE = 1e-4
 """On the margin (log relative hazard); XGBoost computes contributions and margins in float32."""
 
 
-class ProbeFailure(Exception):
+class ProbeFailure(Exception):  # noqa: N818 -- public name, kept: tests and serving.reload import it
     """The model failed the probe; the message says how (no request data is involved)."""
 
 
@@ -73,7 +74,9 @@ def probe_rows(model: ServingModel) -> list[dict[str, Any]]:
     return [typical, {}]
 
 
-def _midpoint(training: tuple[float, float], valid: tuple[float, float] | None, *, integer: bool) -> float | int:
+def _midpoint(
+    training: tuple[float, float], valid: tuple[float, float] | None, *, integer: bool
+) -> float | int:
     value = (training[0] + training[1]) / 2
     if valid is not None:
         value = min(max(value, valid[0]), valid[1])
@@ -81,25 +84,35 @@ def _midpoint(training: tuple[float, float], valid: tuple[float, float] | None, 
 
 
 def _check_booster_shape(model: ServingModel) -> None:
-    """The boosters must take exactly the metadata's features, in order: XGBoost is not asked to
-    predict a matrix of another width (with ``validate_features=False`` that can corrupt memory)."""
+    """Check that the boosters take exactly the metadata's features, in order.
+
+    XGBoost is not asked to predict a matrix of another width (with ``validate_features=False`` that can
+    corrupt memory).
+    """
     names = list(model.predictor.feature_names)
-    for label, booster in (("booster", model.predictor.booster), ("single-thread booster", model.small_booster)):
+    for label, booster in (
+        ("booster", model.predictor.booster),
+        ("single-thread booster", model.small_booster),
+    ):
         try:
             width, booster_names = booster.num_features(), booster.feature_names
         except Exception as exc:
             raise ProbeFailure(f"the {label} cannot be inspected: {describe_error(exc)}") from None
         if width != len(names):
-            raise ProbeFailure(f"the {label} takes {width} features but the model's metadata lists {len(names)}")
+            raise ProbeFailure(
+                f"the {label} takes {width} features but the model's metadata lists {len(names)}"
+            )
         if booster_names is not None and list(booster_names) != names:
             raise ProbeFailure(f"the {label}'s feature names differ from the metadata's")
 
 
 def _booster_margins(model: ServingModel, predictions: list[PatientPrediction]) -> np.ndarray:
-    """The model's margin from its (multi-threaded) booster for the completed probe rows: slope x booster margin."""
+    """The model's margin for the completed probe rows: slope x the (multi-threaded) booster's margin."""
     X = model.predictor.encoder.encode_rows([p.values for p in predictions])
     matrix = xgb.DMatrix(X, missing=np.nan, feature_names=list(model.predictor.feature_names))
-    raw = model.predictor.booster.predict(matrix, output_margin=True, validate_features=False).astype(np.float64)
+    raw = model.predictor.booster.predict(matrix, output_margin=True, validate_features=False).astype(
+        np.float64
+    )
     return model.predictor.metadata.margin_slope * raw
 
 
@@ -107,11 +120,13 @@ def _check_prediction(model: ServingModel, prediction: PatientPrediction, margin
     curve = list(prediction.risk_curve.values())
     if not all(math.isfinite(r) and 0.0 < r < 1.0 for r in curve):
         raise ProbeFailure(f"{row} probe row: risk curve {curve!r} is not strictly between 0 and 1")
-    if any(later < earlier for earlier, later in zip(curve, curve[1:], strict=False)):
+    if any(later < earlier for earlier, later in itertools.pairwise(curve)):
         raise ProbeFailure(f"{row} probe row: risk curve {curve!r} decreases over time")
     contributions = np.asarray(prediction.contributions, dtype=np.float64)
     if contributions.shape != (len(model.specs),):
-        raise ProbeFailure(f"{row} probe row: {contributions.shape} contributions for {len(model.specs)} features")
+        raise ProbeFailure(
+            f"{row} probe row: {contributions.shape} contributions for {len(model.specs)} features"
+        )
     if not (math.isfinite(prediction.base_value) and np.isfinite(contributions).all()):
         raise ProbeFailure(f"{row} probe row: base value or contributions are not finite")
     if prediction.risk_group not in RISK_GROUPS:
@@ -119,4 +134,6 @@ def _check_prediction(model: ServingModel, prediction: PatientPrediction, margin
     total = prediction.base_value + float(contributions.sum())
     for label, expected in (("the margin", prediction.margin), ("the booster's margin", margin)):
         if not abs(total - expected) <= ADDITIVITY_TOLERANCE * max(1.0, abs(expected)):
-            raise ProbeFailure(f"{row} probe row: base_value + contributions = {total:.6g} but {label} = {expected:.6g}")
+            raise ProbeFailure(
+                f"{row} probe row: base_value + contributions = {total:.6g} but {label} = {expected:.6g}"
+            )

@@ -92,7 +92,9 @@ class Reloader:
         future: Future[ReloadReport] = Future()
         with self._state:
             self._pending += 1
-        threading.Thread(target=self._run, args=(trigger, future), name=f"model-reload-{trigger}", daemon=True).start()
+        threading.Thread(
+            target=self._run, args=(trigger, future), name=f"model-reload-{trigger}", daemon=True
+        ).start()
         return future
 
     def reload(self, trigger: Trigger) -> ReloadReport:
@@ -103,8 +105,14 @@ class Reloader:
             outcomes = tuple(self._apply(lm, candidates.get(lm)) for lm in self.registry.landmarks)
             with self._state:
                 self._count += 1
-                report = ReloadReport(number=self._count, trigger=trigger, outcome=_overall(outcomes), started_at=started,
-                                      finished_at=datetime.now(UTC), landmarks=outcomes)
+                report = ReloadReport(
+                    number=self._count,
+                    trigger=trigger,
+                    outcome=_overall(outcomes),
+                    started_at=started,
+                    finished_at=datetime.now(UTC),
+                    landmarks=outcomes,
+                )
                 self.last = report
         _log_report(report)
         return report
@@ -129,7 +137,9 @@ class Reloader:
     def _apply(self, landmark: str, candidate: ModelSlot | None) -> LandmarkReload:
         served = self.registry.get(landmark)
         if not isinstance(candidate, ServingModel):
-            failure = candidate or LoadFailure(landmark, self._uri(landmark), "the loader returned no model for it")
+            failure = candidate or LoadFailure(
+                landmark, self._uri(landmark), "the loader returned no model for it"
+            )
             return self._refuse(served, failure, candidate_version=None)
         if isinstance(served, ServingModel) and _same_version(served, candidate):
             return LandmarkReload(landmark, "unchanged", served.uri, candidate.version, served.version)
@@ -143,12 +153,16 @@ class Reloader:
         self.registry.swap(landmark, candidate)
         return LandmarkReload(landmark, "swapped", candidate.uri, candidate.version, candidate.version)
 
-    def _refuse(self, served: ModelSlot | None, failure: LoadFailure, *, candidate_version: str | None) -> LandmarkReload:
+    def _refuse(
+        self, served: ModelSlot | None, failure: LoadFailure, *, candidate_version: str | None
+    ) -> LandmarkReload:
         """Keep a served model; a landmark without one shows the newest failure as its reason."""
         if not isinstance(served, ServingModel):
             self.registry.swap(failure.landmark, failure)
         version = served.version if isinstance(served, ServingModel) else None
-        return LandmarkReload(failure.landmark, "refused", failure.uri, candidate_version, version, failure.reason)
+        return LandmarkReload(
+            failure.landmark, "refused", failure.uri, candidate_version, version, failure.reason
+        )
 
     def _uri(self, landmark: str) -> str:
         return redact(self._settings.model_uri(landmark))
@@ -166,6 +180,14 @@ def _overall(outcomes: tuple[LandmarkReload, ...]) -> Outcome:
 def _log_report(report: ReloadReport) -> None:
     for item in report.landmarks:
         level = logging.WARNING if item.outcome == "refused" else logging.INFO
-        logger.log(level, "model reload #%d (%s): %s %s, candidate version %s, serving version %s%s", report.number,
-                   report.trigger, item.landmark, item.outcome, item.candidate_version, item.serving_version,
-                   f": {item.reason}" if item.reason else "")
+        logger.log(
+            level,
+            "model reload #%d (%s): %s %s, candidate version %s, serving version %s%s",
+            report.number,
+            report.trigger,
+            item.landmark,
+            item.outcome,
+            item.candidate_version,
+            item.serving_version,
+            f": {item.reason}" if item.reason else "",
+        )

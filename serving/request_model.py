@@ -38,7 +38,9 @@ def build_features_model(catalogue: Catalogue) -> type[BaseModel]:
         name: (Any, Field(default=None, json_schema_extra=field_schema(catalogue, spec, landmarks[name])))
         for name, spec in specs.items()
     }
-    config = ConfigDict(extra="allow", protected_namespaces=(), json_schema_extra={"additionalProperties": False})
+    config = ConfigDict(
+        extra="allow", protected_namespaces=(), json_schema_extra={"additionalProperties": False}
+    )
     return create_model("PatientFeatures", __config__=config, __doc__=_DOC, **fields)
 
 
@@ -58,9 +60,13 @@ def field_schema(catalogue: Catalogue, spec: FeatureSpec, landmarks: list[str]) 
     variants.append({"type": "null"})
     unit = f" Canonical unit: {spec.unit}." if spec.unit else ""
     return {
-        "anyOf": variants, "title": spec.name,
+        "anyOf": variants,
+        "title": spec.name,
         "description": f"{spec.description}.{unit} Used at: {', '.join(landmarks)}.",
-        "x-modality": spec.modality, "x-source": spec.source, "x-unit": spec.unit, "x-accepted-units": units,
+        "x-modality": spec.modality,
+        "x-source": spec.source,
+        "x-unit": spec.unit,
+        "x-accepted-units": units,
         "x-landmarks": landmarks,
     }
 
@@ -79,14 +85,19 @@ def _plain(spec: FeatureSpec) -> dict[str, Any]:
 def _quantity(units: list[str], uln: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {"value": {"type": "number"}, "unit": {"type": "string", "enum": units}}
     if uln:
-        properties["reference_high"] = {"type": "number", "exclusiveMinimum": 0,
-                                        "description": "the centre's upper limit of normal, in the same unit"}
+        properties["reference_high"] = {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "the centre's upper limit of normal, in the same unit",
+        }
     return {"type": "object", "properties": properties, "required": ["value"], "additionalProperties": False}
 
 
 _DOC = (
-    "Feature name -> value. A number in the canonical unit (within the valid range), true/false for a flag, a "
-    "level for a category, or {\"value\": 12, \"unit\": \"mg/L\"} for an accepted alternative unit (LDH also takes "
-    "\"reference_high\", the centre's ULN). null or absent means missing. Derived features (ipi, car_hematotox, ...) "
+    "Feature name -> value. A number in the canonical unit (within the valid range), true/false for a flag, "
+    "a "
+    'level for a category, or {"value": 12, "unit": "mg/L"} for an accepted alternative unit (LDH also takes '
+    '"reference_high", the centre\'s ULN). null or absent means missing. Derived features (ipi, '
+    "car_hematotox, ...) "
     "may be given; absent ones are computed from the given values, ones sent as null stay missing."
 )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.catalogue import Modality, ValueType
 
 from .request_model import patient_features_model
-
 
 PatientFeatures = patient_features_model()
 
@@ -24,10 +23,18 @@ class PredictionRequest(_Strict):
 
     patient_id: str | None = Field(default=None, max_length=128, description="echoed back; never logged")
     features: PatientFeatures = Field(  # type: ignore[valid-type]
-        description="the patient's features, by catalogue name (every field is listed with its unit, accepted units, "
-        "range and landmarks; GET /v1/models lists them too)",
-        examples=[{"age": 64, "product": "axi-cel", "ecog_preld": 1, "crp_preld": {"value": 12, "unit": "mg/L"},
-                   "ldh_preld": {"value": 410, "unit": "U/L", "reference_high": 250}, "tmtv_preld": None}],
+        description="the patient's features, by catalogue name (every field is listed with its unit, "
+        "accepted units, range and landmarks; GET /v1/models lists them too)",
+        examples=[
+            {
+                "age": 64,
+                "product": "axi-cel",
+                "ecog_preld": 1,
+                "crp_preld": {"value": 12, "unit": "mg/L"},
+                "ldh_preld": {"value": 410, "unit": "U/L", "reference_high": 250},
+                "tmtv_preld": None,
+            }
+        ],
     )
 
 
@@ -41,7 +48,9 @@ class FeatureContribution(_Strict):
     """One feature's TreeSHAP contribution to the margin (log relative hazard of progression or death)."""
 
     feature: str
-    value: bool | int | float | str | None = Field(description="the canonical value the model used (null if missing)")
+    value: bool | int | float | str | None = Field(
+        description="the canonical value the model used (null if missing)"
+    )
     contribution: float
     modality: Modality
 
@@ -51,7 +60,9 @@ class ExplanationBody(_Strict):
 
     scale: str = Field(description="what the contributions add up to: the log relative hazard")
     base_value: float = Field(description="the margin before any feature is known")
-    contributions: list[FeatureContribution] = Field(description="every feature, largest absolute contribution first")
+    contributions: list[FeatureContribution] = Field(
+        description="every feature, largest absolute contribution first"
+    )
     modality_totals: dict[str, float]
 
 
@@ -65,13 +76,20 @@ class PredictionResponse(_Strict):
     patient_id: str | None = None
     landmark: str
     outcome: str = Field(description="the predicted event: progression/relapse or death from any cause")
-    relapse_probability: float = Field(ge=0, le=1, description="risk of the outcome by risk_horizon_days after the landmark")
-    risk_horizon_days: int = Field(description="the horizon of relapse_probability and of the risk group (365)")
+    relapse_probability: float = Field(
+        ge=0, le=1, description="risk of the outcome by risk_horizon_days after the landmark"
+    )
+    risk_horizon_days: int = Field(
+        description="the horizon of relapse_probability and of the risk group (365)"
+    )
     risk_curve: dict[str, float] = Field(
-        description="days after the landmark -> risk of the outcome by then (90, 180, 365, 730); non-decreasing",
-        examples=[{"90": 0.31, "180": 0.42, "365": 0.51, "730": 0.58}])
+        description="days after the landmark -> risk of the outcome by then (90, 180, 365, 730); "
+        "non-decreasing",
+        examples=[{"90": 0.31, "180": 0.42, "365": 0.51, "730": 0.58}],
+    )
     risk_group: Literal["low", "intermediate", "high"] = Field(
-        description="by fixed absolute thresholds on relapse_probability (GET /v1/models: thresholds)")
+        description="by fixed absolute thresholds on relapse_probability (GET /v1/models: thresholds)"
+    )
     margin: float = Field(description="log relative hazard; every risk rises with it")
     model: ModelRef
     explanation: ExplanationBody
@@ -111,8 +129,10 @@ class LandmarkModelInfo(_Strict):
     metrics: dict[str, float] = Field(default_factory=dict)
     thresholds: dict[str, float] = Field(default_factory=dict)
     observed_risk: dict[str, tuple[float, float, float]] = Field(
-        default_factory=dict, description="per risk group: Kaplan-Meier risk by the thresholds' horizon and its 95% CI "
-        "observed in training (out-of-fold)")
+        default_factory=dict,
+        description="per risk group: Kaplan-Meier risk by the thresholds' horizon and its 95% CI "
+        "observed in training (out-of-fold)",
+    )
     outcome: str | None = None
     horizons_days: list[int] = Field(default_factory=list)
     synthetic_data: bool = True
@@ -126,7 +146,9 @@ class LandmarkReloadInfo(_Strict):
     landmark: str
     outcome: Literal["swapped", "unchanged", "refused"]
     uri: str = Field(description="the configured model URI (credentials redacted)")
-    candidate_version: str | None = Field(description="the version the reload loaded; null if it could not be loaded")
+    candidate_version: str | None = Field(
+        description="the version the reload loaded; null if it could not be loaded"
+    )
     serving_version: str | None = Field(description="the version served after the reload; null if none")
     reason: str | None = Field(default=None, description="why the candidate was refused")
 

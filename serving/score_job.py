@@ -9,18 +9,27 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow.parquet as pq
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from .batch import frame_chunks, parquet_chunks, score_cohort
 from .loader import LoadFailure, configure_tracking, describe_error, load_landmark
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from .drift_job import DriftRun
     from .model_ref import ModelRef
 
@@ -33,6 +42,8 @@ class ScoringError(RuntimeError):
 
 @dataclass(frozen=True)
 class ScoringRun:
+    """What one batch-scoring run did: rows, time, the model and where it wrote, and the drift check."""
+
     rows: int
     seconds: float
     model: str
@@ -42,14 +53,31 @@ class ScoringRun:
 
 
 def run_scoring(
-    *, landmark: str, out: Path, store: Path = Path("data/store.duckdb"), input_path: Path | None = None,
+    *,
+    landmark: str,
+    out: Path,
+    store: Path = Path("data/store.duckdb"),
+    input_path: Path | None = None,
     model_uri: str | None = None,
-    chunk_rows: int = 10_000, workers: int = 2, console: Console | None = None,
-    engine: str = "local", table: str | None = None, drift_report: Path | None = None, spark_master: str | None = None,
+    chunk_rows: int = 10_000,
+    workers: int = 2,
+    console: Console | None = None,
+    engine: str = "local",
+    table: str | None = None,
+    drift_report: Path | None = None,
+    spark_master: str | None = None,
 ) -> ScoringRun:
     """Score the landmark cohort from ``input_path`` (a feature-frame Parquet) or else ``store``.
 
     Args:
+        landmark: the catalogue landmark to score.
+        out: the scores file (Parquet) to write.
+        store: the feature store read when no ``input_path`` is given.
+        input_path: a feature-frame Parquet to score instead of the store's cohort.
+        model_uri: the model to use (default: the landmark's registered champion).
+        chunk_rows: rows per scored chunk (local engine).
+        workers: threads scoring chunks in parallel (local engine).
+        console: where progress is printed (a new rich console by default).
         engine: ``local`` (chunks in this process) or ``spark`` (``input_path`` or ``table`` required).
         table: a Spark table of features (spark engine only).
         drift_report: also write ``drift.json``/``drift.html`` for this cohort into this folder.
@@ -69,17 +97,42 @@ def run_scoring(
     if engine == "spark" and (input_path is None) == (table is None):
         raise ScoringError("--engine spark needs exactly one of --input FEATURES.parquet and --table NAME")
     if engine == "spark":
-        return _run_spark(landmark=landmark, uri=uri, out=out, input_path=input_path, table=table,
-                          drift_report=drift_report, master=spark_master, console=console)
-    run, frame = _run_local(landmark=landmark, uri=uri, out=out, store=store, input_path=input_path,
-                            chunk_rows=chunk_rows, workers=workers, console=console)
+        return _run_spark(
+            landmark=landmark,
+            uri=uri,
+            out=out,
+            input_path=input_path,
+            table=table,
+            drift_report=drift_report,
+            master=spark_master,
+            console=console,
+        )
+    run, frame = _run_local(
+        landmark=landmark,
+        uri=uri,
+        out=out,
+        store=store,
+        input_path=input_path,
+        chunk_rows=chunk_rows,
+        workers=workers,
+        console=console,
+    )
     if drift_report is None:
         return run
-    return replace(run, drift=_drift(landmark, run, drift_report, input_path=input_path, frame=frame, console=console))
+    return replace(
+        run, drift=_drift(landmark, run, drift_report, input_path=input_path, frame=frame, console=console)
+    )
 
 
 def _run_local(
-    *, landmark: str, uri: str, out: Path, store: Path, input_path: Path | None, chunk_rows: int, workers: int,
+    *,
+    landmark: str,
+    uri: str,
+    out: Path,
+    store: Path,
+    input_path: Path | None,
+    chunk_rows: int,
+    workers: int,
     console: Console,
 ) -> tuple[ScoringRun, pd.DataFrame | None]:
     """The local engine; also returns the frame it built from the store (None for a Parquet input)."""
@@ -100,14 +153,25 @@ def _run_local(
     start = time.perf_counter()
     with _progress(console) as progress:
         task = progress.add_task(f"scoring with {label}", total=total)
-        rows = score_cohort(predictor, chunks, out, workers=workers, on_chunk=lambda n: progress.advance(task, n))
+        rows = score_cohort(
+            predictor, chunks, out, workers=workers, on_chunk=lambda n: progress.advance(task, n)
+        )
     pinned = f"models:/{model.name}/{model.version}" if model.version else uri
-    return ScoringRun(rows=rows, seconds=time.perf_counter() - start, model=label, out=out, model_uri=pinned), frame
+    return ScoringRun(
+        rows=rows, seconds=time.perf_counter() - start, model=label, out=out, model_uri=pinned
+    ), frame
 
 
 def _run_spark(
-    *, landmark: str, uri: str, out: Path, input_path: Path | None, table: str | None, drift_report: Path | None,
-    master: str | None, console: Console,
+    *,
+    landmark: str,
+    uri: str,
+    out: Path,
+    input_path: Path | None,
+    table: str | None,
+    drift_report: Path | None,
+    master: str | None,
+    console: Console,
 ) -> ScoringRun:
     """The Spark engine (one session for scoring and, for a table, collecting the drift features)."""
     from .model_ref import ModelRefError, model_columns, resolve_model_ref
@@ -127,7 +191,11 @@ def _run_spark(
         try:
             with console.status(f"scoring with {ref.label} on Spark"):
                 scored = score_with_spark(ref, out=out, input_path=input_path, table=table, spark=session)
-            frame = _table_features(session, table, ref) if drift_report is not None and table is not None else None
+            frame = (
+                _table_features(session, table, ref)
+                if drift_report is not None and table is not None
+                else None
+            )
         finally:
             session.stop()
     except (ModelRefError, SparkSetupError) as exc:
@@ -136,24 +204,35 @@ def _run_spark(
         if not type(exc).__module__.startswith(("pyspark", "py4j")):
             raise
         raise ScoringError(f"Spark could not score {input_path or table}: {describe_error(exc)}") from exc
-    run = ScoringRun(rows=scored.rows, seconds=time.perf_counter() - start, model=ref.label, out=out, model_uri=ref.pinned)
+    run = ScoringRun(
+        rows=scored.rows, seconds=time.perf_counter() - start, model=ref.label, out=out, model_uri=ref.pinned
+    )
     if drift_report is None:
         return run
-    return replace(run, drift=_drift(landmark, run, drift_report, input_path=input_path, frame=frame, console=console))
+    return replace(
+        run, drift=_drift(landmark, run, drift_report, input_path=input_path, frame=frame, console=console)
+    )
 
 
-def _table_features(session: Any, table: str, ref: ModelRef) -> pd.DataFrame:
+def _table_features(session: SparkSession, table: str, ref: ModelRef) -> pd.DataFrame:
     """The profiled feature columns (and ``center``) of a Spark table, collected for the drift report."""
     from .drift_job import load_profile
 
     profile = load_profile(ref)
     source = session.table(table)
     wanted = [c for c in (*profile["features"], profile.get("centre_column")) if c and c in source.columns]
-    return source.select(*wanted).toPandas()
+    features: pd.DataFrame = source.select(*wanted).toPandas()
+    return features
 
 
 def _drift(
-    landmark: str, run: ScoringRun, out_dir: Path, *, input_path: Path | None, frame: pd.DataFrame | None, console: Console,
+    landmark: str,
+    run: ScoringRun,
+    out_dir: Path,
+    *,
+    input_path: Path | None,
+    frame: pd.DataFrame | None,
+    console: Console,
 ) -> DriftRun:
     """The drift report of the cohort just scored, with the scores from the written file."""
     from .drift_job import DriftError, run_drift
@@ -161,12 +240,25 @@ def _drift(
     scores = pq.read_table(run.out, columns=["relapse_probability"]).column(0).to_numpy()
     try:
         with console.status("comparing the cohort with the model's reference profile"):
-            return run_drift(landmark=landmark, out_dir=out_dir, input_path=input_path, frame=frame, scores=scores,
-                             model_uri=run.model_uri)
+            return run_drift(
+                landmark=landmark,
+                out_dir=out_dir,
+                input_path=input_path,
+                frame=frame,
+                scores=scores,
+                model_uri=run.model_uri,
+            )
     except DriftError as exc:
         raise ScoringError(f"scores written to {run.out}, but no drift report: {exc}") from exc
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )

@@ -1,4 +1,7 @@
-"""``cart-relapse serve``: check the configuration, then run the API under uvicorn (SIGHUP reloads the models)."""
+"""``cart-relapse serve``: check the configuration, then run the API under uvicorn.
+
+SIGHUP reloads the models.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from .logs import setup_logging
 from .settings import Settings, check_bind_address
 
 
-def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+def run_server(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info"
+) -> None:
     """Serve until interrupted; SIGHUP reloads the models as ``POST /v1/admin/reload`` does.
 
     Raises:
@@ -17,5 +22,12 @@ def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
 
     check_bind_address(host, settings)
     setup_logging(log_level.upper())
-    uvicorn.run(create_app(settings, handle_sighup=True), host=host, port=port, access_log=False, log_config=None,
-                log_level=log_level, server_header=False)
+    uvicorn.run(
+        create_app(settings, handle_sighup=True),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        log_level=log_level,
+        server_header=False,
+    )

@@ -34,24 +34,33 @@ class Settings(BaseSettings):
 
     api_token: SecretStr | None = Field(default=None, description="bearer token every /v1 call must carry")
     mlflow_tracking_uri: str | None = Field(
-        default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
         description="MLflow tracking/registry URI; default sqlite:///<abs>/data/mlflow.db",
     )
     model_alias: str = Field(default="champion", min_length=1)
     model_uris: dict[str, str] = Field(default_factory=dict, description="landmark -> model URI overrides")
     max_batch_size: int = Field(default=1000, ge=1, description="patients per batch request (413 above)")
-    max_body_bytes: int = Field(default=5_000_000, ge=1024, description="request body limit in bytes (413 above); "
-                                "a patient with every feature is about 2.5 kB")
+    max_body_bytes: int = Field(
+        default=5_000_000,
+        ge=1024,
+        description="request body limit in bytes (413 above); a patient with every feature is about 2.5 kB",
+    )
 
     public_url: str | None = Field(
-        default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        default=None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
         description="the base URL clients reach this server at (https://cds.example.org); CDS JWT audiences "
-                    "are <public_url>/cds-services/<id> and card links point under it")
-    cds_jwks: str | None = Field(default=None, description="the EHR's JSON Web Key Set (public keys), inline JSON")
+        "are <public_url>/cds-services/<id> and card links point under it",
+    )
+    cds_jwks: str | None = Field(
+        default=None, description="the EHR's JSON Web Key Set (public keys), inline JSON"
+    )
     cds_jwks_file: Path | None = Field(default=None, description="the same, read from this file at start-up")
     cds_issuers: tuple[str, ...] = Field(default=(), description="accepted JWT iss values (JSON list)")
-    handoff_minutes: int = Field(default=30, ge=1, le=24 * 60,
-                                 description="how long a CDS card's link to the clinician page works")
+    handoff_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="how long a CDS card's link to the clinician page works"
+    )
 
     @field_validator("api_token", mode="before")
     @classmethod
@@ -75,8 +84,10 @@ class Settings(BaseSettings):
         if self.cds_jwks is not None and self.cds_jwks_file is not None:
             raise ValueError("set CART_RELAPSE_CDS_JWKS or CART_RELAPSE_CDS_JWKS_FILE, not both")
         if self.cds_auth_configured and (not self.cds_issuers or self.public_url is None):
-            raise ValueError("CDS Hooks JWT auth needs CART_RELAPSE_CDS_ISSUERS (a JSON list of accepted iss) "
-                             "and CART_RELAPSE_PUBLIC_URL (the URL the EHR calls, the JWT audience's base)")
+            raise ValueError(
+                "CDS Hooks JWT auth needs CART_RELAPSE_CDS_ISSUERS (a JSON list of accepted iss) "
+                "and CART_RELAPSE_PUBLIC_URL (the URL the EHR calls, the JWT audience's base)"
+            )
         return self
 
     @property
@@ -86,6 +97,7 @@ class Settings(BaseSettings):
 
     @property
     def token(self) -> str | None:
+        """The API token, or None when the server runs without one."""
         return self.api_token.get_secret_value() if self.api_token else None
 
     def tracking_uri(self) -> str:
@@ -93,8 +105,13 @@ class Settings(BaseSettings):
         return self.mlflow_tracking_uri or f"sqlite:///{DEFAULT_DB.resolve()}"
 
     def model_uri(self, landmark: str) -> str:
-        """The URI to load for ``landmark``: the override, else ``models:/cart-relapse-<landmark>@<alias>``."""
-        return self.model_uris.get(landmark) or f"models:/{registered_model_name(landmark)}@{self.model_alias}"
+        """The URI to load for ``landmark``.
+
+        The override, else ``models:/cart-relapse-<landmark>@<alias>``.
+        """
+        return (
+            self.model_uris.get(landmark) or f"models:/{registered_model_name(landmark)}@{self.model_alias}"
+        )
 
 
 def parse_model_uris(pairs: list[str], landmarks: tuple[str, ...]) -> dict[str, str]:
@@ -106,7 +123,9 @@ def parse_model_uris(pairs: list[str], landmarks: tuple[str, ...]) -> dict[str, 
         if not sep or not uri:
             raise ServingConfigError(f"--model-uri {pair!r}: expected LANDMARK=URI")
         if landmark not in landmarks:
-            raise ServingConfigError(f"--model-uri {pair!r}: unknown landmark {landmark!r}; expected one of {list(landmarks)}")
+            raise ServingConfigError(
+                f"--model-uri {pair!r}: unknown landmark {landmark!r}; expected one of {list(landmarks)}"
+            )
         uris[landmark] = uri
     return uris
 

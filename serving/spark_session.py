@@ -14,7 +14,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 SUPPORTED_JAVA = (17, 21)
 JVM_ROOT = Path("/usr/lib/jvm")
@@ -26,7 +29,7 @@ class SparkSetupError(RuntimeError):
     """pyspark or a supported Java is missing (the message says how to fix it)."""
 
 
-def local_spark_session(*, master: str = LOCAL_MASTER, app_name: str = "cart-relapse-score") -> Any:
+def local_spark_session(*, master: str = LOCAL_MASTER, app_name: str = "cart-relapse-score") -> SparkSession:
     """Start (or return the running) Spark session with ``master`` (default ``local[2]``).
 
     Args:
@@ -42,13 +45,18 @@ def local_spark_session(*, master: str = LOCAL_MASTER, app_name: str = "cart-rel
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise SparkSetupError("pyspark is not installed: install the optional extra, pip install 'cart-relapse[spark]'") from exc
+        raise SparkSetupError(
+            "pyspark is not installed: install the optional extra, pip install 'cart-relapse[spark]'"
+        ) from exc
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in _local_conf(master).items():
         builder = builder.config(key, value)
     local = master.startswith("local")
-    with _environment(JAVA_HOME=str(java_home()), SPARK_LOCAL_IP="127.0.0.1" if local else None,
-                      PYSPARK_PYTHON=sys.executable if local else None):  # workers run this interpreter
+    with _environment(
+        JAVA_HOME=str(java_home()),
+        SPARK_LOCAL_IP="127.0.0.1" if local else None,
+        PYSPARK_PYTHON=sys.executable if local else None,
+    ):  # workers run this interpreter
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
@@ -63,7 +71,9 @@ def java_home() -> Path:
     explicit = os.environ.get("CART_RELAPSE_JAVA_HOME")
     if explicit:
         if java_major(Path(explicit)) not in SUPPORTED_JAVA:
-            raise SparkSetupError(f"CART_RELAPSE_JAVA_HOME={explicit} is not a Java {' or '.join(map(str, SUPPORTED_JAVA))} JDK")
+            raise SparkSetupError(
+                f"CART_RELAPSE_JAVA_HOME={explicit} is not a Java {' or '.join(map(str, SUPPORTED_JAVA))} JDK"
+            )
         return Path(explicit)
     current = os.environ.get("JAVA_HOME")
     if current and java_major(Path(current)) in SUPPORTED_JAVA:
@@ -73,8 +83,10 @@ def java_home() -> Path:
         for home, major in found.items():
             if major == wanted:
                 return home
-    raise SparkSetupError(f"Spark needs Java {' or '.join(map(str, SUPPORTED_JAVA))}; none found under {JVM_ROOT} "
-                          "and JAVA_HOME is not one: set CART_RELAPSE_JAVA_HOME to a Java 17 JDK")
+    raise SparkSetupError(
+        f"Spark needs Java {' or '.join(map(str, SUPPORTED_JAVA))}; none found under {JVM_ROOT} "
+        "and JAVA_HOME is not one: set CART_RELAPSE_JAVA_HOME to a Java 17 JDK"
+    )
 
 
 def java_major(home: Path) -> int | None:
@@ -87,10 +99,13 @@ def java_major(home: Path) -> int | None:
 
 
 def _local_conf(master: str) -> dict[str, str]:
-    conf = {"spark.ui.enabled": "false", "spark.sql.execution.arrow.pyspark.enabled": "true",
-            "spark.sql.shuffle.partitions": "2",
-            # feature frames written by pandas hold nanosecond dates, which Spark reads only as longs
-            "spark.sql.legacy.parquet.nanosAsLong": "true"}
+    conf = {
+        "spark.ui.enabled": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.shuffle.partitions": "2",
+        # feature frames written by pandas hold nanosecond dates, which Spark reads only as longs
+        "spark.sql.legacy.parquet.nanosAsLong": "true",
+    }
     if master.startswith("local"):
         conf |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
     return conf

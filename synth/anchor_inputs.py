@@ -30,12 +30,14 @@ def survival_frame(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     last = pd.to_datetime(out["last_followup_date"], errors="coerce")
     first_event = pd.concat([prog, death], axis=1).min(axis=1)
     end = first_event.fillna(last)
-    frame = pd.DataFrame({
-        "product": patients["product"],
-        "time": (end - infusion).dt.days.astype(float),
-        "event": first_event.notna().astype(int),
-        "cause": np.where(prog.notna() & ~(death < prog), 1, np.where(death.notna(), 2, 0)),
-    })
+    frame = pd.DataFrame(
+        {
+            "product": patients["product"],
+            "time": (end - infusion).dt.days.astype(float),
+            "event": first_event.notna().astype(int),
+            "cause": np.where(prog.notna() & ~(death < prog), 1, np.where(death.notna(), 2, 0)),
+        }
+    )
     return frame[infusion.notna()]
 
 
@@ -66,11 +68,19 @@ def window_values(
     infusion = pd.to_datetime(tables["patients"].set_index("patient_id")["infusion_date"], errors="coerce")
     collected = pd.to_datetime(rows["collected_at"], errors="coerce")
     day = (collected - rows["patient_id"].map(infusion)).dt.days
-    value = rows["value"] if marker.type == "category" else pd.to_numeric(rows["value"], errors="coerce") * factor
-    frame = pd.DataFrame({
-        "patient_id": rows["patient_id"], "value": value, "uln": rows["reference_high"].astype(float) * factor,
-        "collected": collected, "reported": pd.to_datetime(rows["reported_at"], errors="coerce"), "day": day,
-    })
+    value = (
+        rows["value"] if marker.type == "category" else pd.to_numeric(rows["value"], errors="coerce") * factor
+    )
+    frame = pd.DataFrame(
+        {
+            "patient_id": rows["patient_id"],
+            "value": value,
+            "uln": rows["reference_high"].astype(float) * factor,
+            "collected": collected,
+            "reported": pd.to_datetime(rows["reported_at"], errors="coerce"),
+            "day": day,
+        }
+    )
     frame = frame[(frame["day"] >= days[0]) & (frame["day"] <= days[1])]
     frame = frame.sort_values(["collected", "reported"]).groupby("patient_id").last()
     return frame[["value", "uln"] if with_uln else ["value"]]

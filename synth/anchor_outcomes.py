@@ -27,6 +27,7 @@ def _pfs12(product: str | None) -> Measurer:
     def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
         s = surv if product is None else surv[surv["product"] == product]
         return (km_survival_at(s["time"], s["event"], YEAR), *NAN3)
+
     return measure
 
 
@@ -67,7 +68,7 @@ def _ecog_prevalence(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Mea
 
 def _ldh_hr(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
     ldh = window_values(tables, "ldh", (-14, -3), with_uln=True)
-    return cox_on(surv, np.log2(ldh["value"] / ldh["uln"]))
+    return cox_on(surv, pd.Series(np.log2(ldh["value"] / ldh["uln"]), index=ldh.index))
 
 
 def _tmtv_hr(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
@@ -89,6 +90,7 @@ def _deauville_share(lo: int, hi: int) -> Measurer:
     def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
         ds = _day30_deauville(tables, surv).reindex(surv.index).dropna()
         return (float(((ds >= lo) & (ds <= hi)).mean()), *NAN3)
+
     return measure
 
 
@@ -125,6 +127,7 @@ def _median_of(biomarker: str) -> Measurer:
     def measure(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
         v = window_values(tables, biomarker, (-14, -3))["value"].reindex(surv.index).dropna()
         return (float(v.median()), *NAN3)
+
     return measure
 
 
@@ -146,8 +149,9 @@ def centre_log_hrs(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> pd.Se
     dummies = pd.get_dummies(centre, dtype=float)
     products = pd.get_dummies(surv["product"], dtype=float)
     data = pd.concat([surv[["time", "event"]], dummies.iloc[:, 1:], products.iloc[:, 1:]], axis=1)
-    coef = cox_fit(data)["coef"]
-    return pd.concat([pd.Series({dummies.columns[0]: 0.0}), coef.loc[dummies.columns[1:]]])
+    coef: pd.Series = cox_fit(data)["coef"]
+    shifts: pd.Series = pd.concat([pd.Series({dummies.columns[0]: 0.0}), coef.loc[dummies.columns[1:]]])
+    return shifts
 
 
 def _centre_spread(tables: dict[str, pd.DataFrame], surv: pd.DataFrame) -> Measure:
@@ -180,6 +184,11 @@ OUTCOME_ANCHORS: tuple[tuple[str, str, float, float, Measurer], ...] = (
 )
 
 CENTRE_ANCHORS: tuple[tuple[str, str, float, float, Measurer], ...] = (
-    ("SD of centre log HR (Cox, product-adjusted)", "0.1-0.3 between-centre spread [E]; aim about 0.2",
-     0.10, 0.30, _centre_spread),
+    (
+        "SD of centre log HR (Cox, product-adjusted)",
+        "0.1-0.3 between-centre spread [E]; aim about 0.2",
+        0.10,
+        0.30,
+        _centre_spread,
+    ),
 )

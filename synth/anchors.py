@@ -52,8 +52,18 @@ def compute_anchors(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for a in ANCHORS:
         value, lo, hi = a.measure(tables, surv)
-        rows.append({"anchor": a.name, "published": a.published, "target_low": a.low, "target_high": a.high,
-                     "generated": value, "ci_low": lo, "ci_high": hi, "ok": bool(a.low <= value <= a.high)})
+        rows.append(
+            {
+                "anchor": a.name,
+                "published": a.published,
+                "target_low": a.low,
+                "target_high": a.high,
+                "generated": value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "ok": bool(a.low <= value <= a.high),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -67,10 +77,18 @@ def anchor_rows(result: pd.DataFrame) -> list[list[str]]:
         One list of cells per anchor.
     """
     rows = []
-    for r in result.itertuples():
-        ci = f"{r.ci_low:.2f}-{r.ci_high:.2f}" if np.isfinite(r.ci_low) else ""
-        rows.append([r.anchor, r.published, f"{r.target_low:g}-{r.target_high:g}", f"{r.generated:.3f}", ci,
-                     "yes" if r.ok else "NO"])
+    for r in result.to_dict("records"):
+        ci = f"{r['ci_low']:.2f}-{r['ci_high']:.2f}" if np.isfinite(r["ci_low"]) else ""
+        rows.append(
+            [
+                r["anchor"],
+                r["published"],
+                f"{r['target_low']:g}-{r['target_high']:g}",
+                f"{r['generated']:.3f}",
+                ci,
+                "yes" if r["ok"] else "NO",
+            ]
+        )
     return rows
 
 

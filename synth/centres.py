@@ -55,23 +55,125 @@ class Centre:
 _EU_SI = {"crp": "mg/L", "albumin": "g/L", "hemoglobin": "g/L", "creatinine": "umol/L", "bilirubin": "umol/L"}
 
 CENTRES: tuple[Centre, ...] = (
-    Centre("C01", "US", 0.18, (0.60, 0.15, 0.25), 225, 300, {"platelets": "K/uL", "anc": "K/uL", "alc": "K/uL"},
-           ctdna=0.80, flow=0.30, expansion=0.70, tmtv=0.55, il6=0.30),
-    Centre("C02", "US", 0.14, (0.55, 0.20, 0.25), 246, 336, {"platelets": "10^3/uL", "anc": "cells/uL",
-           "alc": "cells/uL", "cd3_count": "10^9/L", "cd4_count": "10^9/L", "cd8_count": "10^9/L"},
-           ctdna=0.35, flow=0.10, expansion=0.40, tmtv=0.30, il6=0.15),
-    Centre("C03", "US", 0.12, (0.50, 0.25, 0.25), 280, 400, {"crp": "mg/L", "tmtv": "cm3"},
-           ctdna=0.0, flow=0.0, expansion=0.0, tmtv=0.15, il6=0.05),
-    Centre("C04", "US", 0.10, (0.40, 0.15, 0.45), 333, 300, {"platelets": "K/uL", "ferritin": "ug/L"},
-           ctdna=0.10, flow=0.0, expansion=0.20, tmtv=0.20, il6=0.10),
-    Centre("C05", "EU", 0.14, (0.45, 0.55, 0.00), 250, 400, {"crp": "mg/L", "albumin": "g/L", "il6": "ng/L"},
-           ctdna=0.30, flow=0.20, expansion=0.50, tmtv=0.45, il6=0.40),
-    Centre("C06", "EU", 0.12, (0.50, 0.45, 0.05), 225, 300, {**_EU_SI, "ldh": "ukat/L", "ctdna": "GE/mL",
-           "ferritin": "ug/L"}, ctdna=0.45, flow=0.15, expansion=0.30, tmtv=0.50, il6=0.20),
-    Centre("C07", "EU", 0.11, (0.55, 0.45, 0.00), 280, 322, {**_EU_SI, "tmtv": "cm3"},
-           ctdna=0.05, flow=0.0, expansion=0.10, tmtv=0.25, il6=0.05),
-    Centre("C08", "EU", 0.09, (0.45, 0.40, 0.15), 333, 400, {"crp": "mg/L", "creatinine": "umol/L"},
-           ctdna=0.0, flow=0.05, expansion=0.20, tmtv=0.30, il6=0.10),
+    Centre(
+        "C01",
+        "US",
+        0.18,
+        (0.60, 0.15, 0.25),
+        225,
+        300,
+        {"platelets": "K/uL", "anc": "K/uL", "alc": "K/uL"},
+        ctdna=0.80,
+        flow=0.30,
+        expansion=0.70,
+        tmtv=0.55,
+        il6=0.30,
+    ),
+    Centre(
+        "C02",
+        "US",
+        0.14,
+        (0.55, 0.20, 0.25),
+        246,
+        336,
+        {
+            "platelets": "10^3/uL",
+            "anc": "cells/uL",
+            "alc": "cells/uL",
+            "cd3_count": "10^9/L",
+            "cd4_count": "10^9/L",
+            "cd8_count": "10^9/L",
+        },
+        ctdna=0.35,
+        flow=0.10,
+        expansion=0.40,
+        tmtv=0.30,
+        il6=0.15,
+    ),
+    Centre(
+        "C03",
+        "US",
+        0.12,
+        (0.50, 0.25, 0.25),
+        280,
+        400,
+        {"crp": "mg/L", "tmtv": "cm3"},
+        ctdna=0.0,
+        flow=0.0,
+        expansion=0.0,
+        tmtv=0.15,
+        il6=0.05,
+    ),
+    Centre(
+        "C04",
+        "US",
+        0.10,
+        (0.40, 0.15, 0.45),
+        333,
+        300,
+        {"platelets": "K/uL", "ferritin": "ug/L"},
+        ctdna=0.10,
+        flow=0.0,
+        expansion=0.20,
+        tmtv=0.20,
+        il6=0.10,
+    ),
+    Centre(
+        "C05",
+        "EU",
+        0.14,
+        (0.45, 0.55, 0.00),
+        250,
+        400,
+        {"crp": "mg/L", "albumin": "g/L", "il6": "ng/L"},
+        ctdna=0.30,
+        flow=0.20,
+        expansion=0.50,
+        tmtv=0.45,
+        il6=0.40,
+    ),
+    Centre(
+        "C06",
+        "EU",
+        0.12,
+        (0.50, 0.45, 0.05),
+        225,
+        300,
+        {**_EU_SI, "ldh": "ukat/L", "ctdna": "GE/mL", "ferritin": "ug/L"},
+        ctdna=0.45,
+        flow=0.15,
+        expansion=0.30,
+        tmtv=0.50,
+        il6=0.20,
+    ),
+    Centre(
+        "C07",
+        "EU",
+        0.11,
+        (0.55, 0.45, 0.00),
+        280,
+        322,
+        {**_EU_SI, "tmtv": "cm3"},
+        ctdna=0.05,
+        flow=0.0,
+        expansion=0.10,
+        tmtv=0.25,
+        il6=0.05,
+    ),
+    Centre(
+        "C08",
+        "EU",
+        0.09,
+        (0.45, 0.40, 0.15),
+        333,
+        400,
+        {"crp": "mg/L", "creatinine": "umol/L"},
+        ctdna=0.0,
+        flow=0.05,
+        expansion=0.20,
+        tmtv=0.30,
+        il6=0.10,
+    ),
 )
 
 
@@ -99,13 +201,15 @@ def draw_centre_log_hr(rng: np.random.Generator) -> NDArray[np.float64]:
     w = centre_weights()
     z = rng.normal(size=len(CENTRES))
     z = z - np.sum(w * z)
-    return CENTRE_LOG_HR_SD * z / np.sqrt(np.sum(w * z**2))
+    shifts: NDArray[np.float64] = CENTRE_LOG_HR_SD * z / np.sqrt(np.sum(w * z**2))
+    return shifts
 
 
 def centre_weights() -> NDArray[np.float64]:
     """Normalised patient shares of the centres, in ``CENTRES`` order."""
-    w = np.array([c.weight for c in CENTRES])
-    return w / w.sum()
+    w = np.array([c.weight for c in CENTRES], dtype=np.float64)
+    shares: NDArray[np.float64] = w / w.sum()
+    return shares
 
 
 def centre_attribute(centre_idx: NDArray[np.int64], name: str) -> NDArray[np.float64]:

@@ -10,12 +10,14 @@ patients have only months of follow-up.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
 from .centres import CENTRES, PRODUCTS, centre_weights, draw_centre_log_hr
 
-Arrays = dict[str, NDArray]
+Arrays = dict[str, NDArray[Any]]
 
 FIRST_APHERESIS = np.datetime64("2018-01-01", "D")
 LAST_APHERESIS = np.datetime64("2024-12-31", "D")
@@ -65,4 +67,5 @@ def _sample_products(rng: np.random.Generator, centre: NDArray[np.int64]) -> NDA
     mix = np.array([c.product_mix for c in CENTRES], dtype=float)
     cdf = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)[centre]
     u = rng.random(len(centre))[:, None]
-    return np.minimum((u > cdf).sum(axis=1), len(PRODUCTS) - 1)
+    product: NDArray[np.int64] = np.minimum((u > cdf).sum(axis=1), len(PRODUCTS) - 1)
+    return product

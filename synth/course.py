@@ -1,5 +1,7 @@
-"""The course from apheresis to outcome: bridging, infusion (or attrition), CAR-T expansion,
-post-infusion residual disease, and the true times of progression and death.
+"""The course from apheresis to outcome.
+
+Bridging, infusion (or attrition), CAR-T expansion, post-infusion residual disease, and the true times of
+progression and death.
 
 What the registry records of these times (scheduled assessments, symptoms, loss to follow-up, the
 data cut-off) is drawn in ``followup``; what each day-30 measurement sees of the residual disease is
@@ -24,7 +26,9 @@ _V2V_MEDIAN = np.array([35.0, 43.0, 41.0])  # axi, tisa, liso (evidence 1: vein-
 _BURDEN_SHIFT = np.array([0.25, -1.2, -0.6, 0.05, 0.45])  # by bridging response none/CR/PR/SD/PD
 _EXPANSION_PRODUCT = np.array([0.3, -0.6, -0.1])
 _RISK_PRODUCT = np.array([0.0, 0.66, 0.05])  # tisa-cel stays riskier after day 30 too
-_FAIL_MEDIAN = np.array([90.0, 38.0, 80.0])  # days: median time to early failure by product (tisa-cel fails early)
+_FAIL_MEDIAN = np.array(
+    [90.0, 38.0, 80.0]
+)  # days: median time to early failure by product (tisa-cel fails early)
 _FAIL_SIGMA = 0.75  # log-normal spread of early failure times
 _EARLY_SCALE = 0.30
 _LATE_RATE = 0.0002  # per day: slow late relapse
@@ -61,7 +65,9 @@ def sample_course(rng: np.random.Generator, patients: Arrays, history: Arrays) -
     return out
 
 
-def _expansion(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> NDArray:
+def _expansion(
+    rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays
+) -> NDArray[np.float64]:
     """Log CAR-T peak (cells/uL), median about 16/uL (evidence 1e).
 
     Higher with T-cell fitness and the CD28 product, and with tumour burden (antigen drives
@@ -70,8 +76,12 @@ def _expansion(rng: np.random.Generator, patients: Arrays, history: Arrays, cour
     2x Cmax HR 0.79, 0.61-1.01; Blood Adv 2024: expansion tracked toxicity more than efficacy).
     """
     return (
-        LOG_CAR_PEAK_MEDIAN + _EXPANSION_PRODUCT[patients["product"]] + 0.7 * history["fitness"]
-        - 0.2 * history["inflammation"] + 0.2 * course["burden_infusion"] + 0.85 * rng.normal(size=len(course["v2v"]))
+        LOG_CAR_PEAK_MEDIAN
+        + _EXPANSION_PRODUCT[patients["product"]]
+        + 0.7 * history["fitness"]
+        - 0.2 * history["inflammation"]
+        + 0.2 * course["burden_infusion"]
+        + 0.85 * rng.normal(size=len(course["v2v"]))
     )
 
 
@@ -84,8 +94,13 @@ def _sample_bridging(rng: np.random.Generator, patients: Arrays, history: Arrays
     p_bridge = 1 / (1 + np.exp(-(np.where(patients["eu"], 1.7, 0.4) + 0.5 * burden)))
     bridged = rng.random(n) < p_bridge
     kind = 1 + np.searchsorted(np.cumsum([0.2, 0.5, 0.15]), rng.random(n))
-    score = (-0.7 * burden - 0.5 * history["primary_refractory"] - 0.4 * history["tp53"]
-             - 0.6 * (kind == 1) + rng.normal(size=n))
+    score = (
+        -0.7 * burden
+        - 0.5 * history["primary_refractory"]
+        - 0.4 * history["tp53"]
+        - 0.6 * (kind == 1)
+        + rng.normal(size=n)
+    )
     response = np.where(bridged, 4 - np.searchsorted([-0.6, 0.3, 1.3], score), 0)  # 1 CR .. 4 PD
     shift = _BURDEN_SHIFT[response] + 0.004 * (v2v - 40)
     return {
@@ -99,8 +114,14 @@ def _sample_bridging(rng: np.random.Generator, patients: Arrays, history: Arrays
 def _sample_attrition(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> Arrays:
     """Apheresed but never infused (progression or death while waiting): about 8-15%."""
     n = len(patients["age"])
-    logit = (-3.1 + 0.9 * history["burden"] + 0.8 * (course["bridging_response"] == 4)
-             + 0.4 * history["primary_refractory"] + 0.35 * history["frailty"] + 0.01 * (course["v2v"] - 40))
+    logit = (
+        -3.1
+        + 0.9 * history["burden"]
+        + 0.8 * (course["bridging_response"] == 4)
+        + 0.4 * history["primary_refractory"]
+        + 0.35 * history["frailty"]
+        + 0.01 * (course["v2v"] - 40)
+    )
     infused = rng.random(n) >= 1 / (1 + np.exp(-logit))
     dropout = -np.floor(rng.uniform(2, course["v2v"] - 8)).astype(float)
     return {
@@ -110,7 +131,9 @@ def _sample_attrition(rng: np.random.Generator, patients: Arrays, history: Array
     }
 
 
-def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> NDArray:
+def _residual_disease(
+    rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays
+) -> NDArray[np.float64]:
     """Residual disease at day 30 (log-hazard scale): pre-infusion risk, expansion, unseen noise.
 
     The unseen part (not predictable before infusion) is present at day 30 except for
@@ -119,12 +142,18 @@ def _residual_disease(rng: np.random.Generator, patients: Arrays, history: Array
     present_sd = float(np.sqrt(_UNSEEN_SD**2 - _EMERGENT_SD**2))
     four_one_bb = patients["product"] != 0
     bridging_failed = course["bridging_response"] >= 3
-    return (
-        1.1 * course["burden_infusion"] + 0.55 * history["primary_refractory"]
-        + history["tp53"] * (0.4 + 0.4 * four_one_bb) + 0.1 * history["inflammation"]
-        + 0.2 * history["frailty"] + 0.6 * bridging_failed + _RISK_PRODUCT[patients["product"]]
-        - 0.7 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN) + present_sd * rng.normal(size=len(four_one_bb))
+    residual: NDArray[np.float64] = (
+        1.1 * course["burden_infusion"]
+        + 0.55 * history["primary_refractory"]
+        + history["tp53"] * (0.4 + 0.4 * four_one_bb)
+        + 0.1 * history["inflammation"]
+        + 0.2 * history["frailty"]
+        + 0.6 * bridging_failed
+        + _RISK_PRODUCT[patients["product"]]
+        - 0.7 * (course["expansion"] - LOG_CAR_PEAK_MEDIAN)
+        + present_sd * rng.normal(size=len(four_one_bb))
     )
+    return residual
 
 
 def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays, course: Arrays) -> Arrays:
@@ -138,7 +167,8 @@ def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays,
     progression = _progression_time(rng, course["residual"] + centre, patients["product"])
     age_z = (patients["age"] - 63.0) / 10.0
     nrm_h = -np.log(1 - _NRM_1Y) * np.exp(
-        0.35 * age_z + 0.3 * history["frailty"] + 0.2 * history["inflammation"] - 0.1 + centre)
+        0.35 * age_z + 0.3 * history["frailty"] + 0.2 * history["inflammation"] - 0.1 + centre
+    )
     nrm = 365.0 * (rng.exponential(size=n) / nrm_h) ** (1 / 0.7)
     after_progression = progression + rng.lognormal(np.log(220.0), 1.0, size=n)
     dropout = course["dropout"]
@@ -146,12 +176,16 @@ def _sample_outcome(rng: np.random.Generator, patients: Arrays, history: Arrays,
     progression = np.where(never, dropout, progression)
     dies_waiting = never & (rng.random(n) < 0.15)
     death = np.where(nrm < progression, nrm, after_progression)
-    death = np.where(never, np.where(dies_waiting, dropout, dropout + rng.lognormal(np.log(90), 0.8, n)), death)
+    death = np.where(
+        never, np.where(dies_waiting, dropout, dropout + rng.lognormal(np.log(90), 0.8, n)), death
+    )
     progression = np.where(dies_waiting | ((nrm < progression) & ~never), np.inf, progression)
     return {"progression_latent": progression, "death_latent": death}
 
 
-def _progression_time(rng: np.random.Generator, residual: NDArray, product: NDArray) -> NDArray:
+def _progression_time(
+    rng: np.random.Generator, residual: NDArray[np.float64], product: NDArray[np.int64]
+) -> NDArray[np.float64]:
     """Time to progression: a cure-type mixture driven by residual disease.
 
     A patient fails early with probability ``1 - exp(-s e^r)``; the failure time is log-normal
@@ -162,4 +196,5 @@ def _progression_time(rng: np.random.Generator, residual: NDArray, product: NDAr
     fails = rng.random(n) < -np.expm1(-_EARLY_SCALE * np.exp(residual))
     log_t = np.log(_FAIL_MEDIAN[product]) - 0.3 * residual + _FAIL_SIGMA * rng.normal(size=n)
     late = rng.exponential(size=n) / (_LATE_RATE * np.exp(residual / 2))
-    return np.maximum(np.where(fails, np.minimum(np.exp(log_t), late), late), 1.0)
+    time: NDArray[np.float64] = np.maximum(np.where(fails, np.minimum(np.exp(log_t), late), late), 1.0)
+    return time

@@ -15,7 +15,9 @@ import pandas as pd
 from features.catalogue import MODALITIES, load_catalogue
 
 RATE = 0.0005  # per kind, per observation row
-_FAKE_BIOMARKERS = np.array(["ldh_total", "crp_hs", "tmtv_v2", "suv_peak", "ctdna_lvl", "cd19_count"], dtype=object)
+_FAKE_BIOMARKERS = np.array(
+    ["ldh_total", "crp_hs", "tmtv_v2", "suv_peak", "ctdna_lvl", "cd19_count"], dtype=object
+)
 _FAKE_UNITS = np.array(["mmol/L", "mg", "IU/mL", "%%", "cells"], dtype=object)
 _TEXT_VALUES = np.array(["pending", "n/a", "<5", "high", "see report", "haemolysed"], dtype=object)
 
@@ -52,10 +54,16 @@ def _unknown_unit(rng: np.random.Generator, rows: pd.DataFrame) -> pd.DataFrame:
 
 def _out_of_range(rng: np.random.Generator, rows: pd.DataFrame) -> pd.DataFrame:
     """Replace the value by one far outside the catalogue range (rows in canonical units)."""
-    catalogue = load_catalogue()
-    high = rows["biomarker"].map(lambda b: catalogue.biomarker(b).range[1]).to_numpy(float)
+    high = rows["biomarker"].map(_range_high).to_numpy(float)
     value = np.where(rng.random(len(rows)) < 0.7, np.ceil(high * 3 + 1), -5.0)
     return rows.assign(value=[str(int(v)) for v in value])
+
+
+def _range_high(biomarker: str) -> float:
+    bounds = load_catalogue().biomarker(biomarker).range
+    if bounds is None:
+        raise ValueError(f"{biomarker} has no valid range in the catalogue")
+    return bounds[1]
 
 
 def _duplicate(rng: np.random.Generator, rows: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +108,7 @@ def _sample(rng: np.random.Generator, frame: pd.DataFrame, corrupt: Corruptor) -
     pool = frame
     if corrupt in (_out_of_range, _non_numeric, _unknown_unit):
         pool = frame[_numeric_canonical(frame)]
-    k = min(len(pool), max(3, int(round(RATE * len(frame)))))
+    k = min(len(pool), max(3, round(RATE * len(frame))))
     return pool.iloc[np.sort(rng.choice(len(pool), size=k, replace=False))]
 
 
@@ -114,6 +122,8 @@ def _numeric_canonical(frame: pd.DataFrame) -> np.ndarray:
 
 def _interleave(rng: np.random.Generator, frame: pd.DataFrame, bad: pd.DataFrame) -> pd.DataFrame:
     """Insert ``bad`` rows at random positions of ``frame``."""
-    key = np.concatenate([np.arange(len(frame), dtype=float), rng.integers(0, len(frame), size=len(bad)) + 0.5])
+    key = np.concatenate(
+        [np.arange(len(frame), dtype=float), rng.integers(0, len(frame), size=len(bad)) + 0.5]
+    )
     combined = pd.concat([frame, bad], ignore_index=True)
     return combined.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from .centres import centre_attribute
 from .cohort import Arrays
-from .rows import RowBlock, draw, observe, window_days
+from .rows import RowBlock, Timing, draw, observe, window_days
 
 _LAG = (1, 3)
 
@@ -32,10 +32,11 @@ def emit_cellular(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     return _apheresis(rng, ctx) + _post(rng, ctx)
 
 
-def _pct(rng: np.random.Generator, base: float, shift: NDArray, sd: float) -> NDArray:
+def _pct(rng: np.random.Generator, base: float, shift: NDArray[np.float64], sd: float) -> NDArray[np.float64]:
     """A percentage from a logit-normal: ``100 * sigmoid(logit(base) + shift + N(0, sd))``."""
     z = np.log(base / (1 - base)) + shift + sd * rng.normal(size=len(shift))
-    return 100.0 / (1.0 + np.exp(-z))
+    pct: NDArray[np.float64] = 100.0 / (1.0 + np.exp(-z))
+    return pct
 
 
 def _apheresis(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
@@ -47,7 +48,7 @@ def _apheresis(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     cd3 = 600.0 * np.exp(0.5 * fitness + 0.4 * rng.normal(size=n))
     cd4 = cd3 * _pct(rng, 0.55, np.zeros(n), 0.3) / 100
     cd8 = (cd3 - cd4) * _pct(rng, 0.85, np.zeros(n), 0.3) / 100
-    kw = {"days": (-5, 0), "lag": _LAG, "window": window_days("apheresis"), "offset": -ctx["v2v"]}
+    kw: Timing = {"days": (-5, 0), "lag": _LAG, "window": window_days("apheresis"), "offset": -ctx["v2v"]}
     return [
         observe(rng, "cd3_count", cd3, present=counted, **kw),
         observe(rng, "cd4_count", cd4, present=counted & draw(rng, 0.9, n), **kw),
@@ -66,14 +67,49 @@ def _post(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     tumour = ctx["tumour30"]
     day28 = peak * np.exp(-1.8 - 0.25 * tumour + 0.6 * rng.normal(size=n))
     return [
-        observe(rng, "product_tn_pct", _pct(rng, 0.3, 0.5 * ctx["fitness"], 0.5), present=research | (
-            infused & draw(rng, 0.03, n)), days=(0, 0), lag=(1, 7), window=window_days("infusion")),
-        observe(rng, "car_peak", np.clip(peak, 0.05, 90000), present=measured, days=(7, 14), lag=_LAG,
-                window=window_days("early")),
-        observe(rng, "car_day28", np.clip(day28, 0.0, 90000), present=measured & draw(rng, 0.85, n), days=(26, 30),
-                lag=_LAG, window=window_days("day30")),
-        observe(rng, "car_treg_pct", _pct(rng, 0.08, 0.12 * tumour, 0.6), present=measured & research, days=(7, 8),
-                lag=_LAG, window=window_days("early")),
-        observe(rng, "pd1_pct", _pct(rng, 0.3, 0.1 * tumour, 0.6), present=measured & research, days=(7, 14),
-                lag=_LAG, window=window_days("early")),
+        observe(
+            rng,
+            "product_tn_pct",
+            _pct(rng, 0.3, 0.5 * ctx["fitness"], 0.5),
+            present=research | (infused & draw(rng, 0.03, n)),
+            days=(0, 0),
+            lag=(1, 7),
+            window=window_days("infusion"),
+        ),
+        observe(
+            rng,
+            "car_peak",
+            np.clip(peak, 0.05, 90000),
+            present=measured,
+            days=(7, 14),
+            lag=_LAG,
+            window=window_days("early"),
+        ),
+        observe(
+            rng,
+            "car_day28",
+            np.clip(day28, 0.0, 90000),
+            present=measured & draw(rng, 0.85, n),
+            days=(26, 30),
+            lag=_LAG,
+            window=window_days("day30"),
+        ),
+        observe(
+            rng,
+            "car_treg_pct",
+            _pct(rng, 0.08, 0.12 * tumour, 0.6),
+            present=measured & research,
+            days=(7, 8),
+            lag=_LAG,
+            window=window_days("early"),
+        ),
+        observe(
+            rng,
+            "pd1_pct",
+            _pct(rng, 0.3, 0.1 * tumour, 0.6),
+            present=measured & research,
+            days=(7, 14),
+            lag=_LAG,
+            window=window_days("early"),
+        ),
     ]

@@ -37,7 +37,7 @@ _CLEARING_PER_DAY = 0.04  # residual-disease units still shed per day before day
 
 
 def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
-    """ctDNA rows for patients in their centre's ctDNA programme.
+    """CtDNA rows for patients in their centre's ctDNA programme.
 
     Args:
         rng: random generator.
@@ -51,36 +51,69 @@ def emit_ctdna(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     post = enrolled & ctx["infused"]
     preld = 10.0 ** (1.8 + 0.9 * ctx["burden_infusion"] + _PRELD_SD * rng.normal(size=n))
     preld = np.where(preld < 1.5, 0.0, preld)
-    day7 = _level(rng, ctx["tumour30"] + 0.4 * ctx["burden_infusion"] + 0.9 * rng.normal(size=n), DAY7_THRESHOLD)
+    day7 = _level(
+        rng, ctx["tumour30"] + 0.4 * ctx["burden_infusion"] + 0.9 * rng.normal(size=n), DAY7_THRESHOLD
+    )
     progressed = ctx["progression_latent"] <= 26
     return [
-        observe(rng, "ctdna", preld, present=enrolled & draw(rng, 0.85, n), days=(-8, -4), lag=_LAG,
-                window=window_days("preld")),
-        observe(rng, "ctdna", day7, present=post & draw(rng, 0.6, n), days=(7, 9), lag=_LAG,
-                window=window_days("early")),
+        observe(
+            rng,
+            "ctdna",
+            preld,
+            present=enrolled & draw(rng, 0.85, n),
+            days=(-8, -4),
+            lag=_LAG,
+            window=window_days("preld"),
+        ),
+        observe(
+            rng,
+            "ctdna",
+            day7,
+            present=post & draw(rng, 0.6, n),
+            days=(7, 9),
+            lag=_LAG,
+            window=window_days("early"),
+        ),
         _week4(rng, ctx, present=post & draw(rng, np.where(progressed, 0.15, 0.8), n), progressed=progressed),
-        observe(rng, "ctdna", _month3(rng, ctx), present=post & draw(rng, 0.6, n), days=(85, 95), lag=_LAG,
-                window=None),
+        observe(
+            rng,
+            "ctdna",
+            _month3(rng, ctx),
+            present=post & draw(rng, 0.6, n),
+            days=(85, 95),
+            lag=_LAG,
+            window=None,
+        ),
     ]
 
 
-def _week4(rng: np.random.Generator, ctx: Arrays, *, present: NDArray[np.bool_], progressed: NDArray) -> RowBlock:
+def _week4(
+    rng: np.random.Generator, ctx: Arrays, *, present: NDArray[np.bool_], progressed: NDArray[np.bool_]
+) -> RowBlock:
     """The day 21-28 sample: its level depends on the draw day; progression before it is seen."""
     n = len(present)
     day = rng.integers(21, 29, size=n)
     seen = ctx["tumour30"] + _CLEARING_PER_DAY * (28 - day) + DAY28_SD * rng.normal(size=n) + 3.0 * progressed
-    return observe(rng, "ctdna", _level(rng, seen, DAY28_THRESHOLD), present=present, days=(0, 0), lag=_LAG_DAY28,
-                   window=window_days("day30"), offset=day)
+    return observe(
+        rng,
+        "ctdna",
+        _level(rng, seen, DAY28_THRESHOLD),
+        present=present,
+        days=(0, 0),
+        lag=_LAG_DAY28,
+        window=window_days("day30"),
+        offset=day,
+    )
 
 
-def _month3(rng: np.random.Generator, ctx: Arrays) -> NDArray:
+def _month3(rng: np.random.Generator, ctx: Arrays) -> NDArray[np.float64]:
     """Month-3 level: all residual disease by then, and any progression before the draw."""
     n = len(ctx["age"])
     seen = ctx["residual"] - 0.5 + 0.6 * rng.normal(size=n) + 4.0 * (ctx["progression_latent"] <= 90)
     return _level(rng, seen, DAY28_THRESHOLD)
 
 
-def _level(rng: np.random.Generator, signal: NDArray, threshold: float) -> NDArray:
+def _level(rng: np.random.Generator, signal: NDArray[np.float64], threshold: float) -> NDArray[np.float64]:
     """hGE/mL: 0 (undetectable) below ``threshold``, rising log-linearly above it."""
     level = 10.0 ** (0.3 + 0.6 * (signal - threshold) + 0.3 * rng.normal(size=len(signal)))
     return np.where(signal > threshold, np.maximum(level, 0.5), 0.0)

@@ -13,7 +13,7 @@ import numpy as np
 from .centres import centre_attribute
 from .cohort import Arrays
 from .pet import BACKGROUND_SUV, read_deauville, tumour_suv
-from .rows import RowBlock, draw, observe, window_days
+from .rows import RowBlock, Timing, draw, observe, window_days
 
 _PET_LAG = (0, 3)
 # Day-30 PET missing in 10-25% (evidence 1c: dropout or early progression); progression before the
@@ -39,12 +39,15 @@ def _baseline(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     n = len(ctx["age"])
     burden = ctx["burden_infusion"]
     tmtv = np.clip(190.0 * np.exp(1.2 * burden + 0.45 * rng.normal(size=n)), 1.0, 16000.0)
-    suvmax = np.clip(15.0 * np.exp(0.25 * burden + 0.15 * ctx["primary_refractory"] + 0.35 * rng.normal(size=n)),
-                     2.5, 120.0)
+    suvmax = np.clip(
+        15.0 * np.exp(0.25 * burden + 0.15 * ctx["primary_refractory"] + 0.35 * rng.normal(size=n)),
+        2.5,
+        120.0,
+    )
     tlg = tmtv * suvmax * 0.42 * np.exp(0.15 * rng.normal(size=n))
     scanned = draw(rng, 0.8, n)
     segmented = scanned & draw(rng, centre_attribute(ctx["centre"], "tmtv") + 0.1, n)
-    kw = {"days": (-14, -3), "lag": _PET_LAG, "window": window_days("preld")}
+    kw: Timing = {"days": (-14, -3), "lag": _PET_LAG, "window": window_days("preld")}
     return [
         observe(rng, "tmtv", tmtv, present=segmented, **kw),
         observe(rng, "tlg", tlg, present=segmented & draw(rng, 0.85, n), **kw),
@@ -57,9 +60,11 @@ def _day30(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     progressed = ctx["progression_latent"] <= 30
     scanned = ctx["infused"] & draw(rng, np.where(progressed, _SCANNED_AFTER_PROGRESSION, _SCANNED), n)
     segmented = scanned & draw(rng, centre_attribute(ctx["centre"], "tmtv") + 0.15, n)
-    kw = {"days": (24, 30), "lag": _PET_LAG, "window": window_days("day30")}
+    kw: Timing = {"days": (24, 30), "lag": _PET_LAG, "window": window_days("day30")}
     return [
-        observe(rng, "deauville", ctx["deauville30"].astype(float), present=scanned & draw(rng, 0.97, n), **kw),
+        observe(
+            rng, "deauville", ctx["deauville30"].astype(float), present=scanned & draw(rng, 0.97, n), **kw
+        ),
         observe(rng, "suvmax", np.clip(ctx["suv30"], 0.5, 140.0), present=scanned & draw(rng, 0.85, n), **kw),
         observe(rng, "tmtv", np.clip(ctx["mtv30"], 0.0, 15000.0), present=segmented, **kw),
     ]
@@ -72,6 +77,8 @@ def _day90(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     suv = np.maximum(tumour_suv(rng, ctx["residual"], progressed), BACKGROUND_SUV)
     ds = read_deauville(rng, suv, progressed)
     scanned = ctx["infused"] & draw(rng, 0.55, n)
-    kw = {"days": (85, 100), "lag": _PET_LAG, "window": None}
-    return [observe(rng, "deauville", ds.astype(float), present=scanned, **kw),
-            observe(rng, "suvmax", suv, present=scanned & draw(rng, 0.8, n), **kw)]
+    kw: Timing = {"days": (85, 100), "lag": _PET_LAG, "window": None}
+    return [
+        observe(rng, "deauville", ds.astype(float), present=scanned, **kw),
+        observe(rng, "suvmax", suv, present=scanned & draw(rng, 0.8, n), **kw),
+    ]

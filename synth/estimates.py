@@ -85,10 +85,15 @@ def cox_fit(data: pd.DataFrame) -> pd.DataFrame:
 
     fit = CoxPHFitter().fit(data.astype(float), duration_col="time", event_col="event")
     s = fit.summary
-    return pd.DataFrame({
-        "coef": s["coef"], "se": s["se(coef)"], "hr": s["exp(coef)"],
-        "lo": s["exp(coef) lower 95%"], "hi": s["exp(coef) upper 95%"],
-    })
+    return pd.DataFrame(
+        {
+            "coef": s["coef"],
+            "se": s["se(coef)"],
+            "hr": s["exp(coef)"],
+            "lo": s["exp(coef) lower 95%"],
+            "hi": s["exp(coef) upper 95%"],
+        }
+    )
 
 
 def cumulative_incidence_at(time: ArrayLike, cause: ArrayLike, at: float, *, k: int) -> float:

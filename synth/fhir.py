@@ -27,7 +27,13 @@ import pandas as pd
 
 from features.catalogue import Biomarker, load_catalogue
 from features.fhir_terms import (
-    APHERESIS, BIOMARKER_SYSTEM, INFUSION, LOINC, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, UCUM,
+    APHERESIS,
+    BIOMARKER_SYSTEM,
+    INFUSION,
+    LOINC,
+    PROCEDURE_SYSTEM,
+    PRODUCT_SYSTEM,
+    UCUM,
 )
 
 LAYOUTS = ("ndjson", "bundle")
@@ -58,8 +64,13 @@ class FhirExport:
 
 
 def export_fhir(
-    tables: dict[str, pd.DataFrame], out_dir: Path, *, layout: str = "ndjson", irregular: bool = False,
-    seed: int = 0, offset: str = "+01:00",
+    tables: dict[str, pd.DataFrame],
+    out_dir: Path,
+    *,
+    layout: str = "ndjson",
+    irregular: bool = False,
+    seed: int = 0,
+    offset: str = "+01:00",
 ) -> FhirExport:
     """Write the registry's patients and observations as FHIR R4 resources.
 
@@ -80,17 +91,25 @@ def export_fhir(
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
     export, rng = FhirExport(), np.random.default_rng(seed)
     resources: list[dict[str, Any]] = []
-    for row in tables["patients"].itertuples(index=False):
-        resources += _patient_resources(row._asdict())
+    for row in _records(tables["patients"]):
+        resources += _patient_resources(row)
     observations = _Observations(export, rng, irregular, offset)
     for table in OBSERVATION_TABLES:
-        for index, row in tables.get(table, pd.DataFrame()).iterrows():
-            resources += observations.of(table, int(index), row.to_dict())
+        frame = tables.get(table, pd.DataFrame())
+        for index, row in zip(frame.index.tolist(), _records(frame), strict=True):
+            resources += observations.of(table, int(index), row)
     if irregular:
         patients = tables["patients"].patient_id.tolist()
         for pid in patients[:: max(1, len(patients) // 5)]:
-            resources.append({"resourceType": "Encounter", "id": f"enc-{pid}", "status": "finished",
-                              "class": {"code": "AMB"}, "subject": {"reference": f"Patient/{pid}"}})
+            resources.append(
+                {
+                    "resourceType": "Encounter",
+                    "id": f"enc-{pid}",
+                    "status": "finished",
+                    "class": {"code": "AMB"},
+                    "subject": {"reference": f"Patient/{pid}"},
+                }
+            )
             export.irregular["unsupported resource"] = export.irregular.get("unsupported resource", 0) + 1
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,8 +123,11 @@ def export_fhir(
 def _patient_resources(row: dict[str, Any]) -> list[dict[str, Any]]:
     """The Patient and its apheresis and infusion Procedures."""
     pid, product = str(row["patient_id"]), str(row["product"])
-    patient: dict[str, Any] = {"resourceType": "Patient", "id": pid,
-                               "managingOrganization": {"reference": f"Organization/{row['center']}"}}
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": pid,
+        "managingOrganization": {"reference": f"Organization/{row['center']}"},
+    }
     if _present(row.get("sex")):
         patient["gender"] = {"F": "female", "M": "male"}[str(row["sex"])]
     if _present(row.get("age")):
@@ -118,9 +140,12 @@ def _patient_resources(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _procedure(pid: str, kind: str, day: str, product: str) -> dict[str, Any]:
     return {
-        "resourceType": "Procedure", "id": f"{kind}-{pid}", "status": "completed",
+        "resourceType": "Procedure",
+        "id": f"{kind}-{pid}",
+        "status": "completed",
         "code": {"coding": [{"system": PROCEDURE_SYSTEM, "code": kind}]},
-        "subject": {"reference": f"Patient/{pid}"}, "performedDateTime": day,
+        "subject": {"reference": f"Patient/{pid}"},
+        "performedDateTime": day,
         "usedCode": [{"coding": [{"system": PRODUCT_SYSTEM, "code": product}]}],
     }
 
@@ -131,8 +156,9 @@ class _Observations:
     def __init__(self, export: FhirExport, rng: np.random.Generator, irregular: bool, offset: str) -> None:
         self.export, self.rng, self.irregular, self.offset = export, rng, irregular, offset
         self.catalogue = load_catalogue()
-        self.ucum = {s: code for code, spellings in reversed(self.catalogue.ucum_units.items())
-                     for s in spellings}
+        self.ucum = {
+            s: code for code, spellings in reversed(self.catalogue.ucum_units.items()) for s in spellings
+        }
 
     def of(self, table: str, index: int, row: dict[str, Any]) -> list[dict[str, Any]]:
         """The Observation(s) of row ``index`` of ``table``."""
@@ -147,8 +173,10 @@ class _Observations:
 
     def _final(self, oid: str, biomarker: Biomarker, row: dict[str, Any]) -> dict[str, Any]:
         reported = row.get("reported_at") if _present(row.get("reported_at")) else row["collected_at"]
-        resource = {
-            "resourceType": "Observation", "id": oid, "status": "final",
+        resource: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": oid,
+            "status": "final",
             "code": {"coding": [_code(biomarker)]},
             "subject": {"reference": f"Patient/{row['patient_id']}"},
             "effectiveDateTime": self._time(str(row["collected_at"]), date_only=True),
@@ -161,7 +189,12 @@ class _Observations:
         return resource
 
     def _irregular(
-        self, table: str, index: int, biomarker: Biomarker, row: dict[str, Any], base: dict[str, Any],
+        self,
+        table: str,
+        index: int,
+        biomarker: Biomarker,
+        row: dict[str, Any],
+        base: dict[str, Any],
     ) -> list[dict[str, Any]]:
         before, after, draw = [], [], self.rng.random(5)
         quantity = base.get("valueQuantity")
@@ -183,7 +216,7 @@ class _Observations:
         return [*before, base, *after]
 
     def _censor(self, biomarker: Biomarker, quantity: dict[str, Any]) -> bool:
-        """ctDNA zeros become ``<0.5``; CRP below 0.3 mg/dL becomes ``<0.3 mg/dL`` / ``<3 mg/L``."""
+        """CtDNA zeros become ``<0.5``; CRP below 0.3 mg/dL becomes ``<0.3 mg/dL`` / ``<3 mg/L``."""
         factor = biomarker.unit_factor(quantity.get("unit", "")) or 1.0
         if biomarker.name == "ctdna" and quantity["value"] == 0:
             limit = 0.5
@@ -196,21 +229,28 @@ class _Observations:
         return True
 
     def _amend(self, base: dict[str, Any]) -> dict[str, Any]:
-        """Make ``base`` an amended (or corrected) version issued at 09:00 on its report day and return
-        its first, final version: a wrong value issued at 00:00 that day (both are stored; from that
-        day on point-in-time retrieval sees the amended one, as it sees the registry row)."""
+        """Make ``base`` an amended (or corrected) version and return its first, final version.
+
+        The amended version is issued at 09:00 on its report day; the first is a wrong value issued at 00:00
+        that day (both are stored; from that day on point-in-time retrieval sees the amended one, as it sees
+        the registry row).
+        """
         first = self._version(base, "final", count=False) | {"meta": {"versionId": "1"}}
         status = "amended" if self.rng.random() < 0.5 else "corrected"
-        base |= {"status": status, "meta": {"versionId": "2"},
-                 "issued": base["issued"].replace("T00:00:00", "T09:00:00")}
+        base |= {
+            "status": status,
+            "meta": {"versionId": "2"},
+            "issued": base["issued"].replace("T00:00:00", "T09:00:00"),
+        }
         self._count(status)
         return first
 
     def _version(self, base: dict[str, Any], status: str, count: bool = True) -> dict[str, Any]:
         """A copy of ``base`` with another status and, for a quantity, another value."""
-        other = json.loads(json.dumps(base)) | {"status": status}
+        other: dict[str, Any] = json.loads(json.dumps(base)) | {"status": status}
         if "valueQuantity" in other:
-            # 20% low: a wrong value that stays inside every catalogue range (20% high broke albumin's 6.5 g/dL)
+            # 20% low: a wrong value that stays inside every catalogue range
+            # (20% high broke albumin's 6.5 g/dL)
             other["valueQuantity"]["value"] = round(float(other["valueQuantity"]["value"]) * 0.8, 6)
         if count:
             self._count(status)
@@ -235,9 +275,12 @@ def _code(biomarker: Biomarker) -> dict[str, str]:
 
 
 def _value(biomarker: Biomarker, value: str, unit: str, ucum: dict[str, str]) -> dict[str, Any]:
-    """``value[x]`` of a registry value: a quantity (UCUM code when the catalogue has one), an
-    integer, a boolean, or a category level as CodeableConcept text; text that is not a number of
-    the biomarker's type is exported as valueString (ingest quarantines it)."""
+    """``value[x]`` of a registry value.
+
+    A quantity (UCUM code when the catalogue has one), an integer, a boolean, or a category level as
+    CodeableConcept text; text that is not a number of the biomarker's type is exported as valueString (ingest
+    quarantines it).
+    """
     if biomarker.type == "category":
         return {"valueCodeableConcept": {"text": value}}
     try:
@@ -280,8 +323,10 @@ def _write_ndjson(resources: list[dict[str, Any]], out_dir: Path) -> list[Path]:
 
 
 def _write_bundles(resources: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One collection Bundle per patient; entries have urn:uuid fullUrls and subjects point at the
-    Patient's fullUrl when the Patient is in the Bundle."""
+    """One collection Bundle per patient.
+
+    Entries have urn:uuid fullUrls; subjects point at the Patient's fullUrl when the Patient is in the Bundle.
+    """
     by_patient: dict[str, list[dict[str, Any]]] = {}
     for r in resources:
         pid = r["id"] if r["resourceType"] == "Patient" else r["subject"]["reference"].split("/", 1)[1]
@@ -313,13 +358,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--layout", choices=LAYOUTS, default="ndjson")
-    parser.add_argument("--irregular", action="store_true",
-                        help="add the irregularities real senders produce")
+    parser.add_argument(
+        "--irregular", action="store_true", help="add the irregularities real senders produce"
+    )
     args = parser.parse_args(argv)
-    export = export_fhir(generate_registry(args.patients, args.seed), args.out, layout=args.layout,
-                         irregular=args.irregular, seed=args.seed)
+    export = export_fhir(
+        generate_registry(args.patients, args.seed),
+        args.out,
+        layout=args.layout,
+        irregular=args.irregular,
+        seed=args.seed,
+    )
     print(f"wrote {len(export.paths)} files to {args.out}: {export.resources}; irregular: {export.irregular}")
 
 
 if __name__ == "__main__":
     main()
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame's rows as dicts by column name."""
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]

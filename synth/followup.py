@@ -82,7 +82,9 @@ def sample_followup(rng: np.random.Generator, ctx: Arrays) -> Arrays:
     }
 
 
-def _found_day(rng: np.random.Generator, progression: NDArray) -> tuple[NDArray, NDArray[np.bool_]]:
+def _found_day(
+    rng: np.random.Generator, progression: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """First assessment on or after progression, or the symptom day if that comes first."""
     finite = np.isfinite(progression)
     schedule = assessment_days(float(np.max(progression[finite], initial=0.0)))
@@ -93,12 +95,15 @@ def _found_day(rng: np.random.Generator, progression: NDArray) -> tuple[NDArray,
     return np.where(symptomatic, symptoms, visit), symptomatic
 
 
-def _handback_day(rng: np.random.Generator, ctx: Arrays, found: NDArray) -> NDArray:
+def _handback_day(rng: np.random.Generator, ctx: Arrays, found: NDArray[np.float64]) -> NDArray[np.float64]:
     """Assessment after which a patient still event-free is handed back and lost (inf if never)."""
     n = len(found)
     responder = ctx["responder"]
-    q = np.where(responder, np.where(ctx["eu"], _HANDBACK["responder_eu"], _HANDBACK["responder_us"]),
-                 _HANDBACK["other"])
+    q = np.where(
+        responder,
+        np.where(ctx["eu"], _HANDBACK["responder_eu"], _HANDBACK["responder_us"]),
+        _HANDBACK["other"],
+    )
     k = rng.geometric(q, size=n)  # the k-th assessment is the one after which the patient leaves
     schedule = assessment_days(float(np.max(ctx["report_end"], initial=0.0)) + 365.0)
     day = schedule[np.minimum(k - 1, len(schedule) - 1)].astype(float)
@@ -106,7 +111,7 @@ def _handback_day(rng: np.random.Generator, ctx: Arrays, found: NDArray) -> NDAr
     return np.where(event_free, day, np.inf)
 
 
-def _other_loss_day(rng: np.random.Generator, infused: NDArray[np.bool_]) -> NDArray:
+def _other_loss_day(rng: np.random.Generator, infused: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Going home before the day-30 assessment (a few infused patients), or background loss at any time."""
     n = len(infused)
     background = rng.exponential(365.0 / _BACKGROUND_LOSS, size=n)
@@ -114,7 +119,13 @@ def _other_loss_day(rng: np.random.Generator, infused: NDArray[np.bool_]) -> NDA
     return np.where(early, rng.integers(14, 29, size=n).astype(float), background)
 
 
-def _last_contact(ctx: Arrays, contact: NDArray, loss: NDArray, progression: NDArray, death: NDArray) -> NDArray:
+def _last_contact(
+    ctx: Arrays,
+    contact: NDArray[np.float64],
+    loss: NDArray[np.float64],
+    progression: NDArray[np.float64],
+    death: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Death day, loss day, or the last assessment before the cut-off (not before a progression)."""
     cutoff = ctx["report_end"]
     schedule = assessment_days(float(np.max(cutoff, initial=0.0)))

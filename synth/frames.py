@@ -1,5 +1,7 @@
-"""Small random feature frames (every catalogue feature, store dtypes) with planted outcomes: for model
-tests and benchmarks that need no registry or store."""
+"""Small random feature frames (every catalogue feature, store dtypes) with planted outcomes.
+
+For model tests and benchmarks that need no registry or store.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +11,18 @@ import pandas as pd
 from features.catalogue import load_catalogue
 
 
-def random_feature_frame(n: int, landmark: str = "preinfusion", *, seed: int = 0, missing: float = 0.2) -> tuple[pd.DataFrame, pd.Series]:
-    """A frame with every feature of ``landmark`` (dtypes as the feature store writes them) and a
-    label that depends on LDH, ECOG and product, so models have something to learn."""
+def random_feature_frame(
+    n: int, landmark: str = "preinfusion", *, seed: int = 0, missing: float = 0.2
+) -> tuple[pd.DataFrame, pd.Series]:
+    """A frame with every feature of ``landmark`` and a label that depends on LDH, ECOG and product.
+
+    Dtypes as the feature store writes them; the label gives models something to learn.
+    """
     rng = np.random.default_rng(seed)
-    columns: dict[str, object] = {"patient_id": [f"P{i:05d}" for i in range(n)],
-                                  "center": rng.choice(["C01", "C02", "C03", "C04"], n)}
+    columns: dict[str, object] = {
+        "patient_id": [f"P{i:05d}" for i in range(n)],
+        "center": rng.choice(["C01", "C02", "C03", "C04"], n),
+    }
     for spec in load_catalogue().feature_specs(landmark):
         if spec.type == "category":
             values = rng.choice(np.array(spec.levels, dtype=object), n)
@@ -38,11 +46,18 @@ def random_feature_frame(n: int, landmark: str = "preinfusion", *, seed: int = 0
 
 
 def random_survival_frame(
-    n: int, landmark: str = "preinfusion", *, seed: int = 0, missing: float = 0.2, censoring_rate: float = 1 / 900,
+    n: int,
+    landmark: str = "preinfusion",
+    *,
+    seed: int = 0,
+    missing: float = 0.2,
+    censoring_rate: float = 1 / 900,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A feature frame as :func:`random_feature_frame` and a survival target whose hazard rises with
-    LDH, ECOG and tisa-cel: ``time`` (days), ``event`` (bool), ``cause`` (1 progression, 2 death) and
-    exponential censoring at ``censoring_rate`` per day."""
+    """A feature frame as :func:`random_feature_frame` and a survival target.
+
+    The hazard rises with LDH, ECOG and tisa-cel: ``time`` (days), ``event`` (bool), ``cause`` (1 progression,
+    2 death) and exponential censoring at ``censoring_rate`` per day.
+    """
     frame, _ = random_feature_frame(n, landmark, seed=seed, missing=missing)
     rng = np.random.default_rng(seed + 1000)
     ldh = np.nan_to_num(frame["ldh_preld"].to_numpy(float), nan=500.0)
@@ -51,8 +66,12 @@ def random_survival_frame(
     event_time = np.ceil(rng.exponential(250 * np.exp(-log_hazard)))
     censor_time = np.ceil(rng.exponential(1 / censoring_rate, n))
     event = event_time <= censor_time
-    targets = pd.DataFrame({
-        "time": np.maximum(np.minimum(event_time, censor_time), 1.0), "event": event,
-        "cause": np.where(event, np.where(rng.random(n) < 0.9, 1, 2), 0),
-    }, index=frame.index)
+    targets = pd.DataFrame(
+        {
+            "time": np.maximum(np.minimum(event_time, censor_time), 1.0),
+            "event": event,
+            "cause": np.where(event, np.where(rng.random(n) < 0.9, 1, 2), 0),
+        },
+        index=frame.index,
+    )
     return frame, targets

@@ -15,8 +15,9 @@ import pandas as pd
 HORIZON_DAYS = 365
 
 
-def landmark_labels(tables: dict[str, pd.DataFrame], *, landmark_day: int,
-                    horizon_days: int = HORIZON_DAYS) -> pd.DataFrame:
+def landmark_labels(
+    tables: dict[str, pd.DataFrame], *, landmark_day: int, horizon_days: int = HORIZON_DAYS
+) -> pd.DataFrame:
     """Label every infused patient for one landmark.
 
     Args:
@@ -38,13 +39,16 @@ def landmark_labels(tables: dict[str, pd.DataFrame], *, landmark_day: int,
     positive = has_event & (event_day > landmark_day) & (event_day <= horizon_days)
     negative = at_risk & ~positive & (last_seen >= horizon_days)
     stop = np.minimum(np.where(has_event, event_day, last_seen), horizon_days)
-    return pd.DataFrame({
-        "label": np.where(positive, 1.0, np.where(negative, 0.0, np.nan)),
-        "time": stop - landmark_day,
-        "event": positive.astype(int),
-        "at_risk": at_risk,
-        "last_seen": last_seen,
-    }, index=day.index)
+    return pd.DataFrame(
+        {
+            "label": np.where(positive, 1.0, np.where(negative, 0.0, np.nan)),
+            "time": stop - landmark_day,
+            "event": positive.astype(int),
+            "at_risk": at_risk,
+            "last_seen": last_seen,
+        },
+        index=day.index,
+    )
 
 
 def _days_from_infusion(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -52,6 +56,10 @@ def _days_from_infusion(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     outcomes = tables["outcomes"].set_index("patient_id").reindex(patients.index)
     infusion = pd.to_datetime(patients["infusion_date"], errors="coerce")
     columns = {"progression": "progression_date", "death": "death_date", "followup": "last_followup_date"}
-    days = pd.DataFrame({key: (pd.to_datetime(outcomes[col], errors="coerce") - infusion).dt.days.astype("float64")
-                         for key, col in columns.items()})
+    days = pd.DataFrame(
+        {
+            key: (pd.to_datetime(outcomes[col], errors="coerce") - infusion).dt.days.astype("float64")
+            for key, col in columns.items()
+        }
+    )
     return days[infusion.notna()]

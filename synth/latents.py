@@ -38,13 +38,22 @@ def sample_history(rng: np.random.Generator, patients: Arrays) -> Arrays:
     frailty = 0.45 * burden + 0.25 * inflammation + 0.15 * age_z + 0.8 * rng.normal(size=n)
     recent = out["benda_washout"] < 9.0
     fitness = (
-        -0.45 * (np.log2(out["prior_lines"]) - 1.0) - 0.9 * recent - 0.3 * (out["benda_exposed"] & ~recent)
-        - 0.15 * age_z + 0.8 * rng.normal(size=n)
+        -0.45 * (np.log2(out["prior_lines"]) - 1.0)
+        - 0.9 * recent
+        - 0.3 * (out["benda_exposed"] & ~recent)
+        - 0.15 * age_z
+        + 0.8 * rng.normal(size=n)
     )
     out.update(
-        burden=burden, inflammation=inflammation, frailty=frailty, fitness=fitness,
-        tp53=rng.random(n) < 0.25, double_hit=rng.random(n) < 0.19, gcb=rng.random(n) < 0.5,
-        stage=_sample_stage(rng, burden), extranodal=rng.poisson(np.exp(-0.1 + 0.45 * burden)),
+        burden=burden,
+        inflammation=inflammation,
+        frailty=frailty,
+        fitness=fitness,
+        tp53=rng.random(n) < 0.25,
+        double_hit=rng.random(n) < 0.19,
+        gcb=rng.random(n) < 0.5,
+        stage=_sample_stage(rng, burden),
+        extranodal=rng.poisson(np.exp(-0.1 + 0.45 * burden)),
         cirs=np.minimum(rng.negative_binomial(6, 6 / (6 + 6.5 + 0.8 * np.clip(age_z, -3, 3))), 56),
         ecog_apheresis=ecog_from_frailty(frailty),
     )

@@ -72,7 +72,9 @@ def sample_day30_pet(rng: np.random.Generator, ctx: Arrays) -> Arrays:
     }
 
 
-def tumour_suv(rng: np.random.Generator, disease: NDArray, progressed: NDArray[np.bool_]) -> NDArray:
+def tumour_suv(
+    rng: np.random.Generator, disease: NDArray[np.float64], progressed: NDArray[np.bool_]
+) -> NDArray[np.float64]:
     """SUVmax of the hottest tumour focus, seen through the scan's own noise.
 
     Args:
@@ -84,10 +86,13 @@ def tumour_suv(rng: np.random.Generator, disease: NDArray, progressed: NDArray[n
         SUVmax of the tumour focus.
     """
     log_ratio = TUMOUR_SLOPE * (disease - TUMOUR_AT_LIVER) + TUMOUR_SCAN_SD * rng.normal(size=len(disease))
-    return LIVER_SUV * np.exp(log_ratio) * np.where(progressed, PROGRESSION_FACTOR, 1.0)
+    suv: NDArray[np.float64] = LIVER_SUV * np.exp(log_ratio) * np.where(progressed, PROGRESSION_FACTOR, 1.0)
+    return suv
 
 
-def read_deauville(rng: np.random.Generator, suv: NDArray, progressed: NDArray[np.bool_]) -> NDArray[np.int64]:
+def read_deauville(
+    rng: np.random.Generator, suv: NDArray[np.float64], progressed: NDArray[np.bool_]
+) -> NDArray[np.int64]:
     """Deauville 1-5 from SUVmax against a patient-specific liver, with reader noise.
 
     Args:
@@ -107,14 +112,22 @@ def read_deauville(rng: np.random.Generator, suv: NDArray, progressed: NDArray[n
     return np.where(progressed, 5, ds).astype(np.int64)
 
 
-def _saturate(suv: NDArray, ceiling: float) -> NDArray:
+def _saturate(suv: NDArray[np.float64], ceiling: float) -> NDArray[np.float64]:
     """A smooth minimum of ``suv`` and ``ceiling`` (no pile-up of values at the ceiling)."""
-    return (suv**-4.0 + ceiling**-4.0) ** -0.25
+    smooth: NDArray[np.float64] = (suv**-4.0 + ceiling**-4.0) ** -0.25
+    return smooth
 
 
-def _mtv(rng: np.random.Generator, tumour: NDArray, immune: NDArray, ds: NDArray) -> NDArray:
+def _mtv(
+    rng: np.random.Generator,
+    tumour: NDArray[np.float64],
+    immune: NDArray[np.float64],
+    ds: NDArray[np.int64],
+) -> NDArray[np.float64]:
     """Metabolic volume above liver uptake (mL): tumour lesions grow with uptake, immune foci are small."""
     n = len(ds)
-    tumour_ml = np.where(tumour > LIVER_SUV, 6.0 * (tumour / LIVER_SUV) ** 2.2 * np.exp(0.6 * rng.normal(size=n)), 0.0)
+    tumour_ml = np.where(
+        tumour > LIVER_SUV, 6.0 * (tumour / LIVER_SUV) ** 2.2 * np.exp(0.6 * rng.normal(size=n)), 0.0
+    )
     immune_ml = np.where(immune > LIVER_SUV, 4.0 * np.exp(0.7 * rng.normal(size=n)), 0.0)
     return np.where(ds <= 3, 0.0, np.maximum(tumour_ml + immune_ml, 0.5))

@@ -17,7 +17,7 @@ from .emit_labs import emit_labs
 from .followup import sample_followup
 from .latents import sample_history
 from .pet import sample_day30_pet
-from .rows import add_corrections, add_repeats, keep_observable
+from .rows import RowBlock, add_corrections, add_repeats, keep_observable
 from .tables import outcomes_table, patient_ids, patients_table
 
 TABLES = ("patients", "clinical", "imaging", "ctdna", "cellular", "outcomes")
@@ -72,7 +72,7 @@ def simulate_patients(rng: np.random.Generator, n: int) -> Arrays:
     return ctx
 
 
-def _observation_blocks(rng: np.random.Generator, ctx: Arrays) -> list:
+def _observation_blocks(rng: np.random.Generator, ctx: Arrays) -> list[RowBlock]:
     """All observation blocks, with repeats and corrections, restricted to observable days."""
     blocks = []
     for emit in (emit_history, emit_labs, emit_imaging, emit_ctdna, emit_cellular):

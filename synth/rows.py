@@ -8,12 +8,26 @@ relative to (planned) infusion. Units, dates and text formatting are applied lat
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Required, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
 
 from features.catalogue import load_catalogue
+
 from .cohort import Arrays
+
+Values = NDArray[np.float64] | NDArray[np.object_]
+"""Canonical numeric values (float) or category level strings (object)."""
+
+
+class Timing(TypedDict, total=False):
+    """When a block's observations are collected and reported (the keyword arguments of :func:`observe`)."""
+
+    days: Required[tuple[int, int]]
+    lag: Required[tuple[int, int]]
+    window: tuple[int, int] | None
+    offset: NDArray[np.int64] | None
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,7 @@ class RowBlock:
 
     biomarker: str
     patient: NDArray[np.int64]
-    value: NDArray
+    value: Values
     day: NDArray[np.int64]
     lag: NDArray[np.int64]
     window: tuple[int, int] | None = None
@@ -41,7 +55,7 @@ class RowBlock:
 def observe(
     rng: np.random.Generator,
     biomarker: str,
-    value: NDArray,
+    value: Values,
     *,
     present: NDArray[np.bool_],
     days: tuple[int, int],
@@ -79,7 +93,7 @@ def observe(
     )
 
 
-def draw(rng: np.random.Generator, p: float | NDArray, n: int) -> NDArray[np.bool_]:
+def draw(rng: np.random.Generator, p: float | NDArray[np.float64], n: int) -> NDArray[np.bool_]:
     """Bernoulli presence flags with probability ``p`` (scalar or per patient)."""
     return rng.random(n) < p
 
@@ -109,7 +123,9 @@ def add_repeats(rng: np.random.Generator, blocks: list[RowBlock], *, rate: float
     return blocks + extra
 
 
-def add_corrections(rng: np.random.Generator, blocks: list[RowBlock], *, rate: float = 0.006) -> list[RowBlock]:
+def add_corrections(
+    rng: np.random.Generator, blocks: list[RowBlock], *, rate: float = 0.006
+) -> list[RowBlock]:
     """Corrected re-reports: same patient, biomarker and collection day, later report, new value.
 
     Args:
@@ -126,10 +142,16 @@ def add_corrections(rng: np.random.Generator, blocks: list[RowBlock], *, rate: f
             continue
         pick = rng.random(len(block.patient)) < rate
         factor = 1.0 + rng.choice([-1.0, 1.0], size=pick.sum()) * rng.uniform(0.05, 0.3, size=pick.sum())
-        extra.append(replace(
-            block, patient=block.patient[pick], value=block.value[pick] * factor, day=block.day[pick],
-            lag=block.lag[pick] + rng.integers(1, 8, size=pick.sum()), window=None,
-        ))
+        extra.append(
+            replace(
+                block,
+                patient=block.patient[pick],
+                value=block.value[pick] * factor,
+                day=block.day[pick],
+                lag=block.lag[pick] + rng.integers(1, 8, size=pick.sum()),
+                window=None,
+            )
+        )
     return blocks + extra
 
 

@@ -5,8 +5,9 @@ day-30 feature frame with ``features.frame`` (exactly what training sees), then 
 day-30 marker (features of the ``early`` and ``day30`` windows and the day-30 derived features)
 and for a few reference markers, its univariable 12-month AUROC among patients with a defined label
 and its Harrell C-index over the whole day-30 cohort (censored patients included, time from day 30
-truncated at day 365; patients whose last contact was before day 30 are left out). Markers where lower is worse are negated first; the orientation is fixed in advance
-from the evidence (``ORIENTATION``), never chosen from the data.
+truncated at day 365; patients whose last contact was before day 30 are left out). Markers where
+lower is worse are negated first; the orientation is fixed in advance from the evidence
+(``ORIENTATION``), never chosen from the data.
 
 Run ``python -m synth.signal --patients 5000 --seed 7``.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.catalogue import Catalogue, load_catalogue
+
 from .estimates import km_survival_at
 from .landmark_labels import HORIZON_DAYS, landmark_labels
 
@@ -27,12 +29,25 @@ DAY30_WINDOWS = ("early", "day30")
 REFERENCE_MARKERS = ("ldh_preld", "ldh_uln_ratio", "tmtv_preld")
 # +1: higher is worse; -1: lower is worse (negated before scoring).
 ORIENTATION: dict[str, int] = {
-    "ldh_day30": 1, "platelets_day30": -1, "anc_day30": -1, "il6_early": 1,  # cytopenia, CRS (evidence 1a, 3.3)
-    "tmtv_day30": 1, "suvmax_day30": 1, "deauville_day30": 1, "tmtv_change_day30": 1,  # residual uptake (1c)
-    "ctdna_early": 1, "ctdna_day30": 1, "ctdna_detected_day30": 1,  # detectable ctDNA is worse (1d)
-    "car_peak_early": -1, "car_day28_day30": -1, "car_peak_per_tmtv": -1,  # expansion is better (1e)
-    "car_treg_pct_early": 1, "pd1_pct_early": 1,  # CAR-Treg, exhaustion are worse (1e)
-    "ldh_preld": 1, "ldh_uln_ratio": 1, "tmtv_preld": 1,
+    "ldh_day30": 1,
+    "platelets_day30": -1,
+    "anc_day30": -1,
+    "il6_early": 1,  # cytopenia, CRS (evidence 1a, 3.3)
+    "tmtv_day30": 1,
+    "suvmax_day30": 1,
+    "deauville_day30": 1,
+    "tmtv_change_day30": 1,  # residual uptake (1c)
+    "ctdna_early": 1,
+    "ctdna_day30": 1,
+    "ctdna_detected_day30": 1,  # detectable ctDNA is worse (1d)
+    "car_peak_early": -1,
+    "car_day28_day30": -1,
+    "car_peak_per_tmtv": -1,  # expansion is better (1e)
+    "car_treg_pct_early": 1,
+    "pd1_pct_early": 1,  # CAR-Treg, exhaustion are worse (1e)
+    "ldh_preld": 1,
+    "ldh_uln_ratio": 1,
+    "tmtv_preld": 1,
 }
 
 
@@ -45,8 +60,11 @@ def day30_markers(catalogue: Catalogue) -> list[str]:
     Returns:
         Feature names in frame order.
     """
-    return [s.name for s in catalogue.feature_specs("day30")
-            if s.window in DAY30_WINDOWS or (s.source == "derived" and s.name not in _preinfusion(catalogue))]
+    return [
+        s.name
+        for s in catalogue.feature_specs("day30")
+        if s.window in DAY30_WINDOWS or (s.source == "derived" and s.name not in _preinfusion(catalogue))
+    ]
 
 
 def day30_frame(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -117,7 +135,8 @@ def cohort_summary(tables: dict[str, pd.DataFrame], frame: pd.DataFrame) -> dict
         "  of which by the data cut-off": float((pre["label"].isna() & ~lost).mean()),
         "  of which lost to follow-up": float(lost.mean()),
         "day-30 cohort (frame rows)": float(len(d30)),
-        "12-mo event rate from day 30 (KM)": 1 - km_survival_at(followed["time"], followed["event"], HORIZON_DAYS - 30),
+        "12-mo event rate from day 30 (KM)": 1
+        - km_survival_at(followed["time"], followed["event"], HORIZON_DAYS - 30),
         "censored before 12 mo (day-30 cohort)": float(censored30.mean()),
         "lost to follow-up before day 30 (infused)": float((lost & (pre["last_seen"] < 30)).sum()),
     }
@@ -153,11 +172,16 @@ def format_signal(result: pd.DataFrame, *, reference: tuple[str, ...] = ()) -> s
     Returns:
         Markdown text.
     """
-    lines = ["| marker | orientation | n (label) | AUROC 12 mo | n (cohort) | Harrell C |", "|---|---|---|---|---|---|"]
-    for r in result.itertuples():
-        name = f"{r.marker} (reference)" if r.marker in reference else r.marker
-        way = "higher worse" if r.orientation > 0 else "lower worse (negated)"
-        lines.append(f"| {name} | {way} | {r.n_auroc} | {r.auroc:.3f} | {r.n_c} | {r.c_index:.3f} |")
+    lines = [
+        "| marker | orientation | n (label) | AUROC 12 mo | n (cohort) | Harrell C |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result.to_dict("records"):
+        name = f"{r['marker']} (reference)" if r["marker"] in reference else r["marker"]
+        way = "higher worse" if r["orientation"] > 0 else "lower worse (negated)"
+        lines.append(
+            f"| {name} | {way} | {r['n_auroc']} | {r['auroc']:.3f} | {r['n_c']} | {r['c_index']:.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -168,12 +192,24 @@ def _score(data: pd.DataFrame, marker: str) -> dict[str, object]:
     risk = ORIENTATION[marker] * data[marker].astype(float)
     seen = data[risk.notna() & (data["time"] > 0)]  # under observation after the landmark
     labelled = seen[seen["label"].notna()]
-    auroc = (roc_auc_score(labelled["label"], risk[labelled.index])
-             if labelled["label"].nunique() == 2 else float("nan"))
-    c_index = (concordance_index(seen["time"], -risk[seen.index], seen["event"])
-               if seen["event"].sum() > 0 else float("nan"))
-    return {"marker": marker, "orientation": ORIENTATION[marker], "n_auroc": len(labelled), "auroc": float(auroc),
-            "n_c": len(seen), "c_index": float(c_index)}
+    auroc = (
+        roc_auc_score(labelled["label"], risk[labelled.index])
+        if labelled["label"].nunique() == 2
+        else float("nan")
+    )
+    c_index = (
+        concordance_index(seen["time"], -risk[seen.index], seen["event"])
+        if seen["event"].sum() > 0
+        else float("nan")
+    )
+    return {
+        "marker": marker,
+        "orientation": ORIENTATION[marker],
+        "n_auroc": len(labelled),
+        "auroc": float(auroc),
+        "n_c": len(seen),
+        "c_index": float(c_index),
+    }
 
 
 def _days_to_cutoff(tables: dict[str, pd.DataFrame]) -> pd.Series:

@@ -34,15 +34,17 @@ def patients_table(ctx: Arrays, ids: NDArray[np.object_]) -> pd.DataFrame:
         The ``patients`` frame.
     """
     infusion = np.where(ctx["infused"], ctx["infusion_day"], np.nan)
-    return pd.DataFrame({
-        "patient_id": ids,
-        "center": np.array([c.id for c in CENTRES], dtype=object)[ctx["centre"]],
-        "sex": np.where(ctx["male"], "M", "F").astype(object),
-        "age": ctx["age"].astype(np.int64),
-        "product": product_names(ctx["product"]),
-        "apheresis_date": iso_dates(ctx["apheresis_day"]),
-        "infusion_date": iso_dates(infusion),
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ids,
+            "center": np.array([c.id for c in CENTRES], dtype=object)[ctx["centre"]],
+            "sex": np.where(ctx["male"], "M", "F").astype(object),
+            "age": ctx["age"].astype(np.int64),
+            "product": product_names(ctx["product"]),
+            "apheresis_date": iso_dates(ctx["apheresis_day"]),
+            "infusion_date": iso_dates(infusion),
+        }
+    )
 
 
 def outcomes_table(ctx: Arrays, ids: NDArray[np.object_]) -> pd.DataFrame:
@@ -56,9 +58,11 @@ def outcomes_table(ctx: Arrays, ids: NDArray[np.object_]) -> pd.DataFrame:
         The ``outcomes`` frame.
     """
     anchor = ctx["infusion_day"]
-    return pd.DataFrame({
-        "patient_id": ids,
-        "progression_date": iso_dates(anchor + ctx["progression"]),
-        "death_date": iso_dates(anchor + ctx["death"]),
-        "last_followup_date": iso_dates(anchor + ctx["last_followup"]),
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ids,
+            "progression_date": iso_dates(anchor + ctx["progression"]),
+            "death_date": iso_dates(anchor + ctx["death"]),
+            "last_followup_date": iso_dates(anchor + ctx["last_followup"]),
+        }
+    )

@@ -29,10 +29,18 @@ class CliRegistry:
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
     """``cart-relapse ARGS`` in a fresh process; fails the test with its output on a non-zero exit."""
-    result = subprocess.run([sys.executable, "-m", "cart_relapse.cli", *args], capture_output=True, text=True,
-                            env=env, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-m", "cart_relapse.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
     if result.returncode != 0:
-        pytest.fail(f"cart-relapse {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        pytest.fail(
+            f"cart-relapse {' '.join(args)} exited "
+            f"{result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -40,11 +48,22 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess
 def cli_registry(tmp_path_factory: pytest.TempPathFactory) -> CliRegistry:
     """synth (1,500 patients) -> ingest -> features -> train preinfusion (one configuration) on sqlite."""
     root = tmp_path_factory.mktemp("cli-registry")
-    registry = CliRegistry(root, root / "store.duckdb", f"sqlite:///{root / 'mlflow.db'}", root / "features_preinfusion.parquet")
+    registry = CliRegistry(
+        root, root / "store.duckdb", f"sqlite:///{root / 'mlflow.db'}", root / "features_preinfusion.parquet"
+    )
     env = registry.env(CART_RELAPSE_ARTIFACT_ROOT="")
     run_cli("synth", "--patients", str(REGISTRY_PATIENTS), "--seed", "3", "--out", str(root / "raw"), env=env)
     run_cli("ingest", str(root / "raw"), "--store", str(registry.store), env=env)
-    run_cli("features", "--store", str(registry.store), "--landmark", "preinfusion", "--out", str(registry.features), env=env)
+    run_cli(
+        "features",
+        "--store",
+        str(registry.store),
+        "--landmark",
+        "preinfusion",
+        "--out",
+        str(registry.features),
+        env=env,
+    )
     run_cli("train", "--store", str(registry.store), "--landmark", "preinfusion", "--n-configs", "1", env=env)
     return registry
 
@@ -56,6 +75,14 @@ def fresh_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ}
     run_cli("synth", "--patients", str(FRESH_PATIENTS), "--seed", "11", "--out", str(root / "raw"), env=env)
     run_cli("ingest", str(root / "raw"), "--store", str(root / "store.duckdb"), env=env)
-    run_cli("features", "--store", str(root / "store.duckdb"), "--landmark", "preinfusion",
-            "--out", str(root / "features.parquet"), env=env)
+    run_cli(
+        "features",
+        "--store",
+        str(root / "store.duckdb"),
+        "--landmark",
+        "preinfusion",
+        "--out",
+        str(root / "features.parquet"),
+        env=env,
+    )
     return root / "features.parquet"

@@ -33,12 +33,18 @@ def pg_bindir() -> Path:
         RuntimeError: no PostgreSQL server binaries are installed.
     """
     explicit = os.environ.get(PG_BIN_ENV)
-    candidates = [Path(explicit)] if explicit else sorted(PG_ROOT.glob("*/bin"), key=lambda p: _version(p.parent.name), reverse=True)
+    candidates = (
+        [Path(explicit)]
+        if explicit
+        else sorted(PG_ROOT.glob("*/bin"), key=lambda p: _version(p.parent.name), reverse=True)
+    )
     for bindir in candidates:
         if all((bindir / tool).is_file() for tool in ("initdb", "pg_ctl", "createdb")):
             return bindir
-    raise RuntimeError(f"PostgreSQL server binaries (initdb, pg_ctl) not found under {PG_ROOT}/*/bin: "
-                       f"install the postgresql server package or set {PG_BIN_ENV}")
+    raise RuntimeError(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found under {PG_ROOT}/*/bin: "
+        f"install the postgresql server package or set {PG_BIN_ENV}"
+    )
 
 
 @contextmanager
@@ -52,19 +58,68 @@ def postgres_server(*, database: str = "mlflow") -> Iterator[str]:
     port = free_port()
     started = False
     try:
-        _run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-              "--locale=C", "--no-sync"], log)
+        _run(
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            log,
+        )
         options = f"-h 127.0.0.1 -p {port} -k {sockets} {_FAST}"
-        _run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"], log)
+        _run(
+            [
+                *prefix,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ],
+            log,
+        )
         started = True
-        _run([*prefix, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", database], log)
+        _run(
+            [
+                *prefix,
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                database,
+            ],
+            log,
+        )
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
     finally:
         if started:
-            stop = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "30", "stop"],
-                                  capture_output=True, text=True)
+            stop = subprocess.run(
+                [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "30", "stop"],
+                capture_output=True,
+                text=True,
+            )
             if stop.returncode != 0:
-                subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+                subprocess.run(
+                    [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                    capture_output=True,
+                )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -82,8 +137,10 @@ def _run(command: Sequence[str], log: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, cwd="/", timeout=120)
     if result.returncode != 0:
         server_log = log.read_text()[-2000:] if log.exists() else ""
-        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n"
-                           f"{result.stderr[-2000:]}\n{server_log}")
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n"
+            f"{result.stderr[-2000:]}\n{server_log}"
+        )
 
 
 def _version(name: str) -> tuple[int, ...]:

@@ -1,0 +1,1 @@
+"""Labels, candidate fitting, evaluation, the model card and MLflow registration, per landmark."""

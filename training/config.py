@@ -18,6 +18,8 @@ class _Strict(BaseModel):
 
 
 class RiskGroupConfig(_Strict):
+    """Absolute risk-group thresholds on the risk at ``horizon_days``, with their rationale."""
+
     horizon_days: int
     low: float
     high: float
@@ -31,16 +33,22 @@ class RiskGroupConfig(_Strict):
 
 
 class ThresholdRange(_Strict):
+    """A grid of decision thresholds (``start`` to ``stop`` by ``step``)."""
+
     start: float
     stop: float
     step: float
 
     def values(self) -> tuple[float, ...]:
         """The thresholds, rounded to avoid float drift (0.10, 0.15, ... 0.90)."""
-        return tuple(float(v) for v in np.round(np.arange(self.start, self.stop + self.step / 2, self.step), 4))
+        return tuple(
+            float(v) for v in np.round(np.arange(self.start, self.stop + self.step / 2, self.step), 4)
+        )
 
 
 class EvaluationConfig(_Strict):
+    """How candidates are evaluated: folds, held-out share, bootstrap resamples, metric settings."""
+
     cv_folds: int = Field(ge=2)
     inner_folds: int = Field(ge=2)
     holdout_fraction: float = Field(gt=0, lt=1)
@@ -55,17 +63,23 @@ class EvaluationConfig(_Strict):
 
 
 class SearchConfig(_Strict):
+    """The XGBoost hyperparameter search: number of configurations, the space and the defaults."""
+
     n_configs: int = Field(ge=1)
     space: dict[str, tuple[Any, ...]]
     defaults: dict[str, Any]
 
 
 class LinearCoxConfig(_Strict):
+    """The elastic-net linear Cox model's mixing ratio and penalty path."""
+
     l1_ratio: float = Field(gt=0, le=1)
     alphas: tuple[float, ...]
 
 
 class TrainingConfig(_Strict):
+    """The training configuration (``training/config.yaml``)."""
+
     horizons_days: tuple[int, ...]
     risk_groups: RiskGroupConfig
     evaluation: EvaluationConfig

@@ -24,6 +24,8 @@ class TrainingError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainingData:
+    """One landmark's training data: features and targets of the eligible patients, and the held-out set."""
+
     landmark: str
     landmark_day: int
     frame: pd.DataFrame  # index patient_id; metadata + feature columns; eligible patients only
@@ -34,6 +36,7 @@ class TrainingData:
 
     @property
     def development(self) -> np.ndarray:
+        """The development rows (every row not held out)."""
         return ~self.holdout
 
     def y(self, mask: np.ndarray | None = None) -> np.ndarray:
@@ -56,7 +59,10 @@ def load_training_data(store: Path, landmark: str) -> TrainingData:
     except RegistryError as exc:
         raise TrainingError(str(exc)) from exc
     if frame.empty or outcomes.empty:
-        raise TrainingError(f"store {store} has no eligible patients or no outcomes for landmark {landmark}; ingest a registry first")
+        raise TrainingError(
+            f"store {store} has no eligible patients or no outcomes for landmark {landmark}; ingest a "
+            "registry first"
+        )
     day = catalogue.landmarks[landmark].day
     targets = build_targets(outcomes, landmark_day=day)
     counts = count_targets(targets)
@@ -65,14 +71,21 @@ def load_training_data(store: Path, landmark: str) -> TrainingData:
     _check_events(landmark, counts)
     fraction = load_training_config().evaluation.holdout_fraction
     return TrainingData(
-        landmark=landmark, landmark_day=day, frame=frame, targets=targets, counts=counts,
-        holdout=holdout_mask(frame.index, fraction), fingerprint=frame_fingerprint(frame),
+        landmark=landmark,
+        landmark_day=day,
+        frame=frame,
+        targets=targets,
+        counts=counts,
+        holdout=holdout_mask(frame.index, fraction),
+        fingerprint=frame_fingerprint(frame),
     )
 
 
 def holdout_mask(patient_ids: pd.Index, fraction: float = 0.2) -> np.ndarray:
     """Stable patient-level holdout: the same patient is held out in every run and version."""
-    buckets = np.array([int(hashlib.sha256(str(p).encode()).hexdigest()[:8], 16) for p in patient_ids], dtype=np.int64)
+    buckets = np.array(
+        [int(hashlib.sha256(str(p).encode()).hexdigest()[:8], 16) for p in patient_ids], dtype=np.int64
+    )
     return (buckets % 1000) < int(fraction * 1000)
 
 
@@ -87,6 +100,7 @@ def _check_events(landmark: str, counts: TargetCounts) -> None:
     minimum = load_training_config().evaluation.min_events
     if counts.events < minimum or counts.eligible - counts.events < minimum:
         raise TrainingError(
-            f"landmark {landmark}: {counts.events} events among {counts.eligible} eligible patients; at least "
+            f"landmark {landmark}: {counts.events} events among {counts.eligible} eligible patients; at "
+            "least "
             f"{minimum} events and {minimum} event-free patients are needed to train"
         )

@@ -26,6 +26,8 @@ Tuner = Callable[..., dict[str, dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Fold:
+    """One cross-validation fold: its name and the training and test rows."""
+
     name: str
     train: np.ndarray  # positional indices into the development frame
     test: np.ndarray
@@ -39,6 +41,7 @@ class CrossPrediction:
     tuned_params: dict[str, dict[str, dict[str, Any]]]
 
     def risk_at(self, candidate: str, column: int) -> pd.Series:
+        """The cross-validated risk of ``candidate`` at horizon column ``column``."""
         return pd.Series(self.risks[candidate][:, column])
 
 
@@ -46,12 +49,18 @@ def stratified_folds(event: pd.Series, *, n_splits: int = 5, seed: int = 0) -> l
     """Folds over every patient, stratified on the event indicator (censored patients in every fold)."""
     splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
     strata = event.to_numpy(dtype=int)
-    return [Fold(f"fold{i + 1}", tr, te) for i, (tr, te) in enumerate(splitter.split(np.zeros(len(strata)), strata))]
+    return [
+        Fold(f"fold{i + 1}", tr, te)
+        for i, (tr, te) in enumerate(splitter.split(np.zeros(len(strata)), strata))
+    ]
 
 
 def centre_folds(center: pd.Series, event: pd.Series, *, min_events: int = 10) -> list[Fold]:
-    """Leave-one-centre-out folds; a centre with fewer than ``min_events`` events (or event-free
-    patients) is never held out on its own, but its patients stay in every training set."""
+    """Leave-one-centre-out folds.
+
+    A centre with fewer than ``min_events`` events (or event-free patients) is never held out on its own, but
+    its patients stay in every training set.
+    """
     folds = []
     groups = center.fillna("(unknown)").to_numpy()
     for train, test in LeaveOneGroupOut().split(np.zeros(len(groups)), groups=groups):
@@ -83,7 +92,10 @@ def cross_predict(
     """
     risks = {c.name: np.full((len(frame), len(times)), np.nan) for c in candidates}
     tuned: dict[str, dict[str, dict[str, Any]]] = {}
-    jobs = (delayed(_run_fold)(fold, frame, targets, candidates, times, tune, tune_specs, n_configs, seed) for fold in folds)
+    jobs = (
+        delayed(_run_fold)(fold, frame, targets, candidates, times, tune, tune_specs, n_configs, seed)
+        for fold in folds
+    )
     for fold, fold_risks, params in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
         tuned[fold.name] = params
         for name, values in fold_risks.items():
@@ -94,11 +106,21 @@ def cross_predict(
 
 
 def _run_fold(
-    fold: Fold, frame: pd.DataFrame, targets: pd.DataFrame, candidates: Sequence[Candidate], times: np.ndarray,
-    tune: Tuner, tune_specs: Sequence[FeatureSpec], n_configs: int, seed: int,
+    fold: Fold,
+    frame: pd.DataFrame,
+    targets: pd.DataFrame,
+    candidates: Sequence[Candidate],
+    times: np.ndarray,
+    tune: Tuner,
+    tune_specs: Sequence[FeatureSpec],
+    n_configs: int,
+    seed: int,
 ) -> tuple[Fold, dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     X_train, y_train = frame.iloc[fold.train], structured_target(targets.iloc[fold.train])
     params = tune(X_train, y_train, tune_specs, n_configs=n_configs, seed=seed)
     X_test = frame.iloc[fold.test]
-    risks = {c.name: c.build(params, seed=seed).fit(X_train, y_train).predict_risk(X_test, times) for c in candidates}
+    risks = {
+        c.name: c.build(params, seed=seed).fit(X_train, y_train).predict_risk(X_test, times)
+        for c in candidates
+    }
     return fold, risks, params

@@ -1,4 +1,4 @@
-"""Do the model's SHAP contributions point the way the literature says? (evidence.md section 1)"""
+"""Do the model's SHAP contributions point the way the literature says (evidence.md section 1)?"""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from scipy.stats import spearmanr
 
 from models.explain import Explanation
 
-# check name -> (how to read the biomarker value, features whose contributions carry it); all "higher = riskier".
+# check name -> (how to read the biomarker value, features whose contributions carry it);
+# all "higher = riskier".
 DIRECTION_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "higher LDH": ("ldh_uln_ratio", ("ldh_apheresis", "ldh_preld", "ldh_uln_ratio", "ldh_day30")),
     "higher ECOG": ("ecog_preld", ("ecog_apheresis", "ecog_preld")),
@@ -19,7 +20,9 @@ DIRECTION_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def shap_direction_checks(frame: pd.DataFrame, explanation: Explanation, *, min_rows: int = 30) -> pd.DataFrame:
+def shap_direction_checks(
+    frame: pd.DataFrame, explanation: Explanation, *, min_rows: int = 30
+) -> pd.DataFrame:
     """Spearman correlation between each biomarker and the summed contributions of its features.
 
     Returns:
@@ -38,7 +41,15 @@ def shap_direction_checks(frame: pd.DataFrame, explanation: Explanation, *, min_
         if known.sum() < min_rows or np.nanstd(value) == 0:
             continue
         if np.std(contribution[known]) == 0:
-            rows.append({"check": check, "n": int(known.sum()), "spearman": np.nan, "ok": False, "note": "not used by the model"})
+            rows.append(
+                {
+                    "check": check,
+                    "n": int(known.sum()),
+                    "spearman": np.nan,
+                    "ok": False,
+                    "note": "not used by the model",
+                }
+            )
             continue
         rho = float(spearmanr(value[known], contribution[known]).statistic)
         rows.append({"check": check, "n": int(known.sum()), "spearman": rho, "ok": bool(rho > 0), "note": ""})

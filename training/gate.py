@@ -1,5 +1,8 @@
-"""The champion gate: a new version becomes ``champion`` only if it discriminates better than the
-current one on the same held-out patients, beyond bootstrap noise."""
+"""The champion gate.
+
+A new version becomes ``champion`` only if it discriminates better than the current one on the same held-out
+patients, beyond bootstrap noise.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,13 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class GateDecision:
+    """Whether the new version becomes champion, and why."""
+
     promote: bool
     reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        """The verdict and its reasons, in one line."""
         verdict = "promote" if self.promote else "keep current champion"
         return f"{verdict}: " + "; ".join(self.reasons)
 
@@ -42,9 +48,11 @@ def champion_gate(comparison: Comparison | None, *, force: bool = False) -> Gate
     """
     if comparison is None:
         return GateDecision(True, ["no current champion"])
-    text = (f"held-out Uno's C (365 d) {comparison.challenger:.4f} vs champion v{comparison.champion_version} "
-            f"{comparison.champion:.4f}: difference {comparison.delta:+.4f} (paired bootstrap 95% CI "
-            f"{comparison.low:+.4f} to {comparison.high:+.4f}, {comparison.resamples} resamples)")
+    text = (
+        f"held-out Uno's C (365 d) {comparison.challenger:.4f} vs champion v{comparison.champion_version} "
+        f"{comparison.champion:.4f}: difference {comparison.delta:+.4f} (paired bootstrap 95% CI "
+        f"{comparison.low:+.4f} to {comparison.high:+.4f}, {comparison.resamples} resamples)"
+    )
     if force:
         return GateDecision(True, [text, "forced by --promote"])
     better = comparison.low > 0

@@ -62,15 +62,19 @@ def build_targets(outcomes: pd.DataFrame, *, landmark_day: int) -> pd.DataFrame:
     time = np.maximum(stop - landmark_day, MIN_TIME)
     status = np.select(
         [has_event & (event_day.to_numpy() <= landmark_day), ~has_event & ~(last_seen >= landmark_day)],
-        ["event_before_landmark", "lost_before_landmark"], "eligible",
+        ["event_before_landmark", "lost_before_landmark"],
+        "eligible",
     )
-    frame = pd.DataFrame({
-        "time": time, "event": has_event,
-        "cause": np.where(has_event, np.where(progression_first.to_numpy(), 1, 2), 0),
-        "label_365": np.where(has_event & (time <= 365), 1.0, np.where(time > 365, 0.0, np.nan)),
-        "status": status,
-    }, index=pd.Index(infused["patient_id"].to_numpy(), name="patient_id"))
-    return frame
+    return pd.DataFrame(
+        {
+            "time": time,
+            "event": has_event,
+            "cause": np.where(has_event, np.where(progression_first.to_numpy(), 1, 2), 0),
+            "label_365": np.where(has_event & (time <= 365), 1.0, np.where(time > 365, 0.0, np.nan)),
+            "status": status,
+        },
+        index=pd.Index(infused["patient_id"].to_numpy(), name="patient_id"),
+    )
 
 
 def count_targets(targets: pd.DataFrame) -> TargetCounts:
@@ -101,6 +105,9 @@ def _days_from_infusion(frame: pd.DataFrame) -> pd.DataFrame:
     origin = pd.to_datetime(frame["infusion_date"])
     columns = {"progression": "progression_date", "death": "death_date", "followup": "last_followup_date"}
     return pd.DataFrame(
-        {key: (pd.to_datetime(frame[col]) - origin).dt.days.astype("float64") for key, col in columns.items()},
+        {
+            key: (pd.to_datetime(frame[col]) - origin).dt.days.astype("float64")
+            for key, col in columns.items()
+        },
         index=frame.index,
     )

@@ -19,28 +19,46 @@ MIN_VALUES_FOR_RANGE = 20
 
 
 def package_winner(
-    model: XGBCoxSurvival, candidate: Candidate, data: TrainingData, *, config: TrainingConfig, cv: pd.Series,
-    holdout: pd.Series, oof_risk: np.ndarray,
+    model: XGBCoxSurvival,
+    candidate: Candidate,
+    data: TrainingData,
+    *,
+    config: TrainingConfig,
+    cv: pd.Series,
+    holdout: pd.Series,
+    oof_risk: np.ndarray,
 ) -> RelapsePredictor:
-    """The predictor: the winner's booster, its Breslow baseline at the horizons, the configured absolute
-    risk groups with the risk observed in each (``oof_risk``: the winner's out-of-fold risk by the groups'
-    horizon for the development patients), the central 99% of each training feature (for out-of-range
-    warnings) and headline metrics."""
+    """The predictor packaged from the winner.
+
+    The winner's booster, its Breslow baseline at the horizons, the configured absolute risk groups with the
+    risk observed in each (``oof_risk``: the winner's out-of-fold risk by the groups' horizon for the
+    development patients), the central 99% of each training feature (for out-of-range warnings) and headline
+    metrics.
+    """
     groups = config.risk_groups
     metadata = ModelMetadata(
-        landmark=data.landmark, horizons_days=config.horizons_days,
+        landmark=data.landmark,
+        horizons_days=config.horizons_days,
         baseline_cumulative_hazard=tuple(float(v) for v in model.baseline_at(config.horizons_days)),
         margin_slope=float(model.slope_),
-        features=list(candidate.specs), thresholds=RiskThresholds(low=groups.low, high=groups.high, horizon_days=groups.horizon_days),
+        features=list(candidate.specs),
+        thresholds=RiskThresholds(low=groups.low, high=groups.high, horizon_days=groups.horizon_days),
         observed_risk=observed_risk_by_group(data, oof_risk, config),
-        training_ranges=training_ranges(data.frame[data.development], candidate), metrics=_metrics(cv, holdout),
-        training_fingerprint=data.fingerprint, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        training_ranges=training_ranges(data.frame[data.development], candidate),
+        metrics=_metrics(cv, holdout),
+        training_fingerprint=data.fingerprint,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return RelapsePredictor(model.booster_, metadata)
 
 
-def observed_risk_by_group(data: TrainingData, oof_risk: np.ndarray, config: TrainingConfig) -> dict[str, tuple[float, float, float]]:
-    """Kaplan-Meier risk (95% CI) by the groups' horizon in each out-of-fold risk group of the development set."""
+def observed_risk_by_group(
+    data: TrainingData, oof_risk: np.ndarray, config: TrainingConfig
+) -> dict[str, tuple[float, float, float]]:
+    """Kaplan-Meier risk (95% CI) by the groups' horizon in each out-of-fold risk group.
+
+    Over the development set.
+    """
     from .observed import km_risk
     from .summaries import risk_group_labels
 
@@ -49,9 +67,14 @@ def observed_risk_by_group(data: TrainingData, oof_risk: np.ndarray, config: Tra
     out = {}
     for level in ("low", "intermediate", "high"):
         members = groups == level
-        risk = km_risk(targets["time"].to_numpy()[members], targets["event"].to_numpy()[members], config.risk_groups.horizon_days)
+        risk = km_risk(
+            targets["time"].to_numpy()[members],
+            targets["event"].to_numpy()[members],
+            config.risk_groups.horizon_days,
+        )
         if members.any() and np.isfinite(risk[0]):
-            out[level] = tuple(float(v) for v in risk)
+            point, low, high = (float(v) for v in risk)
+            out[level] = (point, low, high)
     return out
 
 

@@ -1,5 +1,7 @@
-"""Performance tables from :class:`training.survival_metrics.SurvivalEvaluator` results: every metric
-with its bootstrap 95% CI, paired differences between candidates, and net-benefit curves."""
+"""Performance tables from :class:`training.survival_metrics.SurvivalEvaluator` results.
+
+Every metric with its bootstrap 95% CI, paired differences between candidates, and net-benefit curves.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from .survival_metrics import SurvivalEvaluator, summarise
 Evaluations = Mapping[str, Mapping[str, np.ndarray]]  # candidate -> metric -> (n_boot + 1,) values
 
 
-def evaluate_all(evaluator: SurvivalEvaluator, risks: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+def evaluate_all(
+    evaluator: SurvivalEvaluator, risks: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, np.ndarray]]:
     """Every candidate's metrics on the evaluator's patients and shared resamples (paired)."""
     return {name: evaluator.evaluate(risk) for name, risk in risks.items()}
 
@@ -35,25 +39,49 @@ def paired_delta(evaluations: Evaluations, a: str, b: str, metric: str) -> tuple
     return summarise(np.asarray(evaluations[a][metric]) - np.asarray(evaluations[b][metric]))
 
 
-def delta_table(evaluations: Evaluations, pairs: Sequence[tuple[str, str]], metrics: Sequence[str]) -> pd.DataFrame:
+def delta_table(
+    evaluations: Evaluations, pairs: Sequence[tuple[str, str]], metrics: Sequence[str]
+) -> pd.DataFrame:
     """Paired differences for each ``(a, b)`` pair and metric."""
     rows = []
     for a, b in pairs:
         for metric in metrics:
             delta, low, high = paired_delta(evaluations, a, b, metric)
-            rows.append({"comparison": f"{a} minus {b}", "metric": metric, "delta": delta, "low": low, "high": high,
-                         "excludes_zero": bool(low > 0 or high < 0)})
+            rows.append(
+                {
+                    "comparison": f"{a} minus {b}",
+                    "metric": metric,
+                    "delta": delta,
+                    "low": low,
+                    "high": high,
+                    "excludes_zero": bool(low > 0 or high < 0),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def net_benefit_table(evaluations: Evaluations, references: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
+def net_benefit_table(
+    evaluations: Evaluations, references: Mapping[str, Mapping[str, np.ndarray]]
+) -> pd.DataFrame:
     """Long table: threshold, strategy (each candidate, treat all, treat none, rules), net benefit with CI."""
     rows = []
+    thresholds: set[float] = set()
     for strategy, values in {**evaluations, **references}.items():
         for key in sorted(k for k in values if k.startswith("nb_")):
             point, low, high = summarise(np.asarray(values[key]))
-            rows.append({"threshold": float(key.removeprefix("nb_")), "strategy": strategy,
-                         "net_benefit": point, "low": low, "high": high})
-    thresholds = sorted({r["threshold"] for r in rows})
-    rows += [{"threshold": t, "strategy": "treat none", "net_benefit": 0.0, "low": 0.0, "high": 0.0} for t in thresholds]
+            threshold = float(key.removeprefix("nb_"))
+            thresholds.add(threshold)
+            rows.append(
+                {
+                    "threshold": threshold,
+                    "strategy": strategy,
+                    "net_benefit": point,
+                    "low": low,
+                    "high": high,
+                }
+            )
+    rows += [
+        {"threshold": t, "strategy": "treat none", "net_benefit": 0.0, "low": 0.0, "high": 0.0}
+        for t in sorted(thresholds)
+    ]
     return pd.DataFrame(rows)

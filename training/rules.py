@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 SUVMAX_HIGH = 10.0
 
@@ -25,4 +26,5 @@ def deauville_ctdna_rule(frame: pd.DataFrame) -> np.ndarray:
     ctdna = pd.to_numeric(frame["ctdna_detected_day30"], errors="coerce").to_numpy(dtype=float)
     suv = pd.to_numeric(frame["suvmax_day30"], errors="coerce").to_numpy(dtype=float)
     equivocal_positive = (ds == 4) & ((ctdna == 1) | (suv >= SUVMAX_HIGH))
-    return (ds == 5) | equivocal_positive
+    act: NDArray[np.bool_] = (ds == 5) | equivocal_positive
+    return act

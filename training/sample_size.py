@@ -1,5 +1,7 @@
-"""Is the registry big enough for this many candidate parameters? Riley et al. (BMJ 2020;368:m441)
-minimum sample size for a time-to-event prediction model, checked before training.
+"""Is the registry big enough for this many candidate parameters?
+
+Riley et al. (BMJ 2020;368:m441) minimum sample size for a time-to-event prediction model, checked before
+training.
 
 Criteria (Riley et al. 2019/2020, time-to-event outcome, exponential null model):
   (i)   expected uniform shrinkage >= 0.9:        n >= p / ((S - 1) ln(1 - R2cs / S)), S = 0.9;
@@ -12,8 +14,8 @@ R2cs, Riley et al. suggest a conservative 15% of its maximum.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -41,21 +43,28 @@ class SampleSizeCheck:
 
     @property
     def required(self) -> int:
+        """The minimum sample size: the largest of the three criteria."""
         return max(self.required_shrinkage, self.required_optimism, self.required_precision)
 
     @property
     def required_events(self) -> int:
+        """The events expected in the minimum sample, at the registry's event rate."""
         return int(np.ceil(self.required * self.events / self.patients))
 
     @property
     def adequate(self) -> bool:
+        """Whether the development set reaches the minimum sample size."""
         return self.patients >= self.required
 
     def summary(self) -> str:
+        """The check in one sentence, for the training log and the model card."""
         verdict = "adequate" if self.adequate else "TOO SMALL"
-        return (f"Riley et al. 2020: {self.parameters} candidate parameters need at least {self.required:,} patients "
-                f"(~{self.required_events:,} events); the development set has {self.patients:,} patients and "
-                f"{self.events:,} events: {verdict}")
+        return (
+            f"Riley et al. 2020: {self.parameters} candidate parameters need at least {self.required:,} "
+            "patients "
+            f"(~{self.required_events:,} events); the development set has {self.patients:,} patients and "
+            f"{self.events:,} events: {verdict}"
+        )
 
 
 def candidate_parameters(specs: Sequence[FeatureSpec]) -> int:
@@ -83,7 +92,11 @@ def check_sample_size(
     r2 = ANTICIPATED_SHARE_OF_MAX_R2 * max_r2
     optimism_shrinkage = r2 / (r2 + OPTIMISM * max_r2)
     return SampleSizeCheck(
-        parameters=parameters, patients=n, events=events, max_r2_cs=float(max_r2), anticipated_r2_cs=float(r2),
+        parameters=parameters,
+        patients=n,
+        events=events,
+        max_r2_cs=float(max_r2),
+        anticipated_r2_cs=float(r2),
         required_shrinkage=_by_shrinkage(parameters, r2, SHRINKAGE),
         required_optimism=_by_shrinkage(parameters, r2, optimism_shrinkage),
         required_precision=_by_precision(events / person_time, person_time / n, horizon / DAYS_PER_YEAR),

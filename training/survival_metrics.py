@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 TIED_TOL = 1e-8  # as scikit-survival: risk estimates closer than this are ties (half credit)
 CENSORING_AFTER_EVENTS = 0.1
@@ -62,7 +63,9 @@ class SurvivalEvaluator:
         seed: seeds the resamples (the same seed gives the same resamples, so results are paired).
     """
 
-    def __init__(self, time: np.ndarray, event: np.ndarray, spec: EvaluationSpec, *, n_boot: int, seed: int) -> None:
+    def __init__(
+        self, time: np.ndarray, event: np.ndarray, spec: EvaluationSpec, *, n_boot: int, seed: int
+    ) -> None:
         self.event = np.asarray(event, dtype=bool)
         self.time = order_censoring_after_events(np.asarray(time, dtype=np.float64), self.event)
         self.spec = spec
@@ -99,44 +102,53 @@ class SurvivalEvaluator:
 
     def net_benefit_of_rule(self, treat: np.ndarray) -> dict[str, np.ndarray]:
         """Net benefit of a fixed yes/no decision rule (e.g. Deauville/ctDNA) at every threshold."""
-        return self._net_benefit_from_treat(np.repeat(np.asarray(treat, dtype=bool)[:, None], len(self.spec.thresholds), 1))
+        return self._net_benefit_from_treat(
+            np.repeat(np.asarray(treat, dtype=bool)[:, None], len(self.spec.thresholds), 1)
+        )
 
     def treat_all(self) -> dict[str, np.ndarray]:
         """Net benefit of treating everyone, at every threshold."""
         return self.net_benefit_of_rule(np.ones(self.n, dtype=bool))
 
     # ------------------------------------------------------------------ Uno's C
-    def _uno_pairs(self, tau: float) -> np.ndarray:
+    def _uno_pairs(self, tau: int) -> NDArray[np.float64]:
         """Per resample, the weighted number of comparable pairs (the denominator)."""
         cases, comparable = self._pairs[tau]
         a = np.square(self.inv_g_obs[cases])
-        return ((self.weights[:, cases] * a) * (comparable @ self.weights.T).T).sum(axis=1)
+        pairs: NDArray[np.float64] = ((self.weights[:, cases] * a) * (comparable @ self.weights.T).T).sum(
+            axis=1
+        )
+        return pairs
 
-    def _comparable(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
-        """Events before ``tau`` and, per event, the patients it is comparable with (later time, or the
-        same time but censored)."""
+    def _comparable(self, tau: int) -> tuple[np.ndarray, np.ndarray]:
+        """Events before ``tau`` and, per event, the patients it is comparable with.
+
+        Comparable: a later time, or the same time but censored.
+        """
         cases = np.flatnonzero(self.event & (self.time < tau))
         ti = self.time[cases][:, None]
         comparable = (self.time[None, :] > ti) | ((self.time[None, :] == ti) & ~self.event[None, :])
         return cases, comparable.astype(np.float64)
 
-    def _uno_c(self, score: np.ndarray, tau: float) -> np.ndarray:
+    def _uno_c(self, score: np.ndarray, tau: int) -> NDArray[np.float64]:
         if np.isnan(score).any():
             return np.full(len(self.weights), np.nan)
         cases, comparable = self._pairs[tau]
         si, sj = score[cases][:, None], score[None, :]
         credit = np.where(np.abs(sj - si) <= TIED_TOL, 0.5, (sj < si).astype(np.float64)) * comparable
         a = np.square(self.inv_g_obs[cases])
-        numerator = ((self.weights[:, cases] * a) * (credit @ self.weights.T).T).sum(axis=1)
+        numerator: NDArray[np.float64] = ((self.weights[:, cases] * a) * (credit @ self.weights.T).T).sum(
+            axis=1
+        )
         return numerator / self._uno_denominators[tau]
 
-    def _score_for(self, risk: np.ndarray, tau: float) -> np.ndarray:
+    def _score_for(self, risk: np.ndarray, tau: int) -> np.ndarray:
         """The ranking score for Uno's C at ``tau``: risk by tau, else by the headline horizon."""
         column = risk[:, self._column(tau)] if tau in self.spec.times else np.full(self.n, np.nan)
         return column if not np.isnan(column).any() else risk[:, self._column(self.spec.headline)]
 
     # ------------------------------------------------------------------ time-dependent AUC
-    def _auc(self, score: np.ndarray, horizon: float) -> np.ndarray:
+    def _auc(self, score: np.ndarray, horizon: float) -> NDArray[np.float64]:
         if np.isnan(score).any():
             return np.full(len(self.weights), np.nan)
         case = self.event & (self.time <= horizon)
@@ -145,11 +157,16 @@ class SurvivalEvaluator:
         ranked = score[order]
         left = np.searchsorted(ranked, ranked - TIED_TOL, side="left")
         right = np.searchsorted(ranked, ranked + TIED_TOL, side="right")
-        cum_control = np.concatenate([np.zeros((len(self.weights), 1)), np.cumsum(self.weights[:, order] * control[order], axis=1)], axis=1)
+        cum_control = np.concatenate(
+            [np.zeros((len(self.weights), 1)), np.cumsum(self.weights[:, order] * control[order], axis=1)],
+            axis=1,
+        )
         credit = cum_control[:, left] + 0.5 * (cum_control[:, right] - cum_control[:, left])
         case_weight = (case * self.inv_g_obs)[order]
-        numerator = (self.weights[:, order] * case_weight * credit).sum(axis=1)
-        denominator = (self.weights[:, order] * case_weight).sum(axis=1) * cum_control[:, -1]
+        numerator: NDArray[np.float64] = (self.weights[:, order] * case_weight * credit).sum(axis=1)
+        denominator: NDArray[np.float64] = (self.weights[:, order] * case_weight).sum(axis=1) * cum_control[
+            :, -1
+        ]
         with np.errstate(invalid="ignore", divide="ignore"):  # no case or no control in a resample: NaN
             return numerator / denominator
 
@@ -165,12 +182,18 @@ class SurvivalEvaluator:
         case = self.event[:, None] & (self.time[:, None] <= times[None, :])
         control = self.time[:, None] > times[None, :]
         inv_g_t = self.inv_g_times[columns]
-        return np.square(1.0 - r) * case * self.inv_g_obs[:, None] + np.square(r) * control * inv_g_t[None, :]
+        losses: NDArray[np.float64] = (
+            np.square(1.0 - r) * case * self.inv_g_obs[:, None] + np.square(r) * control * inv_g_t[None, :]
+        )
+        return losses
 
     def _brier(self, score: np.ndarray, horizon: float) -> np.ndarray:
         if np.isnan(score).any():
             return np.full(len(self.weights), np.nan)
-        return self.weights @ self._brier_losses(score[:, None], np.array([horizon], dtype=float))[:, 0] / self.n
+        brier: NDArray[np.float64] = (
+            self.weights @ self._brier_losses(score[:, None], np.array([horizon], dtype=float))[:, 0] / self.n
+        )
+        return brier
 
     def _integrated_brier(self, risk: np.ndarray) -> np.ndarray:
         grid = self.spec.brier_grid
@@ -182,7 +205,8 @@ class SurvivalEvaluator:
         trapezoid[:-1] += gaps / 2
         trapezoid[1:] += gaps / 2
         per_patient = self._brier_losses(r, grid) @ trapezoid / (grid[-1] - grid[0])
-        return self.weights @ per_patient / self.n
+        integrated: NDArray[np.float64] = self.weights @ per_patient / self.n
+        return integrated
 
     # ------------------------------------------------------------------ calibration and net benefit
     def _observed_terms(self, horizon: float) -> tuple[np.ndarray, np.ndarray]:
@@ -195,8 +219,11 @@ class SurvivalEvaluator:
         horizon = self.spec.headline
         observed = self.weights @ self._observed_terms(horizon)[0] / self.n
         predicted = self.weights @ risk / self.n
-        return {f"observed_risk_{horizon}": observed, f"mean_risk_{horizon}": predicted,
-                f"citl_{horizon}": predicted - observed}
+        return {
+            f"observed_risk_{horizon}": observed,
+            f"mean_risk_{horizon}": predicted,
+            f"citl_{horizon}": predicted - observed,
+        }
 
     def _net_benefit(self, risk: np.ndarray) -> dict[str, np.ndarray]:
         thresholds = np.asarray(self.spec.thresholds)
@@ -219,7 +246,10 @@ class SurvivalEvaluator:
 
 
 def order_censoring_after_events(time: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """Times with every censoring moved :data:`CENSORING_AFTER_EVENTS` days later (see the module docstring)."""
+    """Times with every censoring moved :data:`CENSORING_AFTER_EVENTS` days later.
+
+    See the module docstring.
+    """
     return np.where(event, time, time + CENSORING_AFTER_EVENTS)
 
 
@@ -254,12 +284,15 @@ def _censoring_survival(time: np.ndarray, event: np.ndarray):  # type: ignore[no
     last = estimator.unique_time_[-1]
 
     def g(at: Sequence[float] | np.ndarray) -> np.ndarray:
-        at = np.asarray(at, dtype=np.float64)
-        return estimator.predict_proba(np.minimum(at, last))
+        survival: NDArray[np.float64] = estimator.predict_proba(
+            np.minimum(np.asarray(at, dtype=np.float64), last)
+        )
+        return survival
 
     return g
 
 
 def _inverse(g: np.ndarray) -> np.ndarray:
     """1 / G where G > 0, else 0 (scikit-survival divides by infinity there)."""
-    return np.divide(1.0, g, out=np.zeros_like(g), where=g > 0)
+    inverse: NDArray[np.float64] = np.divide(1.0, g, out=np.zeros_like(g), where=g > 0)
+    return inverse

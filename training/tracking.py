@@ -56,14 +56,22 @@ def setup_tracking(uri: str | None = None) -> str:
     try:
         experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     except Exception as exc:  # MLflow raises many types for an unusable store
-        raise TrainingError(f"MLflow tracking store {redact_uri(uri)} is not usable: {redact_uri(str(exc))}") from exc
+        raise TrainingError(
+            f"MLflow tracking store {redact_uri(uri)} is not usable: {redact_uri(str(exc))}"
+        ) from exc
     location = None if experiment else artifact_location(uri)  # TrainingError before anything is created
     try:
-        experiment_id = experiment.experiment_id if experiment else mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        )
         mlflow.set_experiment(experiment_id=experiment_id)  # never MLflow's Default experiment (./mlruns)
         return experiment_id
     except Exception as exc:
-        raise TrainingError(f"MLflow tracking store {redact_uri(uri)} is not usable: {redact_uri(str(exc))}") from exc
+        raise TrainingError(
+            f"MLflow tracking store {redact_uri(uri)} is not usable: {redact_uri(str(exc))}"
+        ) from exc
 
 
 def artifact_location(uri: str) -> str | None:
@@ -74,15 +82,21 @@ def artifact_location(uri: str) -> str | None:
     """
     configured = os.environ.get(ARTIFACT_ROOT_ENV, "").strip()
     if configured:
-        return configured if re.match(r"^[a-z][a-z0-9+.-]*:", configured) else Path(configured).resolve().as_uri()
+        return (
+            configured
+            if re.match(r"^[a-z][a-z0-9+.-]*:", configured)
+            else Path(configured).resolve().as_uri()
+        )
     if uri.startswith(("http://", "https://", "databricks")):
         return None
     if uri.startswith("sqlite:///"):
         return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
     if uri.split(":", 1)[0].split("+", 1)[0] in SHARED_DATABASES:
-        raise TrainingError(f"MLFLOW_TRACKING_URI is a shared database ({redact_uri(uri)}): set {ARTIFACT_ROOT_ENV} to a "
-                            "location every user and server can read (a shared folder, s3://bucket/prefix, ...) "
-                            "before the first training; nothing was trained or registered")
+        raise TrainingError(
+            f"MLFLOW_TRACKING_URI is a shared database ({redact_uri(uri)}): set {ARTIFACT_ROOT_ENV} to a "
+            "location every user and server can read (a shared folder, s3://bucket/prefix, ...) "
+            "before the first training; nothing was trained or registered"
+        )
     return DEFAULT_ARTIFACTS.resolve().as_uri()
 
 
@@ -98,4 +112,6 @@ def _probe_http(uri: str) -> None:
     try:
         httpx.get(url, timeout=5.0).raise_for_status()
     except httpx.HTTPError as exc:
-        raise TrainingError(f"MLflow tracking server {uri} is unreachable ({exc}); nothing was trained or registered") from exc
+        raise TrainingError(
+            f"MLflow tracking server {uri} is unreachable ({exc}); nothing was trained or registered"
+        ) from exc

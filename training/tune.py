@@ -24,19 +24,33 @@ from .config import load_training_config
 Tuned = tuple[dict[str, Any], pd.DataFrame]
 
 
-def default_params(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], **_: Any) -> dict[str, dict[str, Any]]:
-    """No search: the configured defaults (leave-one-centre-out, where per-fold tuning costs more than it tells)."""
+def default_params(
+    X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], **_: Any
+) -> dict[str, dict[str, Any]]:
+    """No search: the configured defaults.
+
+    Used for leave-one-centre-out, where per-fold tuning costs more than it tells.
+    """
     config = load_training_config()
-    return {"xgboost": dict(config.xgboost_search.defaults), "linear_cox": {"alpha": float(np.median(config.linear_cox.alphas))}}
+    return {
+        "xgboost": dict(config.xgboost_search.defaults),
+        "linear_cox": {"alpha": float(np.median(config.linear_cox.alphas))},
+    }
 
 
-def tune_all(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, n_configs: int, seed: int) -> dict[str, dict[str, Any]]:
+def tune_all(
+    X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, n_configs: int, seed: int
+) -> dict[str, dict[str, Any]]:
     """Tuned parameters of the XGBoost Cox and the linear Cox model on one outer training fold."""
-    return {"xgboost": tune_xgb(X, y, specs, n_configs=n_configs, seed=seed)[0],
-            "linear_cox": tune_linear_cox(X, y, specs, seed=seed)[0]}
+    return {
+        "xgboost": tune_xgb(X, y, specs, n_configs=n_configs, seed=seed)[0],
+        "linear_cox": tune_linear_cox(X, y, specs, seed=seed)[0],
+    }
 
 
-def tune_xgb(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, n_configs: int, seed: int) -> Tuned:
+def tune_xgb(
+    X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, n_configs: int, seed: int
+) -> Tuned:
     """Random search over the configured space (``n_configs`` draws), inner k-fold cross-validation.
 
     Returns:
@@ -44,8 +58,14 @@ def tune_xgb(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec], *, n_
     """
     config = load_training_config()
     search = RandomizedSearchCV(
-        XGBCoxSurvival(specs, recalibration_folds=0, random_state=seed), {k: list(v) for k, v in config.xgboost_search.space.items()},
-        n_iter=n_configs, cv=_inner_folds(seed), refit=False, random_state=seed, n_jobs=1, error_score="raise",
+        XGBCoxSurvival(specs, recalibration_folds=0, random_state=seed),
+        {k: list(v) for k, v in config.xgboost_search.space.items()},
+        n_iter=n_configs,
+        cv=_inner_folds(seed),
+        refit=False,
+        random_state=seed,
+        n_jobs=1,
+        error_score="raise",
     ).fit(X, y)
     return _best(search)
 
@@ -54,8 +74,12 @@ def tune_linear_cox(X: pd.DataFrame, y: np.ndarray, specs: Sequence[FeatureSpec]
     """Grid search of the elastic-net penalty, inner k-fold cross-validation."""
     config = load_training_config().linear_cox
     search = GridSearchCV(
-        LinearCoxSurvival(specs, l1_ratio=config.l1_ratio), {"alpha": list(config.alphas)},
-        cv=_inner_folds(seed), refit=False, n_jobs=1, error_score="raise",
+        LinearCoxSurvival(specs, l1_ratio=config.l1_ratio),
+        {"alpha": list(config.alphas)},
+        cv=_inner_folds(seed),
+        refit=False,
+        n_jobs=1,
+        error_score="raise",
     ).fit(X, y)
     return _best(search)
 
@@ -65,6 +89,8 @@ def _inner_folds(seed: int) -> KFold:
 
 
 def _best(search: GridSearchCV | RandomizedSearchCV) -> Tuned:
-    table = pd.DataFrame(search.cv_results_["params"]).assign(inner_score=search.cv_results_["mean_test_score"])
+    table = pd.DataFrame(search.cv_results_["params"]).assign(
+        inner_score=search.cv_results_["mean_test_score"]
+    )
     best = {k: (v.item() if hasattr(v, "item") else v) for k, v in search.best_params_.items()}
     return best, table.sort_values("inner_score", ascending=False, kind="stable").reset_index(drop=True)

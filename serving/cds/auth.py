@@ -37,7 +37,7 @@ MIN_RSA_BITS = 2048
 CDS_PREFIX = "/cds-services"
 
 
-class JwtRejected(Exception):
+class JwtRejected(Exception):  # noqa: N818 -- public name, kept: callers and the 401 handler catch it by name
     """The token is missing or not acceptable; the message says why (no token content is quoted)."""
 
 
@@ -69,8 +69,15 @@ class JwtVerifier:
         if key.algorithm_name != algorithm:
             raise JwtRejected(f"key {kid!r} is for {key.algorithm_name}, not {algorithm}")
         try:
-            claims = jwt.decode(token, key.key, algorithms=[algorithm], audience=audience, issuer=self._issuers,
-                                leeway=LEEWAY_SECONDS, options={"require": ["exp", "iss", "aud"]})
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[algorithm],
+                audience=audience,
+                issuer=self._issuers,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "aud"]},
+            )
         except jwt.PyJWTError as exc:
             raise JwtRejected(f"JWT rejected: {exc}") from None
         self._check_replay(claims)
@@ -96,11 +103,16 @@ def load_verifier(settings: Settings) -> JwtVerifier | None:
         ServingConfigError: the JWKS cannot be read, is not a JWK Set, or holds a key that is not an
             RS384/ES384 public key with a unique ``kid``.
     """
-    if not settings.cds_auth_configured:
-        return None
-    source = "CART_RELAPSE_CDS_JWKS" if settings.cds_jwks is not None else f"CART_RELAPSE_CDS_JWKS_FILE {settings.cds_jwks_file}"
+    jwks, jwks_file = settings.cds_jwks, settings.cds_jwks_file
+    source = "CART_RELAPSE_CDS_JWKS"
     try:
-        text = settings.cds_jwks if settings.cds_jwks is not None else Path(settings.cds_jwks_file).read_text()  # type: ignore[arg-type]
+        if jwks is not None:
+            text = jwks
+        elif jwks_file is not None:
+            source = f"CART_RELAPSE_CDS_JWKS_FILE {jwks_file}"
+            text = Path(jwks_file).read_text()
+        else:
+            return None
         data = json.loads(text)
     except (OSError, ValueError) as exc:
         raise ServingConfigError(f"{source}: cannot read a JSON Web Key Set ({type(exc).__name__})") from None
@@ -117,16 +129,23 @@ def _public_keys(keys: list[Any], source: str) -> dict[str, jwt.PyJWK]:
         if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str) or jwk["kid"] in out:
             raise ServingConfigError(f"{where}: every key needs a unique string kid")
         if "d" in jwk or jwk.get("kty") == "oct":
-            raise ServingConfigError(f"{where}: only public RSA or EC keys belong here (no private or symmetric keys)")
-        algorithm = {"RSA": "RS384", "EC": "ES384"}.get(jwk.get("kty"))
+            raise ServingConfigError(
+                f"{where}: only public RSA or EC keys belong here (no private or symmetric keys)"
+            )
+        kty = jwk.get("kty")
+        algorithm = {"RSA": "RS384", "EC": "ES384"}.get(kty) if isinstance(kty, str) else None
         if algorithm is None or jwk.get("alg", algorithm) != algorithm:
             raise ServingConfigError(f"{where}: expected an RS384 (kty RSA) or ES384 (kty EC, crv P-384) key")
         try:
             key = jwt.PyJWK(jwk, algorithm=algorithm)
         except jwt.PyJWTError as exc:
             raise ServingConfigError(f"{where}: not a usable {algorithm} key ({exc})") from None
-        if algorithm == "ES384" and jwk.get("crv") != "P-384" or algorithm == "RS384" and key.key.key_size < MIN_RSA_BITS:
-            raise ServingConfigError(f"{where}: ES384 needs curve P-384, RS384 at least {MIN_RSA_BITS}-bit keys")
+        if (algorithm == "ES384" and jwk.get("crv") != "P-384") or (
+            algorithm == "RS384" and key.key.key_size < MIN_RSA_BITS
+        ):
+            raise ServingConfigError(
+                f"{where}: ES384 needs curve P-384, RS384 at least {MIN_RSA_BITS}-bit keys"
+            )
         out[jwk["kid"]] = key
     return out
 
@@ -134,12 +153,14 @@ def _public_keys(keys: list[Any], source: str) -> dict[str, jwt.PyJWK]:
 class CdsAuthMiddleware:
     """Authenticate every request under ``/cds-services`` before routing (and before the body is read)."""
 
-    def __init__(self, app: ASGIApp, *, verifier: JwtVerifier | None, public_url: str | None,
-                 open_on_loopback: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, verifier: JwtVerifier | None, public_url: str | None, open_on_loopback: bool
+    ) -> None:
         self.app, self._verifier, self._open_on_loopback = app, verifier, open_on_loopback
         self._base = (public_url or "").rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 401 before the app when a CDS call lacks a valid JWT; pass everything else through."""
         if scope["type"] != "http" or not is_cds_path(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -147,8 +168,9 @@ class CdsAuthMiddleware:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        response = JSONResponse({"detail": problem}, status_code=401,
-                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        response = JSONResponse(
+            {"detail": problem}, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
         await response(scope, receive, send)
 
     def _problem(self, scope: Scope) -> str | None:
@@ -157,8 +179,11 @@ class CdsAuthMiddleware:
             client = scope.get("client")
             if self._open_on_loopback and client and is_loopback(str(client[0])):
                 return None
-            return ("CDS Hooks authentication is not configured (CART_RELAPSE_CDS_JWKS): only loopback clients of a "
-                    "server without an API token are served")
+            return (
+                "CDS Hooks authentication is not configured (CART_RELAPSE_CDS_JWKS): only loopback clients "
+                "of a "
+                "server without an API token are served"
+            )
         token = _bearer(scope)
         if token is None:
             return "missing bearer JWT (Authorization: Bearer <JWT signed by the EHR>)"

@@ -44,7 +44,12 @@ class CardContext:
 
 
 def risk_card(
-    context: CardContext, prediction: PatientPrediction, features: Features, *, landmark_date: date, link: str,
+    context: CardContext,
+    prediction: PatientPrediction,
+    features: Features,
+    *,
+    landmark_date: date,
+    link: str,
 ) -> dict[str, Any]:
     """The card of a prediction.
 
@@ -57,13 +62,23 @@ def risk_card(
     """
     meta = context.model.predictor.metadata
     horizon = horizon_label(meta.thresholds.horizon_days)
-    summary = (f"{context.service.title}: {percent(prediction.relapse_probability)} risk of progression or death "
-               f"by {horizon} ({prediction.risk_group} risk group; synthetic-data model)")
+    summary = (
+        f"{context.service.title}: {percent(prediction.relapse_probability)} risk of progression or death "
+        f"by {horizon} ({prediction.risk_group} risk group; synthetic-data model)"
+    )
     return {
-        "uuid": str(uuid.uuid4()), "summary": summary[:SUMMARY_LIMIT - 1], "indicator": INDICATORS[prediction.risk_group],
+        "uuid": str(uuid.uuid4()),
+        "summary": summary[: SUMMARY_LIMIT - 1],
+        "indicator": INDICATORS[prediction.risk_group],
         "source": {"label": model_label(context.model)},
         "detail": _detail(context, prediction, features, landmark_date),
-        "links": [{"label": "Open in the clinician page (risk curve, every driver)", "url": link, "type": "absolute"}],
+        "links": [
+            {
+                "label": "Open in the clinician page (risk curve, every driver)",
+                "url": link,
+                "type": "absolute",
+            }
+        ],
         "extension": {EXTENSION: _numbers(context, prediction, landmark_date)},
     }
 
@@ -72,8 +87,13 @@ def no_risk_card(context: CardContext, no_risk: NoRisk) -> dict[str, Any]:
     """An ``info`` card saying why the model gives no risk for this patient now."""
     summary = f"{context.service.title}: no risk given ({no_risk.reason.replace('-', ' ')})"
     detail = f"No risk is given: {no_risk.message}.\n\n> {context.model.predictor.metadata.notice}"
-    return {"uuid": str(uuid.uuid4()), "summary": summary[:SUMMARY_LIMIT - 1], "indicator": "info",
-            "source": {"label": model_label(context.model)}, "detail": detail}
+    return {
+        "uuid": str(uuid.uuid4()),
+        "summary": summary[: SUMMARY_LIMIT - 1],
+        "indicator": "info",
+        "source": {"label": model_label(context.model)},
+        "detail": detail,
+    }
 
 
 def model_label(model: ServingModel) -> str:
@@ -82,33 +102,50 @@ def model_label(model: ServingModel) -> str:
     return f"{model.name}{version} (synthetic data)"
 
 
-def _detail(context: CardContext, prediction: PatientPrediction, features: Features, landmark_date: date) -> str:
-    """Markdown paragraphs: the risks, the group, the drivers, what is missing or unused, the caveats, the notice."""
+def _detail(
+    context: CardContext, prediction: PatientPrediction, features: Features, landmark_date: date
+) -> str:
+    """Markdown paragraphs: risks, group, drivers, what is missing or unused, the caveats, the notice."""
     meta = context.model.predictor.metadata
     when = "the infusion day" if context.service.day == 0 else f"day {context.service.day} after infusion"
     horizons = list(prediction.risk_curve)
-    risks = "\n".join([
-        f"**Risk of {meta.outcome}** after the landmark, as known on {when} ({landmark_date.isoformat()}):", "",
-        "| " + " | ".join(horizon_label(d) for d in horizons) + " |", "|" + "---|" * len(horizons),
-        "| " + " | ".join(percent(prediction.risk_curve[d]) for d in horizons) + " |",
-    ])
-    paragraphs = [risks, _group_line(context, prediction), "\n".join(_drivers(context, prediction)),
-                  *_accounting(context, prediction, features)]
+    risks = "\n".join(
+        [
+            f"**Risk of {meta.outcome}** after the landmark, as known on {when} "
+            f"({landmark_date.isoformat()}):",
+            "",
+            "| " + " | ".join(horizon_label(d) for d in horizons) + " |",
+            "|" + "---|" * len(horizons),
+            "| " + " | ".join(percent(prediction.risk_curve[d]) for d in horizons) + " |",
+        ]
+    )
+    paragraphs = [
+        risks,
+        _group_line(context, prediction),
+        "\n".join(_drivers(context, prediction)),
+        *_accounting(context, prediction, features),
+    ]
     if context.service.day > 0:
-        paragraphs.append("The day-30 model is for patients alive and free of progression at day 30; the prefetch "
-                          "does not say whether the disease has progressed.")
+        paragraphs.append(
+            "The day-30 model is for patients alive and free of progression at day 30; the prefetch "
+            "does not say whether the disease has progressed."
+        )
     return "\n\n".join([*paragraphs, f"> {meta.notice}"])
 
 
 def _group_line(context: CardContext, prediction: PatientPrediction) -> str:
     meta = context.model.predictor.metadata
     t, horizon = meta.thresholds, horizon_label(meta.thresholds.horizon_days)
-    line = (f"Risk group **{prediction.risk_group}** (risk by {horizon}: low below {_whole(t.low)}, intermediate "
-            f"from {_whole(t.low)}, high from {_whole(t.high)}).")
+    line = (
+        f"Risk group **{prediction.risk_group}** (risk by {horizon}: low below {_whole(t.low)}, intermediate "
+        f"from {_whole(t.low)}, high from {_whole(t.high)})."
+    )
     observed = meta.observed_risk.get(prediction.risk_group)
     if observed:
-        line += (f" In training, this group's observed risk by {horizon} was {percent(observed[0])} "
-                 f"(95% CI {percent(observed[1])} to {percent(observed[2])}).")
+        line += (
+            f" In training, this group's observed risk by {horizon} was {percent(observed[0])} "
+            f"(95% CI {percent(observed[1])} to {percent(observed[2])})."
+        )
     return line
 
 
@@ -119,13 +156,19 @@ def _whole(probability: float) -> str:
 def _drivers(context: CardContext, prediction: PatientPrediction) -> list[str]:
     specs = context.model.specs
     order = np.argsort(-np.abs(prediction.contributions), kind="stable")[:TOP_DRIVERS]
-    lines = ["**Top drivers** (TreeSHAP on the log relative hazard; + raises the risk):", "",
-             "| feature | value | effect |", "|---|---|---|"]
+    lines = [
+        "**Top drivers** (TreeSHAP on the log relative hazard; + raises the risk):",
+        "",
+        "| feature | value | effect |",
+        "|---|---|---|",
+    ]
     for j in order:
         spec, contribution = specs[j], float(prediction.contributions[j])
-        lines.append(f"| {feature_label(spec, context.catalogue)} (`{spec.name}`) | "
-                     f"{format_value(spec, prediction.values.get(spec.name))} | "
-                     f"{signed(contribution)} ({hazard_factor(contribution)} hazard) |")
+        lines.append(
+            f"| {feature_label(spec, context.catalogue)} (`{spec.name}`) | "
+            f"{format_value(spec, prediction.values.get(spec.name))} | "
+            f"{signed(contribution)} ({hazard_factor(contribution)} hazard) |"
+        )
     return lines
 
 
@@ -133,14 +176,21 @@ def _accounting(context: CardContext, prediction: PatientPrediction, features: F
     missing = prediction.missing_features
     shown = ", ".join(f"`{name}`" for name in missing[:MISSING_SHOWN])
     more = f" and {len(missing) - MISSING_SHOWN} more" if len(missing) > MISSING_SHOWN else ""
-    lines = [f"**Missing** ({len(missing)} of {len(context.model.specs)} model inputs): {shown or 'none'}{more}."]
+    lines = [
+        f"**Missing** ({len(missing)} of {len(context.model.specs)} model inputs): {shown or 'none'}{more}."
+    ]
     reasons = Counter(item.reason for item in features.not_used)
     if reasons:
-        lines.append("**Not used** (quarantined as ingest would): "
-                     + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common()) + ".")
-    later = [(features.after_landmark, "reported after the landmark day"),
-             (features.after_request, "issued after this request"),
-             (features.outside_windows, "collected outside the landmark's windows")]
+        lines.append(
+            "**Not used** (quarantined as ingest would): "
+            + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+            + "."
+        )
+    later = [
+        (features.after_landmark, "reported after the landmark day"),
+        (features.after_request, "issued after this request"),
+        (features.outside_windows, "collected outside the landmark's windows"),
+    ]
     if any(n for n, _ in later):
         lines.append("Not in the model's view: " + ", ".join(f"{n} {what}" for n, what in later if n) + ".")
     lines += [f"Outside the training data: {warning}." for warning in prediction.warnings]
@@ -150,9 +200,11 @@ def _accounting(context: CardContext, prediction: PatientPrediction, features: F
 def _numbers(context: CardContext, prediction: PatientPrediction, landmark_date: date) -> dict[str, Any]:
     model = context.model
     return {
-        "landmark": model.landmark, "landmark_date": landmark_date.isoformat(),
+        "landmark": model.landmark,
+        "landmark_date": landmark_date.isoformat(),
         "relapse_probability": prediction.relapse_probability,
         "risk_curve": {str(days): risk for days, risk in prediction.risk_curve.items()},
-        "risk_group": prediction.risk_group, "margin": prediction.margin,
+        "risk_group": prediction.risk_group,
+        "margin": prediction.margin,
         "model": {"name": model.name, "version": model.version},
     }

@@ -1,5 +1,7 @@
-"""Who the request is about, as of which day: the patient row, day 0 and the landmark date, or why
-the service has nothing to say (no infusion) or gives no risk (too early, deceased, incomplete record).
+"""Who the request is about, as of which day.
+
+The patient row, day 0 and the landmark date, or why the service has nothing to say (no infusion) or gives no
+risk (too early, deceased, incomplete record).
 
 The patient row is built by ``features.fhir.map_resources`` exactly as ingest builds it from a Patient
 and its apheresis and infusion Procedures (``features.fhir_patient``); the landmark date is the
@@ -40,7 +42,11 @@ class NoRisk:
 
 
 def find_landmark(
-    mapping: FhirMapping, patient: Mapping[str, Any], *, service: CdsService, now: datetime,
+    mapping: FhirMapping,
+    patient: Mapping[str, Any],
+    *,
+    service: CdsService,
+    now: datetime,
 ) -> Landmark | NoRisk:
     """The patient's landmark, or why there is none.
 
@@ -63,10 +69,15 @@ def find_landmark(
     landmark = infusion + timedelta(days=service.day)
     today = now.astimezone().date()
     if _deceased(patient):
-        return NoRisk("deceased", "the Patient resource records a death; the model predicts for living patients")
+        return NoRisk(
+            "deceased", "the Patient resource records a death; the model predicts for living patients"
+        )
     if today < landmark:
-        return NoRisk("not-yet", f"this {service.landmark} model applies from day {service.day} after infusion, "
-                                 f"{landmark.isoformat()} (infused {infusion.isoformat()})")
+        return NoRisk(
+            "not-yet",
+            f"this {service.landmark} model applies from day {service.day} after infusion, "
+            f"{landmark.isoformat()} (infused {infusion.isoformat()})",
+        )
     return Landmark(row=row, infusion_date=infusion, landmark_date=landmark, today=today)
 
 

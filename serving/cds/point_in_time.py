@@ -37,7 +37,7 @@ _TOLERANCE = 1e-9  # the store's RELATIVE_TOLERANCE: two canonical numbers close
 
 @dataclass(frozen=True)
 class NotUsed:
-    """A resource or value that gives no feature, with the reason (a registry quarantine reason) and detail."""
+    """A resource or value that gives no feature, with the reason (a quarantine reason) and detail."""
 
     what: str
     reason: str
@@ -67,8 +67,13 @@ class _Candidate:
 
 
 def landmark_features(
-    mapping: FhirMapping, landmark: Landmark, *, raw: Mapping[Any, Any], schema: InputSchema,
-    catalogue: Catalogue, now: datetime,
+    mapping: FhirMapping,
+    landmark: Landmark,
+    *,
+    raw: Mapping[Any, Any],
+    schema: InputSchema,
+    catalogue: Catalogue,
+    now: datetime,
 ) -> Features:
     """What was known about the patient at the landmark, as the API's ``features`` object.
 
@@ -81,8 +86,11 @@ def landmark_features(
         now: the request time (timezone-aware).
     """
     reader = _Reader(landmark, schema, catalogue, now)
-    reader.out.not_used += [NotUsed(f"{r.resource_type or 'entry'}/{r.resource_id or '(no id)'}", r.reason, r.detail)
-                            for r in mapping.rejected if isinstance(r.key, tuple) and r.key[0] == "observations"]
+    reader.out.not_used += [
+        NotUsed(f"{r.resource_type or 'entry'}/{r.resource_id or '(no id)'}", r.reason, r.detail)
+        for r in mapping.rejected
+        if isinstance(r.key, tuple) and r.key[0] == "observations"
+    ]
     _patient_attributes(landmark, schema, reader.out)
     candidates = [c for row in mapping.observations for c in reader.candidates(row, raw.get(row.key))]
     for chosen in _choose(_without_conflicts(candidates, reader.out)):
@@ -92,12 +100,19 @@ def landmark_features(
 
 def _patient_attributes(landmark: Landmark, schema: InputSchema, out: Features) -> None:
     row = landmark.row
-    values: dict[str, Any] = {"age": float(row.age) if row.age else None, "sex": row.sex or None,
-                              "product": row.product or None}
+    values: dict[str, Any] = {
+        "age": float(row.age) if row.age else None,
+        "sex": row.sex or None,
+        "product": row.product or None,
+    }
     if row.apheresis_date and "vein_to_vein_days" in schema.fields:
         values["vein_to_vein_days"] = float((landmark.infusion_date - _day(row.apheresis_date)).days)
     for name, value in values.items():
-        if value is not None and name in schema.fields and _valid(schema, name, value, f"Patient/{row.patient_id}", out):
+        if (
+            value is not None
+            and name in schema.fields
+            and _valid(schema, name, value, f"Patient/{row.patient_id}", out)
+        ):
             out.features[name] = value
 
 
@@ -123,7 +138,9 @@ class _Reader:
         collected = datetime.fromisoformat(row.collected_at)
         reported = datetime.fromisoformat(row.reported_at) if row.reported_at else collected
         if reported < collected:
-            self.out.not_used.append(NotUsed(source, "reported before collected", "issued is before effective[x]"))
+            self.out.not_used.append(
+                NotUsed(source, "reported before collected", "issued is before effective[x]")
+            )
             return []
         if not _issued_by(resource, reported, self.now):
             self.out.after_request += 1
@@ -139,7 +156,12 @@ class _Reader:
         return [c for c in found if c is not None]
 
     def _candidate(
-        self, feature: str, row: ObservationRow, collected: datetime, reported: datetime, source: str,
+        self,
+        feature: str,
+        row: ObservationRow,
+        collected: datetime,
+        reported: datetime,
+        source: str,
     ) -> _Candidate | None:
         spec = self.schema.fields[feature].spec
         has_uln = self.catalogue.biomarker(row.biomarker).default_uln is not None
@@ -153,8 +175,9 @@ class _Reader:
             issue = exc.issues[0]
             self.out.not_used.append(NotUsed(source, _REASONS.get(issue.type, "bad value"), issue.msg))
             return None
-        return _Candidate(feature, collected, reported, parsed.values[feature], parsed.uln.get(feature), payload,
-                          source)
+        return _Candidate(
+            feature, collected, reported, parsed.values[feature], parsed.uln.get(feature), payload, source
+        )
 
 
 _REASONS = {"out_of_range": "out of range", "unknown_unit": "unknown unit", "unknown_level": "bad value"}
@@ -181,7 +204,9 @@ def _payload(value_type: str, canonical_unit: str, row: ObservationRow, uln: boo
         value = row.value.strip(" ")
     if row.unit.strip() == canonical_unit and not (uln and reference):
         return value, ""
-    return {"value": value, "unit": row.unit} | ({"reference_high": reference} if uln and reference else {}), ""
+    return {"value": value, "unit": row.unit} | (
+        {"reference_high": reference} if uln and reference else {}
+    ), ""
 
 
 def _number(text: str) -> float | None:
@@ -193,8 +218,11 @@ def _number(text: str) -> float | None:
 
 
 def _issued_by(resource: Mapping[str, Any] | None, reported: datetime, now: datetime) -> bool:
-    """Whether the result was issued at or before ``now``: ``issued`` as an instant when it has an
-    offset, else the local reported time against the server's local clock."""
+    """Whether the result was issued at or before ``now``.
+
+    ``issued`` as an instant when it has an offset, else the local reported time against the server's local
+    clock.
+    """
     issued = resource.get("issued") if isinstance(resource, Mapping) else None
     try:
         moment = datetime.fromisoformat(issued) if isinstance(issued, str) else None
@@ -215,7 +243,10 @@ def _without_conflicts(candidates: Iterable[_Candidate], out: Features) -> list[
         if all(_same(group[0], other) for other in group[1:]):
             kept.append(group[0])
             continue
-        detail = f"another Observation reports {feature} collected {collected} (reported {reported}) with another value"
+        detail = (
+            f"another Observation reports {feature} collected {collected} (reported {reported}) "
+            "with another value"
+        )
         out.not_used += [NotUsed(c.source, "conflicting report", detail) for c in group]
     return kept
 

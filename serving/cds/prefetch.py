@@ -21,7 +21,7 @@ Record = tuple[tuple[str, int], Mapping[str, Any] | None]
 _EXPECTED = {"infusion": "Procedure", "observations": "Observation"}
 
 
-class PrefetchMissing(Exception):
+class PrefetchMissing(Exception):  # noqa: N818 -- public name, kept: the CDS route answers it with 412
     """The prefetch lacks data the service needs; the message says which (412)."""
 
 
@@ -56,9 +56,11 @@ def read_prefetch(prefetch: Mapping[str, Any] | None, patient_id: str) -> Prefet
     """
     missing = [key for key in PREFETCH_KEYS if prefetch is None or key not in prefetch]
     if missing:
-        raise PrefetchMissing(f"prefetch {', '.join(repr(k) for k in missing)} missing: this service does not "
-                              "query the FHIR server (fhirServer and fhirAuthorization are not used); send "
-                              "every prefetch key of GET /cds-services")
+        raise PrefetchMissing(
+            f"prefetch {', '.join(repr(k) for k in missing)} missing: this service does not "
+            "query the FHIR server (fhirServer and fhirAuthorization are not used); send "
+            "every prefetch key of GET /cds-services"
+        )
     assert prefetch is not None
     patient = _patient(prefetch["patient"], patient_id)
     records: list[Record] = [(("patient", 0), patient)]
@@ -77,7 +79,9 @@ def read_prefetch(prefetch: Mapping[str, Any] | None, patient_id: str) -> Prefet
 
 def _patient(value: Any, patient_id: str) -> Mapping[str, Any]:
     if value is None:
-        raise PrefetchMissing("prefetch 'patient' is null: the CDS client has no Patient for context.patientId")
+        raise PrefetchMissing(
+            "prefetch 'patient' is null: the CDS client has no Patient for context.patientId"
+        )
     _not_an_outcome(value, "patient")
     if not isinstance(value, Mapping) or value.get("resourceType") != "Patient":
         raise _invalid(("patient",), "expected a Patient resource", "patient_type")
@@ -95,13 +99,19 @@ def _entries(value: Any, key: str) -> list[Mapping[str, Any] | None]:
         raise _invalid((key,), "expected a FHIR Bundle (searchset)", "bundle_type")
     if value["resourceType"] != "Bundle":
         return [value]
-    if any(isinstance(link, Mapping) and link.get("relation") == "next" for link in _list(value, "link", key)):
-        raise PrefetchMissing(f"prefetch {key!r} is one page of several (Bundle.link next): this service does not "
-                              "fetch further pages; send the whole result in one Bundle")
+    if any(
+        isinstance(link, Mapping) and link.get("relation") == "next" for link in _list(value, "link", key)
+    ):
+        raise PrefetchMissing(
+            f"prefetch {key!r} is one page of several (Bundle.link next): this service does not "
+            "fetch further pages; send the whole result in one Bundle"
+        )
     entries = _list(value, "entry", key)
     if not all(isinstance(entry, Mapping) for entry in entries):
         raise _invalid((key, "entry"), "every Bundle entry must be an object", "entry_type")
-    return [entry.get("resource") if isinstance(entry.get("resource"), Mapping) else None for entry in entries]
+    return [
+        entry.get("resource") if isinstance(entry.get("resource"), Mapping) else None for entry in entries
+    ]
 
 
 def _list(bundle: Mapping[str, Any], name: str, key: str) -> list[Any]:

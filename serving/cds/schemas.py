@@ -20,14 +20,17 @@ class _Strict(BaseModel):
 
 
 class PatientViewContext(_Open):
-    patientId: str = Field(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="the FHIR id of the patient in view")
+    patientId: str = Field(
+        pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="the FHIR id of the patient in view"
+    )
     userId: str | None = None
     encounterId: str | None = None
 
 
 class CdsServiceRequest(_Open):
     """A ``patient-view`` call. ``fhirServer`` and ``fhirAuthorization`` are accepted and not used: the
-    service reads only the prefetch (412 when a key is missing)."""
+    service reads only the prefetch (412 when a key is missing).
+    """  # noqa: D205 -- the OpenAPI description; docs/reference/ is generated from it
 
     hook: Literal["patient-view"]
     hookInstance: str = Field(min_length=1, max_length=256)
@@ -35,8 +38,10 @@ class CdsServiceRequest(_Open):
     fhirAuthorization: dict[str, Any] | None = None
     context: PatientViewContext
     prefetch: dict[str, Any] | None = Field(
-        default=None, description="patient: a Patient; infusion and observations: searchset Bundles (or null "
-                                  "when the EHR has no such data). See GET /cds-services for the templates.")
+        default=None,
+        description="patient: a Patient; infusion and observations: searchset Bundles (or null "
+        "when the EHR has no such data). See GET /cds-services for the templates.",
+    )
 
 
 class CdsServiceInfo(_Strict):
@@ -71,8 +76,10 @@ class Card(_Strict):
     detail: str | None = Field(default=None, description="GitHub-flavoured Markdown")
     links: list[CardLink] | None = None
     extension: dict[str, Any] | None = Field(
-        default=None, description='"dev.cart-relapse.prediction": landmark, landmark_date, relapse_probability, '
-                                  "risk_curve, risk_group, margin and model of a risk card")
+        default=None,
+        description='"dev.cart-relapse.prediction": landmark, landmark_date, relapse_probability, '
+        "risk_curve, risk_group, margin and model of a risk card",
+    )
 
 
 class CardsResponse(_Strict):
@@ -83,7 +90,9 @@ class Feedback(_Open):
     card: str = Field(min_length=1, max_length=256, description="the card's uuid")
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[dict[str, Any]] | None = None
-    overrideReason: dict[str, Any] | None = Field(default=None, description="never logged (userComment is free text)")
+    overrideReason: dict[str, Any] | None = Field(
+        default=None, description="never logged (userComment is free text)"
+    )
     outcomeTimestamp: str = Field(min_length=1, max_length=64)
 
 

@@ -36,13 +36,22 @@ class CdsService:
 
     def discovery(self) -> dict[str, object]:
         """The service as ``GET /cds-services`` lists it."""
-        return {"hook": HOOK, "title": self.title, "description": self.description, "id": self.id,
-                "prefetch": dict(self.prefetch), "usageRequirements": USAGE}
+        return {
+            "hook": HOOK,
+            "title": self.title,
+            "description": self.description,
+            "id": self.id,
+            "prefetch": dict(self.prefetch),
+            "usageRequirements": USAGE,
+        }
 
 
-USAGE = ("Needs the three prefetch keys: this service never queries the EHR's FHIR server (it runs offline). "
-         "CAR-T infusion and apheresis are Procedures coded in https://cart-relapse.dev/fhir/CodeSystem/procedure. "
-         "The model is trained on synthetic data: not for clinical decisions.")
+USAGE = (
+    "Needs the three prefetch keys: this service never queries the EHR's FHIR server (it runs offline). "
+    "CAR-T infusion and apheresis are Procedures coded in "
+    "https://cart-relapse.dev/fhir/CodeSystem/procedure. "
+    "The model is trained on synthetic data: not for clinical decisions."
+)
 
 
 def cds_services(catalogue: Catalogue) -> dict[str, CdsService]:
@@ -63,8 +72,9 @@ def observation_codes(catalogue: Catalogue, landmark: str) -> list[str]:
     """``system|code`` tokens of every biomarker read at ``landmark``: LOINC codes, then project codes."""
     windows = set(catalogue.landmarks[landmark].windows)
     biomarkers = [b for b in catalogue.biomarkers if windows & set(b.windows)]
-    return ([f"{LOINC}|{code}" for b in biomarkers for code in b.loinc_codes]
-            + [f"{BIOMARKER_SYSTEM}|{b.name}" for b in biomarkers])
+    return [f"{LOINC}|{code}" for b in biomarkers for code in b.loinc_codes] + [
+        f"{BIOMARKER_SYSTEM}|{b.name}" for b in biomarkers
+    ]
 
 
 def _service(catalogue: Catalogue, landmark: str) -> CdsService:
@@ -73,12 +83,21 @@ def _service(catalogue: Catalogue, landmark: str) -> CdsService:
     prefetch = {
         "patient": "Patient/{{context.patientId}}",
         "infusion": f"Procedure?patient={{{{context.patientId}}}}&code={procedures}",
-        "observations": f"Observation?patient={{{{context.patientId}}}}&code={','.join(observation_codes(catalogue, landmark))}",
+        "observations": "Observation?patient={{context.patientId}}"
+        f"&code={','.join(observation_codes(catalogue, landmark))}",
     }
     when = "on the infusion day" if spec.day == 0 else f"on day {spec.day} after infusion"
-    description = (f"Risk of progression/relapse or death 3, 6, 12 and 24 months after CD19 CAR-T infusion, as "
-                   f"known {when} ({landmark} model: {spec.description}), with the main drivers (TreeSHAP). "
-                   "Trained on synthetic data.")
-    return CdsService(id=service_id(landmark), landmark=landmark, day=int(spec.day), windows=tuple(spec.windows),
-                      title=_TITLES.get(landmark, f"CAR-T relapse risk ({landmark})"), description=description,
-                      prefetch=prefetch)
+    description = (
+        f"Risk of progression/relapse or death 3, 6, 12 and 24 months after CD19 CAR-T infusion, as "
+        f"known {when} ({landmark} model: {spec.description}), with the main drivers (TreeSHAP). "
+        "Trained on synthetic data."
+    )
+    return CdsService(
+        id=service_id(landmark),
+        landmark=landmark,
+        day=int(spec.day),
+        windows=tuple(spec.windows),
+        title=_TITLES.get(landmark, f"CAR-T relapse risk ({landmark})"),
+        description=description,
+        prefetch=prefetch,
+    )

@@ -28,18 +28,24 @@ def require_admin_client(request: Request, settings: SettingsDep) -> None:
 
 
 @router.post(
-    "/reload", response_model=ReloadResponse, dependencies=[Depends(require_admin_client)],
-    responses={403: {"model": ErrorResponse, "description": "no token configured and the client is not on loopback"},
-               409: {"model": ReloadResponse, "description": "a candidate was refused; the old model keeps serving"}},
+    "/reload",
+    response_model=ReloadResponse,
+    dependencies=[Depends(require_admin_client)],
+    responses={
+        403: {"model": ErrorResponse, "description": "no token configured and the client is not on loopback"},
+        409: {"model": ReloadResponse, "description": "a candidate was refused; the old model keeps serving"},
+    },
 )
 async def reload_models(reloader: ReloaderDep) -> JSONResponse:
     """Load every landmark's configured model URI (e.g. ``models:/cart-relapse-day30@champion``) in a
     background thread, probe each new version and swap it in; answers when done (200), or 409 with the
-    reasons when a candidate was refused. Requests are served throughout. SIGHUP does the same."""
+    reasons when a candidate was refused. Requests are served throughout. SIGHUP does the same.
+    """  # noqa: D205 -- the OpenAPI description; docs/reference/ is generated from it
     report = await asyncio.wrap_future(reloader.start("api"))
     body = reload_response(report).model_dump(mode="json")
     return JSONResponse(body, status_code=409 if report.outcome == "refused" else 200)
 
 
 def reload_response(report: ReloadReport) -> ReloadResponse:
+    """The reload report as its response body."""
     return ReloadResponse.model_validate(asdict(report))

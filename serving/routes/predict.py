@@ -31,7 +31,10 @@ router = APIRouter(prefix="/v1/predict", tags=["predict"], responses=UNAUTHORIZE
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "the body cannot be decoded (e.g. not UTF-8)"},
     404: {"model": ErrorResponse, "description": "unknown landmark"},
-    413: {"model": ErrorResponse, "description": "body larger than max_body_bytes, or more than max_batch_size patients"},
+    413: {
+        "model": ErrorResponse,
+        "description": "body larger than max_body_bytes, or more than max_batch_size patients",
+    },
     422: {"model": ValidationErrorResponse, "description": "malformed JSON or invalid fields, each named"},
     503: {"model": ErrorResponse, "description": "the landmark's model is loading or could not be loaded"},
 }
@@ -40,26 +43,36 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("/{landmark}", response_model=PredictionResponse, responses=_ERRORS)
 async def predict(landmark: str, request: PredictionRequest, model: ModelDep) -> Response:
     """Risk of progression/relapse or death at 90, 180, 365 and 730 days after the landmark, risk group,
-    and the TreeSHAP explanation of the log relative hazard, for one patient."""
+    and the TreeSHAP explanation of the log relative hazard, for one patient.
+    """  # noqa: D205 -- the OpenAPI description; docs/reference/ is generated from it
     patient = model.schema.parse(features_as_mapping(request.features))
     prediction = predict_patients(model, [patient])[0]
     return _json(prediction_response(model, prediction, request.patient_id))
 
 
 @router.post("/{landmark}/batch", response_model=BatchPredictionResponse, responses=_ERRORS)
-async def predict_batch(landmark: str, request: BatchPredictionRequest, model: ModelDep, settings: SettingsDep) -> Response:
+async def predict_batch(
+    landmark: str, request: BatchPredictionRequest, model: ModelDep, settings: SettingsDep
+) -> Response:
     """The same for several patients (each may carry a ``patient_id``); all or nothing on bad input."""
     if len(request.patients) > settings.max_batch_size:
         raise batch_too_large(len(request.patients), settings.max_batch_size)
-    return await run_in_threadpool(_batch, model, request.patients)  # keeps the event loop free for other requests
+    return await run_in_threadpool(
+        _batch, model, request.patients
+    )  # keeps the event loop free for other requests
 
 
 def _batch(model: ServingModel, requests: Sequence[PredictionRequest]) -> Response:
     predictions = predict_patients(model, parse_patients(model, requests))
-    return _json({
-        "predictions": [prediction_response(model, p, r.patient_id) for p, r in zip(predictions, requests, strict=True)],
-        "notice": model.predictor.metadata.notice,
-    })
+    return _json(
+        {
+            "predictions": [
+                prediction_response(model, p, r.patient_id)
+                for p, r in zip(predictions, requests, strict=True)
+            ],
+            "notice": model.predictor.metadata.notice,
+        }
+    )
 
 
 def parse_patients(model: ServingModel, requests: Sequence[PredictionRequest]) -> list[PatientValues]:
@@ -68,7 +81,11 @@ def parse_patients(model: ServingModel, requests: Sequence[PredictionRequest]) -
     issues: list[InputIssue] = []
     for i, item in enumerate(requests):
         try:
-            patients.append(model.schema.parse(features_as_mapping(item.features), loc=("body", "patients", i, "features")))
+            patients.append(
+                model.schema.parse(
+                    features_as_mapping(item.features), loc=("body", "patients", i, "features")
+                )
+            )
         except InputError as exc:
             issues.extend(exc.issues)
     if issues:
@@ -76,28 +93,49 @@ def parse_patients(model: ServingModel, requests: Sequence[PredictionRequest]) -
     return patients
 
 
-def prediction_response(model: ServingModel, prediction: PatientPrediction, patient_id: str | None) -> dict[str, Any]:
-    """One ``PredictionResponse`` as plain data (built without pydantic: this is the hot path; the
-    tests validate it against the schema): contributions sorted by absolute size, modality totals."""
-    contributions = [
-        {"feature": spec.name, "value": _shown(spec.type, prediction.values.get(spec.name)), "contribution": float(c),
-         "modality": spec.modality}
-        for spec, c in zip(model.specs, prediction.contributions, strict=True)
-    ]
-    contributions.sort(key=lambda item: -abs(item["contribution"]))
+def prediction_response(
+    model: ServingModel, prediction: PatientPrediction, patient_id: str | None
+) -> dict[str, Any]:
+    """One ``PredictionResponse`` as plain data.
+
+    Built without pydantic: this is the hot path; the tests validate it against the schema. Contributions
+    sorted by absolute size, modality totals.
+    """
+    ranked = sorted(
+        ((spec, float(c)) for spec, c in zip(model.specs, prediction.contributions, strict=True)),
+        key=lambda item: -abs(item[1]),
+    )
     totals: dict[str, float] = {}
-    for item in contributions:
-        totals[item["modality"]] = totals.get(item["modality"], 0.0) + item["contribution"]
+    for spec, c in ranked:
+        totals[spec.modality] = totals.get(spec.modality, 0.0) + c
+    contributions = [
+        {
+            "feature": spec.name,
+            "value": _shown(spec.type, prediction.values.get(spec.name)),
+            "contribution": c,
+            "modality": spec.modality,
+        }
+        for spec, c in ranked
+    ]
     meta = model.predictor.metadata
     return {
-        "patient_id": patient_id, "landmark": model.landmark, "outcome": meta.outcome,
-        "relapse_probability": prediction.relapse_probability, "risk_horizon_days": meta.thresholds.horizon_days,
+        "patient_id": patient_id,
+        "landmark": model.landmark,
+        "outcome": meta.outcome,
+        "relapse_probability": prediction.relapse_probability,
+        "risk_horizon_days": meta.thresholds.horizon_days,
         "risk_curve": {str(days): risk for days, risk in prediction.risk_curve.items()},
-        "risk_group": prediction.risk_group, "margin": prediction.margin,
+        "risk_group": prediction.risk_group,
+        "margin": prediction.margin,
         "model": {"name": model.name, "version": model.version, "alias": model.alias},
-        "explanation": {"scale": meta.margin_scale, "base_value": prediction.base_value, "contributions": contributions,
-                        "modality_totals": totals},
-        "missing_features": prediction.missing_features, "warnings": prediction.warnings,
+        "explanation": {
+            "scale": meta.margin_scale,
+            "base_value": prediction.base_value,
+            "contributions": contributions,
+            "modality_totals": totals,
+        },
+        "missing_features": prediction.missing_features,
+        "warnings": prediction.warnings,
         "notice": model.predictor.metadata.notice or SYNTHETIC_NOTICE,
     }
 
@@ -113,4 +151,6 @@ def _shown(value_type: str, value: float | str | None) -> float | int | bool | s
 
 def _json(body: dict[str, Any]) -> Response:
     """Serialise with the standard library (floats as their shortest round-trip repr, as pydantic does)."""
-    return Response(content=json.dumps(body, allow_nan=False, separators=(",", ":")), media_type="application/json")
+    return Response(
+        content=json.dumps(body, allow_nan=False, separators=(",", ":")), media_type="application/json"
+    )

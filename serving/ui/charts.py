@@ -20,6 +20,8 @@ ROW_HEIGHT, LABEL_WIDTH, BAR_WIDTH, VALUE_WIDTH = 26, 400, 260, 110
 
 @dataclass(frozen=True)
 class Point:
+    """A point of a chart, in SVG coordinates, with its label."""
+
     x: float
     y: float
     label: str
@@ -27,6 +29,8 @@ class Point:
 
 @dataclass(frozen=True)
 class Curve:
+    """The risk curve's geometry: the points at the horizons, the polyline, ticks and thresholds."""
+
     width: int
     height: int
     points: list[Point]  # the horizons (the line starts at the origin)
@@ -39,6 +43,8 @@ class Curve:
 
 @dataclass(frozen=True)
 class Bar:
+    """One waterfall bar (base, a contribution, or the total), in SVG coordinates."""
+
     y: float
     x: float
     width: float
@@ -49,6 +55,8 @@ class Bar:
 
 @dataclass(frozen=True)
 class Waterfall:
+    """The waterfall's geometry: its bars and where zero is."""
+
     width: int
     height: int
     bars: list[Bar]
@@ -77,7 +85,9 @@ def risk_curve(risks: Sequence[tuple[int, float, str]], thresholds: Sequence[tup
 
     points = [Point(x(days), y(risk), label) for days, risk, label in risks]
     path = " ".join(f"{p.x},{p.y}" for p in [Point(x(0), y(0), ""), *points])
-    x_ticks = [Point(x(0), bottom, "0")] + [Point(x(days), bottom, f"{round(days / 30.4375)}") for days, _, _ in risks]
+    x_ticks = [Point(x(0), bottom, "0")] + [
+        Point(x(days), bottom, f"{round(days / 30.4375)}") for days, _, _ in risks
+    ]
     y_ticks = [Point(left, y(r / 100), f"{r}%") for r in (0, 25, 50, 75, 100)]
     lines = [Point(right, y(risk), label) for risk, label in thresholds]
     return Curve(CURVE_WIDTH, CURVE_HEIGHT, points, path, x_ticks, y_ticks, lines, (left, top, right, bottom))
@@ -103,11 +113,39 @@ def waterfall(base: float, steps: Sequence[tuple[str, float, str]], total: float
     def x(value: float) -> float:
         return round(LABEL_WIDTH + BAR_WIDTH * (value - low) / (high - low), 1)
 
-    bars = [Bar(ROW_HEIGHT * 0.2, x(min(0.0, base)), max(abs(x(base) - x(0.0)), 1.0), "Average patient (base value)",
-                signed(base), "base")]
-    for i, ((label, contribution, amount), (start, end)) in enumerate(zip(steps, spans, strict=True), start=1):
-        bars.append(Bar(ROW_HEIGHT * (i + 0.2), x(min(start, end)), max(abs(x(end) - x(start)), 1.0), label, amount,
-                        "up" if contribution > 0 else "down"))
-    bars.append(Bar(ROW_HEIGHT * (len(steps) + 1.2), x(min(0.0, total)), max(abs(x(total) - x(0.0)), 1.0),
-                    "This patient (log relative hazard)", signed(total), "total"))
-    return Waterfall(LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH, int(ROW_HEIGHT * (len(steps) + 2.4)), bars, x(0.0))
+    bars = [
+        Bar(
+            ROW_HEIGHT * 0.2,
+            x(min(0.0, base)),
+            max(abs(x(base) - x(0.0)), 1.0),
+            "Average patient (base value)",
+            signed(base),
+            "base",
+        )
+    ]
+    for i, ((label, contribution, amount), (start, end)) in enumerate(
+        zip(steps, spans, strict=True), start=1
+    ):
+        bars.append(
+            Bar(
+                ROW_HEIGHT * (i + 0.2),
+                x(min(start, end)),
+                max(abs(x(end) - x(start)), 1.0),
+                label,
+                amount,
+                "up" if contribution > 0 else "down",
+            )
+        )
+    bars.append(
+        Bar(
+            ROW_HEIGHT * (len(steps) + 1.2),
+            x(min(0.0, total)),
+            max(abs(x(total) - x(0.0)), 1.0),
+            "This patient (log relative hazard)",
+            signed(total),
+            "total",
+        )
+    )
+    return Waterfall(
+        LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH, int(ROW_HEIGHT * (len(steps) + 2.4)), bars, x(0.0)
+    )

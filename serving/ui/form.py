@@ -21,9 +21,14 @@ from ..display import feature_label
 from ..inputs import InputIssue, InputSchema
 
 PASTE = "features_json"
-_GROUP_TITLES = {"patient": "Patient and product", "clinical": "Clinical and laboratory", "imaging": "FDG-PET imaging",
-                 "ctdna": "Circulating tumour DNA", "cellular": "Cellular (CAR-T and immune cells)",
-                 "derived": "Scores and derived values (left empty: computed from the values above)"}
+_GROUP_TITLES = {
+    "patient": "Patient and product",
+    "clinical": "Clinical and laboratory",
+    "imaging": "FDG-PET imaging",
+    "ctdna": "Circulating tumour DNA",
+    "cellular": "Cellular (CAR-T and immune cells)",
+    "derived": "Scores and derived values (left empty: computed from the values above)",
+}
 
 
 @dataclass
@@ -46,11 +51,14 @@ class Field:
 
     @property
     def id(self) -> str:
+        """The HTML id of the field's input."""
         return f"f-{self.name}"
 
 
 @dataclass
 class Group:
+    """A group of fields shown together (the patient, a modality, the derived scores)."""
+
     key: str
     title: str
     fields: list[Field]
@@ -67,10 +75,12 @@ class FormState:
 
     @property
     def fields(self) -> dict[str, Field]:
+        """Every field by feature name."""
         return {f.name: f for g in self.groups for f in g.fields}
 
     @property
     def invalid(self) -> list[Field]:
+        """The fields with an error."""
         return [f for g in self.groups for f in g.fields if f.error]
 
 
@@ -81,14 +91,26 @@ def empty_form(schema: InputSchema, catalogue: Catalogue) -> FormState:
         spec = spec_field.spec
         key = spec.source if spec.source in ("patient", "derived") else spec.modality
         kind = "level" if spec.type == "category" else "bool" if spec.type == "bool" else "number"
-        valid = f"valid {spec.range[0]:g} to {spec.range[1]:g} {spec.unit}".strip() + "; " if spec.range else ""
+        valid = (
+            f"valid {spec.range[0]:g} to {spec.range[1]:g} {spec.unit}".strip() + "; " if spec.range else ""
+        )
         default_uln = catalogue.biomarker(spec.biomarker).default_uln if spec.biomarker else None
-        groups[key].append(Field(
-            name=name, label=feature_label(spec, catalogue), kind=kind, unit=spec.unit, units=list(spec_field.units),
-            levels=list(spec.levels or ()), uln=spec_field.reference_high, hint=f"{valid}{spec.description}",
-            uln_hint=f"in the value's unit; left empty, {default_uln:g} {spec.unit} is used" if default_uln else "",
-            unit_value=spec.unit,
-        ))
+        groups[key].append(
+            Field(
+                name=name,
+                label=feature_label(spec, catalogue),
+                kind=kind,
+                unit=spec.unit,
+                units=list(spec_field.units),
+                levels=list(spec.levels or ()),
+                uln=spec_field.reference_high,
+                hint=f"{valid}{spec.description}",
+                uln_hint=f"in the value's unit; left empty, {default_uln:g} {spec.unit} is used"
+                if default_uln
+                else "",
+                unit_value=spec.unit,
+            )
+        )
     return FormState([Group(k, _GROUP_TITLES[k], fields) for k, fields in groups.items() if fields])
 
 
@@ -117,7 +139,10 @@ def read_form(state: FormState, data: Mapping[str, str]) -> dict[str, Any]:
 
 
 def fill_form(state: FormState, features: Mapping[str, Any]) -> None:
-    """Show ``features`` (a features JSON object) in the fields (values the form has no field for are ignored)."""
+    """Show ``features`` (a features JSON object) in the fields.
+
+    Values the form has no field for are ignored.
+    """
     fields = state.fields
     for name, raw in features.items():
         f = fields.get(name)
@@ -125,7 +150,9 @@ def fill_form(state: FormState, features: Mapping[str, Any]) -> None:
             continue
         item = raw if isinstance(raw, Mapping) else {"value": raw}
         value = item.get("value")
-        f.value = ("yes" if value else "no") if f.kind == "bool" and isinstance(value, bool | int) else _text(value)
+        f.value = (
+            ("yes" if value else "no") if f.kind == "bool" and isinstance(value, bool | int) else _text(value)
+        )
         f.unit_value = str(item.get("unit") or f.unit)
         f.uln_value = _text(item.get("reference_high"))
 
@@ -163,27 +190,33 @@ def _field_value(f: Field) -> Any:
     if f.kind == "level":
         return f.value
     if f.kind == "bool":
-        return {"yes": True, "no": False}.get(f.value) if f.value in ("yes", "no") else _fail(f, "choose yes or no")
+        return (
+            {"yes": True, "no": False}.get(f.value)
+            if f.value in ("yes", "no")
+            else _fail(f, "choose yes or no")
+        )
     number = _number(f, f.value, "the value")
     reference = _number(f, f.uln_value, "the upper limit of normal") if f.uln and f.uln_value else None
     if number is None or (f.uln_value and f.uln and reference is None):
         return None
     if f.unit_value == f.unit and reference is None:
         return number
-    return {"value": number, "unit": f.unit_value} | ({"reference_high": reference} if reference is not None else {})
+    return {"value": number, "unit": f.unit_value} | (
+        {"reference_high": reference} if reference is not None else {}
+    )
 
 
 def _number(f: Field, text: str, what: str) -> float | int | None:
     try:
         number = float(text)
     except ValueError:
-        return _fail(f, f"{what} must be a number with a decimal point, e.g. 3.5")
+        _fail(f, f"{what} must be a number with a decimal point, e.g. 3.5")
+        return None
     return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
 
 
 def _fail(f: Field, message: str) -> None:
     f.error = f.error or message
-    return None
 
 
 def _text(value: Any) -> str:

@@ -14,8 +14,13 @@ from models.predictor import SYNTHETIC_NOTICE
 @cache
 def environment() -> Environment:
     """The template environment (built on first use)."""
-    return Environment(loader=PackageLoader("serving", "ui/templates"), autoescape=select_autoescape(default=True),
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=PackageLoader("serving", "ui/templates"),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def page(template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -31,8 +36,9 @@ def page(template: str, *, status_code: int = 200, **context: Any) -> HTMLRespon
 
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action "
+    "'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",

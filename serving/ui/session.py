@@ -1,5 +1,6 @@
-"""The clinician page's sign-in: with an API token configured, the page asks for it once and keeps a
-session in an HttpOnly cookie.
+"""The clinician page's sign-in.
+
+With an API token configured, the page asks for it once and keeps a session in an HttpOnly cookie.
 
 The cookie holds a random session id (the token never leaves the sign-in form); sessions live in this
 process's memory for ``SESSION_HOURS``. ``SameSite=Lax`` rather than ``Strict``: a CDS card's link is a
@@ -42,10 +43,12 @@ class UiSessions:
         return key
 
     def valid(self, key: str | None) -> bool:
+        """Whether ``key`` names an open session that has not expired."""
         with self._lock:
             return key is not None and self._expiry.get(key, 0.0) > time.monotonic()
 
     def close(self, key: str | None) -> None:
+        """End the session ``key`` (nothing happens for an unknown one)."""
         with self._lock:
             self._expiry.pop(key or "", None)
 
@@ -56,13 +59,18 @@ def token_matches(given: str, expected: str) -> bool:
 
 
 def require_session(request: Request) -> None:
-    """A dependency of every page but sign-in: with a token configured, a valid session or a redirect
-    (303) to the sign-in page, which comes back here afterwards."""
+    """A dependency of every page but sign-in.
+
+    With a token configured: a valid session, or a redirect (303) to the sign-in page, which comes back here
+    afterwards.
+    """
     if request.app.state.settings.token is None:
         return
     if request.app.state.ui_sessions.valid(request.cookies.get(COOKIE)):
         return
-    raise HTTPException(303, detail="sign in first", headers={"Location": f"/ui/login?next={quote(request.url.path)}"})
+    raise HTTPException(
+        303, detail="sign in first", headers={"Location": f"/ui/login?next={quote(request.url.path)}"}
+    )
 
 
 def check_origin(request: Request) -> None:

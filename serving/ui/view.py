@@ -1,6 +1,9 @@
-"""What the page shows of one prediction: the risk curve, the risk group with the rate observed in
-training, the largest contributions with their values and units, the missing features, the
-out-of-range warnings, the model and its version (the numbers are ``predict_patients``', unchanged)."""
+"""What the page shows of one prediction.
+
+The risk curve, the risk group with the rate observed in training, the largest contributions with their values
+and units, the missing features, the out-of-range warnings, the model and its version (the numbers are
+``predict_patients``', unchanged).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ CHART_LABEL = 58
 
 @dataclass(frozen=True)
 class Driver:
+    """One contribution as shown: the feature, its value, the hazard factor and its direction."""
+
     name: str
     label: str
     short: str
@@ -33,6 +38,8 @@ class Driver:
 
 @dataclass(frozen=True)
 class Risk:
+    """The risk at one horizon, as a number and as shown."""
+
     days: int
     label: str
     shown: str
@@ -41,6 +48,8 @@ class Risk:
 
 @dataclass(frozen=True)
 class ResultView:
+    """Everything the result page shows of one prediction."""
+
     headline: Risk
     risk_group: str
     group_rule: str
@@ -71,26 +80,47 @@ def result_view(model: ServingModel, prediction: PatientPrediction, catalogue: C
     headline = next(r for r in risks if r.days == t.horizon_days)
     drivers = _drivers(model, prediction, catalogue)
     shown = {d.name for d in drivers}
-    rest = float(sum(c for spec, c in zip(model.specs, prediction.contributions, strict=True) if spec.name not in shown))
-    steps = [(_chart_label(d), float(c), d.contribution) for d, c in
-             zip(drivers, _contributions(model, prediction, [d.name for d in drivers]), strict=True)]
+    rest = float(
+        sum(
+            c for spec, c in zip(model.specs, prediction.contributions, strict=True) if spec.name not in shown
+        )
+    )
+    steps = [
+        (_chart_label(d), float(c), d.contribution)
+        for d, c in zip(drivers, _contributions(model, prediction, [d.name for d in drivers]), strict=True)
+    ]
     others = f"{len(model.specs) - len(drivers)} other features"
     if len(model.specs) > len(drivers):
         steps.append((others, rest, signed(rest)))
-    curve = risk_curve([(r.days, r.value, r.shown) for r in risks],
-                       [(t.low, f"intermediate from {100 * t.low:g}% ({headline.label})"),
-                        (t.high, f"high from {100 * t.high:g}% ({headline.label})")])
+    curve = risk_curve(
+        [(r.days, r.value, r.shown) for r in risks],
+        [
+            (t.low, f"intermediate from {100 * t.low:g}% ({headline.label})"),
+            (t.high, f"high from {100 * t.high:g}% ({headline.label})"),
+        ],
+    )
     return ResultView(
-        headline=headline, risk_group=prediction.risk_group,
-        group_rule=f"by the risk at {headline.label}: low below {100 * t.low:g}%, intermediate from {100 * t.low:g}%, "
-                   f"high from {100 * t.high:g}%",
-        observed=_observed(model, prediction.risk_group, headline.label), risks=risks, curve=curve,
-        waterfall=waterfall(prediction.base_value, steps, prediction.margin), drivers=drivers, others=others,
-        missing=[(name, feature_label(_spec(model, name), catalogue)) for name in prediction.missing_features],
+        headline=headline,
+        risk_group=prediction.risk_group,
+        group_rule=f"by the risk at {headline.label}: low below {100 * t.low:g}%, "
+        f"intermediate from {100 * t.low:g}%, high from {100 * t.high:g}%",
+        observed=_observed(model, prediction.risk_group, headline.label),
+        risks=risks,
+        curve=curve,
+        waterfall=waterfall(prediction.base_value, steps, prediction.margin),
+        drivers=drivers,
+        others=others,
+        missing=[
+            (name, feature_label(_spec(model, name), catalogue)) for name in prediction.missing_features
+        ],
         warnings=list(prediction.warnings),
-        used=[(feature_label(s, catalogue), s.name, format_value(s, prediction.values.get(s.name)))
-              for s in model.specs if s.name in prediction.values],
-        model_label=f"{model.name} version {model.version or '(unversioned)'}", outcome=meta.outcome,
+        used=[
+            (feature_label(s, catalogue), s.name, format_value(s, prediction.values.get(s.name)))
+            for s in model.specs
+            if s.name in prediction.values
+        ],
+        model_label=f"{model.name} version {model.version or '(unversioned)'}",
+        outcome=meta.outcome,
     )
 
 
@@ -99,16 +129,28 @@ def _drivers(model: ServingModel, prediction: PatientPrediction, catalogue: Cata
     out = []
     for j in order:
         spec, contribution = model.specs[j], float(prediction.contributions[j])
-        out.append(Driver(spec.name, feature_label(spec, catalogue), short_label(spec),
-                          format_value(spec, prediction.values.get(spec.name)),
-                          signed(contribution), hazard_factor(contribution), "raises" if contribution > 0 else "lowers"))
+        out.append(
+            Driver(
+                spec.name,
+                feature_label(spec, catalogue),
+                short_label(spec),
+                format_value(spec, prediction.values.get(spec.name)),
+                signed(contribution),
+                hazard_factor(contribution),
+                "raises" if contribution > 0 else "lowers",
+            )
+        )
     return out
 
 
 def _chart_label(driver: Driver, limit: int = CHART_LABEL) -> str:
     """``name = value`` for the chart, the name shortened first so that the value always shows."""
     value = f" = {driver.value}"
-    name = driver.short if len(driver.short) + len(value) <= limit else driver.short[:limit - len(value) - 1] + "\u2026"
+    name = (
+        driver.short
+        if len(driver.short) + len(value) <= limit
+        else driver.short[: limit - len(value) - 1] + "\u2026"
+    )
     return name + value
 
 
@@ -121,8 +163,10 @@ def _observed(model: ServingModel, group: str, horizon: str) -> str | None:
     observed = model.predictor.metadata.observed_risk.get(group)
     if not observed:
         return None
-    return (f"In the training data, patients the model put in this group had an observed risk by {horizon} of "
-            f"{percent(observed[0])} (95% CI {percent(observed[1])} to {percent(observed[2])}, Kaplan-Meier).")
+    return (
+        f"In the training data, patients the model put in this group had an observed risk by {horizon} of "
+        f"{percent(observed[0])} (95% CI {percent(observed[1])} to {percent(observed[2])}, Kaplan-Meier)."
+    )
 
 
 def _spec(model: ServingModel, name: str) -> FeatureSpec:

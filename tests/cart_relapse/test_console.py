@@ -1,4 +1,4 @@
-"""User-facing output: tables keep their width in a pipe or log file, and the demo's last hint runs as printed."""
+"""User-facing output: tables keep their width in a pipe or log file; the demo's last hint runs as printed."""
 
 from __future__ import annotations
 
@@ -20,10 +20,16 @@ def test_tables_are_not_cut_at_80_columns_when_output_is_not_a_terminal(monkeypa
     monkeypatch.delenv("COLUMNS", raising=False)
     console = make_console()
     table = Table("file", "read", "accepted", "quarantined", "top quarantine reasons")
-    table.add_row("clinical.csv", "133,209", "132,681", "528", "unknown biomarker (biomarker): 83; duplicate (row): 83")
+    table.add_row(
+        "clinical.csv", "133,209", "132,681", "528", "unknown biomarker (biomarker): 83; duplicate (row): 83"
+    )
     console.print(table)
     assert console.width == PIPE_WIDTH
-    assert "…" not in stream.getvalue() and "quarantined" in stream.getvalue() and "duplicate (row): 83" in stream.getvalue()
+    assert (
+        "…" not in stream.getvalue()
+        and "quarantined" in stream.getvalue()
+        and "duplicate (row): 83" in stream.getvalue()
+    )
 
 
 def test_the_mlflow_ui_hint_runs_without_activating_the_virtual_environment():

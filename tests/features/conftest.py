@@ -14,7 +14,15 @@ from features.store import TABLES
 
 INFUSION = date(2024, 3, 1)
 APHERESIS = date(2024, 1, 20)
-OBSERVATION_COLUMNS = ["patient_id", "biomarker", "value", "unit", "collected_at", "reported_at", "reference_high"]
+OBSERVATION_COLUMNS = [
+    "patient_id",
+    "biomarker",
+    "value",
+    "unit",
+    "collected_at",
+    "reported_at",
+    "reference_high",
+]
 PATIENT_COLUMNS = ["patient_id", "center", "sex", "age", "product", "apheresis_date", "infusion_date"]
 OUTCOME_COLUMNS = ["patient_id", "progression_date", "death_date", "last_followup_date"]
 
@@ -28,27 +36,46 @@ def day(offset: int, time: str = "") -> str:
 def patient(patient_id: str = "P1", **overrides: str) -> dict[str, str]:
     """A valid patients row (infused on ``INFUSION``)."""
     row = {
-        "patient_id": patient_id, "center": "C1", "sex": "F", "age": "60", "product": "axi-cel",
-        "apheresis_date": APHERESIS.isoformat(), "infusion_date": INFUSION.isoformat(),
+        "patient_id": patient_id,
+        "center": "C1",
+        "sex": "F",
+        "age": "60",
+        "product": "axi-cel",
+        "apheresis_date": APHERESIS.isoformat(),
+        "infusion_date": INFUSION.isoformat(),
     }
     return row | overrides
 
 
 def obs(
-    patient_id: str, biomarker: str, value: str, unit: str = "", *, collected: int | str = -5,
-    reported: int | str | None = None, reference_high: str = "",
+    patient_id: str,
+    biomarker: str,
+    value: str,
+    unit: str = "",
+    *,
+    collected: int | str = -5,
+    reported: int | str | None = None,
+    reference_high: str = "",
 ) -> dict[str, str]:
     """An observation row; ``collected``/``reported`` are day offsets from infusion or ISO text."""
+
     def as_text(when: int | str | None) -> str:
         return "" if when is None else day(when) if isinstance(when, int) else when
+
     return {
-        "patient_id": patient_id, "biomarker": biomarker, "value": value, "unit": unit,
-        "collected_at": as_text(collected), "reported_at": as_text(reported), "reference_high": reference_high,
+        "patient_id": patient_id,
+        "biomarker": biomarker,
+        "value": value,
+        "unit": unit,
+        "collected_at": as_text(collected),
+        "reported_at": as_text(reported),
+        "reference_high": reference_high,
     }
 
 
-def outcome(patient_id: str, *, progression: int | None = None, death: int | None = None,
-            followup: int = 400) -> dict[str, str]:
+def outcome(
+    patient_id: str, *, progression: int | None = None, death: int | None = None, followup: int = 400
+) -> dict[str, str]:
     """An outcomes row with dates as day offsets from infusion."""
     return {
         "patient_id": patient_id,
@@ -58,7 +85,9 @@ def outcome(patient_id: str, *, progression: int | None = None, death: int | Non
     }
 
 
-def write_table(directory: Path, table: str, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:
+def write_table(
+    directory: Path, table: str, rows: list[dict[str, str]], columns: list[str] | None = None
+) -> Path:
     """Write ``rows`` (all text) as ``<table>.csv``; columns default to the first row's keys."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{table}.csv"
@@ -71,7 +100,10 @@ def write_table(directory: Path, table: str, rows: list[dict[str, str]], columns
 
 
 def make_registry(
-    directory: Path, *, patients: list[dict[str, str]] | None = None, outcomes: list[dict[str, str]] | None = None,
+    directory: Path,
+    *,
+    patients: list[dict[str, str]] | None = None,
+    outcomes: list[dict[str, str]] | None = None,
     **observations: list[dict[str, str]],
 ) -> Path:
     """Write a registry folder: patients (default P1-P3), optional outcomes and observation tables.

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from features.fhir_terms import (
-    APHERESIS, BIOMARKER_SYSTEM, INFUSION, LOINC, PROCEDURE_SYSTEM, PRODUCT_SYSTEM, UCUM,
+    APHERESIS,
+    BIOMARKER_SYSTEM,
+    INFUSION,
+    LOINC,
+    PROCEDURE_SYSTEM,
+    PRODUCT_SYSTEM,
+    UCUM,
 )
 
 from .conftest import APHERESIS as APHERESIS_DAY
@@ -30,15 +36,24 @@ def quantity(value: float, unit: str, comparator: str | None = None) -> dict[str
 
 
 def observation(
-    oid: str = "o1", *, code: str | dict = "2532-0", patient: str = "P1", value: dict | None = None,
-    collected: int | str = -5, issued: int | str | None = -4, status: str = "final", **extra: Any,
+    oid: str = "o1",
+    *,
+    code: str | dict = "2532-0",
+    patient: str = "P1",
+    value: dict | None = None,
+    collected: int | str = -5,
+    issued: int | str | None = -4,
+    status: str = "final",
+    **extra: Any,
 ) -> dict[str, Any]:
     """An LDH Observation of P1 (300 U/L) collected on day -5 and issued on day -4, with overrides.
 
     ``collected``/``issued`` are day offsets from the default infusion day or FHIR text.
     """
     resource: dict[str, Any] = {
-        "resourceType": "Observation", "id": oid, "status": status,
+        "resourceType": "Observation",
+        "id": oid,
+        "status": status,
         "code": loinc(code) if isinstance(code, str) else code,
         "subject": {"reference": f"Patient/{patient}"},
         "effectiveDateTime": day(collected) if isinstance(collected, int) else collected,
@@ -52,20 +67,33 @@ def observation(
 def patient(pid: str = "P1", **extra: Any) -> dict[str, Any]:
     """A Patient of centre C1, female, 60 at the default apheresis day."""
     born = APHERESIS_DAY.replace(year=APHERESIS_DAY.year - 60).isoformat()
-    return {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": born,
-            "managingOrganization": {"reference": "Organization/C1"}} | extra
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "gender": "female",
+        "birthDate": born,
+        "managingOrganization": {"reference": "Organization/C1"},
+    } | extra
 
 
 def procedure(
-    pid: str = "P1", kind: str = INFUSION, *, performed: str | None = None, product: str | None = "axi-cel",
-    status: str = "completed", rid: str | None = None,
+    pid: str = "P1",
+    kind: str = INFUSION,
+    *,
+    performed: str | None = None,
+    product: str | None = "axi-cel",
+    status: str = "completed",
+    rid: str | None = None,
 ) -> dict[str, Any]:
     """A completed CAR-T infusion (default day) or apheresis (default day) Procedure of ``pid``."""
     default = INFUSION_DAY if kind == INFUSION else APHERESIS_DAY
     resource: dict[str, Any] = {
-        "resourceType": "Procedure", "id": rid or f"{kind}-{pid}", "status": status,
+        "resourceType": "Procedure",
+        "id": rid or f"{kind}-{pid}",
+        "status": status,
         "code": {"coding": [{"system": PROCEDURE_SYSTEM, "code": kind}]},
-        "subject": {"reference": f"Patient/{pid}"}, "performedDateTime": performed or default.isoformat(),
+        "subject": {"reference": f"Patient/{pid}"},
+        "performedDateTime": performed or default.isoformat(),
     }
     if product:
         resource["usedCode"] = [{"coding": [{"system": PRODUCT_SYSTEM, "code": product}]}]

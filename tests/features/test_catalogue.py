@@ -9,10 +9,27 @@ from pydantic import ValidationError
 from features.catalogue import CATALOGUE_PATH, MODALITIES, load_catalogue
 
 FIXED = {  # names and canonical units fixed by the foundation issue
-    "ecog": "", "ldh": "U/L", "crp": "mg/dL", "ferritin": "ng/mL", "albumin": "g/dL", "platelets": "10^9/L",
-    "anc": "10^9/L", "hemoglobin": "g/dL", "creatinine": "mg/dL", "il6": "pg/mL", "stage": "",
-    "extranodal_sites": "", "prior_lines": "", "primary_refractory": "", "bridging_response": "",
-    "tmtv": "mL", "suvmax": "SUV", "deauville": "", "ctdna": "hGE/mL", "cd3_count": "cells/uL", "car_peak": "cells/uL",
+    "ecog": "",
+    "ldh": "U/L",
+    "crp": "mg/dL",
+    "ferritin": "ng/mL",
+    "albumin": "g/dL",
+    "platelets": "10^9/L",
+    "anc": "10^9/L",
+    "hemoglobin": "g/dL",
+    "creatinine": "mg/dL",
+    "il6": "pg/mL",
+    "stage": "",
+    "extranodal_sites": "",
+    "prior_lines": "",
+    "primary_refractory": "",
+    "bridging_response": "",
+    "tmtv": "mL",
+    "suvmax": "SUV",
+    "deauville": "",
+    "ctdna": "hGE/mL",
+    "cd3_count": "cells/uL",
+    "car_peak": "cells/uL",
 }
 
 
@@ -29,9 +46,16 @@ def test_coverage_of_all_modalities():
 
 @pytest.mark.parametrize(
     ("name", "unit", "value", "canonical"),
-    [("crp", "mg/L", 25.0, 2.5), ("albumin", "g/L", 35.0, 3.5), ("hemoglobin", "g/L", 95.0, 9.5),
-     ("creatinine", "umol/L", 88.4, 1.0), ("platelets", "K/uL", 150.0, 150.0), ("ferritin", "ug/L", 700.0, 700.0),
-     ("cd3_count", "10^9/L", 0.553, 553.0), ("ldh", "U/L", 250.0, 250.0)],
+    [
+        ("crp", "mg/L", 25.0, 2.5),
+        ("albumin", "g/L", 35.0, 3.5),
+        ("hemoglobin", "g/L", 95.0, 9.5),
+        ("creatinine", "umol/L", 88.4, 1.0),
+        ("platelets", "K/uL", 150.0, 150.0),
+        ("ferritin", "ug/L", 700.0, 700.0),
+        ("cd3_count", "10^9/L", 0.553, 553.0),
+        ("ldh", "U/L", 250.0, 250.0),
+    ],
 )
 def test_alternative_units_convert_to_canonical(name, unit, value, canonical):
     assert value * load_catalogue().biomarker(name).unit_factor(unit) == pytest.approx(canonical, rel=1e-3)

@@ -29,8 +29,14 @@ def derive(landmark: str = "day30", **values: object) -> pd.Series:
 
 
 # A 66-year-old, LDH 500 with ULN 250 (ratio 2), ECOG 2, stage IV, 2 extranodal sites.
-HIGH_RISK = dict(age=66.0, ldh_preld=500.0, ldh_preld__uln=250.0, ecog_preld=2.0,
-                 stage_apheresis=4.0, extranodal_sites_apheresis=2.0)
+HIGH_RISK = {
+    "age": 66.0,
+    "ldh_preld": 500.0,
+    "ldh_preld__uln": 250.0,
+    "ecog_preld": 2.0,
+    "stage_apheresis": 4.0,
+    "extranodal_sites_apheresis": 2.0,
+}
 
 
 def test_every_catalogue_derived_feature_has_a_derivation():
@@ -46,12 +52,22 @@ def test_ipi_all_five_factors():
 @pytest.mark.parametrize(
     ("change", "ipi", "aaipi"),
     [
-        (dict(age=60.0), 4, 3),  # age >60 is strict
-        (dict(ldh_preld=250.0), 4, 2),  # LDH equal to ULN is not raised
-        (dict(ecog_preld=1.0), 4, 2),
-        (dict(stage_apheresis=2.0), 4, 2),
-        (dict(extranodal_sites_apheresis=1.0), 4, 3),  # "more than one" site
-        (dict(age=45.0, ldh_preld=200.0, ecog_preld=0.0, stage_apheresis=1.0, extranodal_sites_apheresis=0.0), 0, 0),
+        ({"age": 60.0}, 4, 3),  # age >60 is strict
+        ({"ldh_preld": 250.0}, 4, 2),  # LDH equal to ULN is not raised
+        ({"ecog_preld": 1.0}, 4, 2),
+        ({"stage_apheresis": 2.0}, 4, 2),
+        ({"extranodal_sites_apheresis": 1.0}, 4, 3),  # "more than one" site
+        (
+            {
+                "age": 45.0,
+                "ldh_preld": 200.0,
+                "ecog_preld": 0.0,
+                "stage_apheresis": 1.0,
+                "extranodal_sites_apheresis": 0.0,
+            },
+            0,
+            0,
+        ),
     ],
 )
 def test_ipi_factor_boundaries(change, ipi, aaipi):
@@ -86,7 +102,9 @@ def test_ecog_falls_back_to_apheresis():
     ],
 )
 def test_car_hematotox(platelets, anc, hb, crp, ferritin, expected):
-    row = derive(platelets_preld=platelets, anc_preld=anc, hemoglobin_preld=hb, crp_preld=crp, ferritin_preld=ferritin)
+    row = derive(
+        platelets_preld=platelets, anc_preld=anc, hemoglobin_preld=hb, crp_preld=crp, ferritin_preld=ferritin
+    )
     assert row["car_hematotox"] == expected
 
 
@@ -118,14 +136,19 @@ def test_product_vein_to_vein_and_day30_features():
     assert row["ctdna_detected_day30"] == 0.0
     assert row["car_peak_per_tmtv"] == pytest.approx(0.2)
     assert row["tmtv_change_day30"] == pytest.approx(np.log2(1 / 151))
-    assert derive(product="tisa-cel", ctdna_day30=12.0)[["costim_cd28", "ctdna_detected_day30"]].tolist() == [0.0, 1.0]
+    assert derive(product="tisa-cel", ctdna_day30=12.0)[["costim_cd28", "ctdna_detected_day30"]].tolist() == [
+        0.0,
+        1.0,
+    ]
 
 
 def test_landmark_decides_which_derived_features_exist_and_helpers_are_dropped():
     pre = add_derived_features(make_frame("preinfusion"), "preinfusion")
     assert "ctdna_detected_day30" not in pre and "ipi" in pre
     assert not {"ldh_preld__uln", "apheresis_date"} & set(pre.columns)
-    assert all(pre[d.name].dtype == "float64" for d in load_catalogue().derived if "preinfusion" in d.landmarks)
+    assert all(
+        pre[d.name].dtype == "float64" for d in load_catalogue().derived if "preinfusion" in d.landmarks
+    )
 
 
 def test_plain_arrays_and_frames_give_the_same_values():
@@ -133,8 +156,12 @@ def test_plain_arrays_and_frames_give_the_same_values():
     from synth.frames import random_feature_frame
 
     frame, _ = random_feature_frame(50, "day30", seed=9)
-    frame = frame.assign(ldh_preld__uln=230.0, ldh_apheresis__uln=float("nan"),
-                         infusion_date=pd.Timestamp("2024-03-01"), apheresis_date=pd.Timestamp("2024-01-20"))
+    frame = frame.assign(
+        ldh_preld__uln=230.0,
+        ldh_apheresis__uln=float("nan"),
+        infusion_date=pd.Timestamp("2024-03-01"),
+        apheresis_date=pd.Timestamp("2024-01-20"),
+    )
     via_frame = add_derived_features(frame, "day30")
     arrays = {c: frame[c].to_numpy() for c in frame.columns}
     for name, values in derive_values(arrays, "day30").items():

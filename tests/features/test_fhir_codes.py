@@ -49,14 +49,26 @@ def _biomarker(raw: dict, name: str) -> dict:
 
 @pytest.mark.parametrize(
     ("edit", "message"),
-    [(lambda raw: _biomarker(raw, "ldh").update(loinc="2532-1"), "ldh: '2532-1' is not a LOINC code"),
-     (lambda raw: _biomarker(raw, "ldh").update(loinc_alt=["14804-9", "LDH"]), "'LDH' is not a LOINC code"),
-     (lambda raw: _biomarker(raw, "crp").update(loinc_alt=["2532-0"]),
-      "LOINC 2532-0 is given for both ldh and crp"),
-     (lambda raw: _biomarker(raw, "stage").update(loinc_alt=["21908-9"]),
-      "stage: loinc_alt needs a preferred"),
-     (lambda raw: raw["ucum_units"].update({"mg/L": ["mg/l"]}), "no biomarker uses ['mg/l']"),
-     (lambda raw: raw["ucum_units"].update({"g/L": ["g/L", "g/dL"]}), "have different factors for albumin")],
+    [
+        (lambda raw: _biomarker(raw, "ldh").update(loinc="2532-1"), "ldh: '2532-1' is not a LOINC code"),
+        (
+            lambda raw: _biomarker(raw, "ldh").update(loinc_alt=["14804-9", "LDH"]),
+            "'LDH' is not a LOINC code",
+        ),
+        (
+            lambda raw: _biomarker(raw, "crp").update(loinc_alt=["2532-0"]),
+            "LOINC 2532-0 is given for both ldh and crp",
+        ),
+        (
+            lambda raw: _biomarker(raw, "stage").update(loinc_alt=["21908-9"]),
+            "stage: loinc_alt needs a preferred",
+        ),
+        (lambda raw: raw["ucum_units"].update({"mg/L": ["mg/l"]}), "no biomarker uses ['mg/l']"),
+        (
+            lambda raw: raw["ucum_units"].update({"g/L": ["g/L", "g/dL"]}),
+            "have different factors for albumin",
+        ),
+    ],
 )
 def test_the_catalogue_check_refuses_bad_codes_and_unit_spellings(tmp_path, edit, message) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):

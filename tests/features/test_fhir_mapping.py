@@ -30,14 +30,22 @@ def one_rejection(*resources: dict[str, Any] | None) -> Rejection:
 
 def test_every_observation_field_maps_to_its_registry_column() -> None:
     resource = observation(
-        "lab-1", code="1988-5", value={"valueQuantity": quantity(12, "mg/L")},
-        collected="2024-02-25T08:30:00+01:00", issued="2024-02-26T09:15:00+01:00",
+        "lab-1",
+        code="1988-5",
+        value={"valueQuantity": quantity(12, "mg/L")},
+        collected="2024-02-25T08:30:00+01:00",
+        issued="2024-02-26T09:15:00+01:00",
         referenceRange=[{"high": quantity(5, "mg/L")}],
     )
     row = one_row(resource)
     assert row.registry_row() == {
-        "patient_id": "P1", "biomarker": "crp", "value": "12", "unit": "mg/L",
-        "collected_at": "2024-02-25T08:30:00", "reported_at": "2024-02-26T09:15:00", "reference_high": "5",
+        "patient_id": "P1",
+        "biomarker": "crp",
+        "value": "12",
+        "unit": "mg/L",
+        "collected_at": "2024-02-25T08:30:00",
+        "reported_at": "2024-02-26T09:15:00",
+        "reference_high": "5",
     }
     assert (row.observation_id, row.status) == ("lab-1", "final")
     assert (row.original_value, row.original_unit) == ("12", "mg/L")
@@ -50,9 +58,13 @@ def test_issued_is_read_on_the_clock_of_the_collection_time() -> None:
 
 @pytest.mark.parametrize(
     ("effective", "collected"),
-    [({"effectivePeriod": {"start": "2024-02-25T08:00:00+01:00", "end": "2024-02-25T09:00:00+01:00"}},
-      "2024-02-25T08:00:00"),
-     ({"effectiveInstant": "2024-02-25T08:00:00.5+01:00"}, "2024-02-25T08:00:00.500000")],
+    [
+        (
+            {"effectivePeriod": {"start": "2024-02-25T08:00:00+01:00", "end": "2024-02-25T09:00:00+01:00"}},
+            "2024-02-25T08:00:00",
+        ),
+        ({"effectiveInstant": "2024-02-25T08:00:00.5+01:00"}, "2024-02-25T08:00:00.500000"),
+    ],
 )
 def test_effective_period_start_or_instant_is_the_collection_time(effective, collected) -> None:
     resource = observation() | effective
@@ -67,14 +79,39 @@ def test_a_bare_date_stays_a_date_and_issued_may_be_absent() -> None:
 
 @pytest.mark.parametrize(
     ("code", "biomarker"),
-    [("2532-0", "ldh"), ("14804-9", "ldh"), ("14805-6", "ldh"), ("751-8", "anc"), ("26499-4", "anc"),
-     ("777-3", "platelets"), ("26515-7", "platelets"), ("778-1", "platelets"), ("731-0", "alc"),
-     ("26474-7", "alc"), ("1988-5", "crp"), ("2276-4", "ferritin"), ("20567-4", "ferritin"),
-     ("1751-7", "albumin"), ("61151-7", "albumin"), ("61152-5", "albumin"), ("2862-1", "albumin"),
-     ("718-7", "hemoglobin"), ("20509-6", "hemoglobin"), ("59260-0", "hemoglobin"), ("2160-0", "creatinine"),
-     ("38483-4", "creatinine"), ("14682-9", "creatinine"), ("1975-2", "bilirubin"), ("42719-5", "bilirubin"),
-     ("14631-6", "bilirubin"), ("26881-3", "il6"), ("89247-1", "ecog"), ("8122-4", "cd3_count"),
-     ("24467-3", "cd4_count"), ("14135-8", "cd8_count")],
+    [
+        ("2532-0", "ldh"),
+        ("14804-9", "ldh"),
+        ("14805-6", "ldh"),
+        ("751-8", "anc"),
+        ("26499-4", "anc"),
+        ("777-3", "platelets"),
+        ("26515-7", "platelets"),
+        ("778-1", "platelets"),
+        ("731-0", "alc"),
+        ("26474-7", "alc"),
+        ("1988-5", "crp"),
+        ("2276-4", "ferritin"),
+        ("20567-4", "ferritin"),
+        ("1751-7", "albumin"),
+        ("61151-7", "albumin"),
+        ("61152-5", "albumin"),
+        ("2862-1", "albumin"),
+        ("718-7", "hemoglobin"),
+        ("20509-6", "hemoglobin"),
+        ("59260-0", "hemoglobin"),
+        ("2160-0", "creatinine"),
+        ("38483-4", "creatinine"),
+        ("14682-9", "creatinine"),
+        ("1975-2", "bilirubin"),
+        ("42719-5", "bilirubin"),
+        ("14631-6", "bilirubin"),
+        ("26881-3", "il6"),
+        ("89247-1", "ecog"),
+        ("8122-4", "cd3_count"),
+        ("24467-3", "cd4_count"),
+        ("14135-8", "cd8_count"),
+    ],
 )
 def test_preferred_and_alternate_loinc_codes_name_their_biomarker(code, biomarker) -> None:
     assert mapped(observation(code=code)).observations[0].biomarker == biomarker
@@ -87,9 +124,13 @@ def test_project_codes_name_every_biomarker(name) -> None:
 
 @pytest.mark.parametrize(
     ("code", "detail"),
-    [(loinc("30522-7"), "30522-7"), (loinc("8124-0"), "8124-0"), ({"text": "LDH"}, "no coding"),
-     ({"coding": [{"system": "http://snomed.info/sct", "code": "2532-0"}]}, "snomed"),
-     ({"coding": [loinc("2532-0")["coding"][0], loinc("1988-5")["coding"][0]]}, "crp, ldh")],
+    [
+        (loinc("30522-7"), "30522-7"),
+        (loinc("8124-0"), "8124-0"),
+        ({"text": "LDH"}, "no coding"),
+        ({"coding": [{"system": "http://snomed.info/sct", "code": "2532-0"}]}, "snomed"),
+        ({"coding": [loinc("2532-0")["coding"][0], loinc("1988-5")["coding"][0]]}, "crp, ldh"),
+    ],
 )
 def test_a_code_that_names_no_single_biomarker_is_an_unknown_biomarker(code, detail) -> None:
     rejection = one_rejection(observation(code=code))
@@ -99,10 +140,20 @@ def test_a_code_that_names_no_single_biomarker_is_an_unknown_biomarker(code, det
 
 @pytest.mark.parametrize(
     ("code", "given", "unit"),
-    [("777-3", "10*9/L", "10^9/L"), ("777-3", "10*3/uL", "10^3/uL"), ("751-8", "10*3/uL", "K/uL"),
-     ("751-8", "/uL", "cells/uL"), ("751-8", "{cells}/uL", "cells/uL"), ("8122-4", "10*9/L", "10^9/L"),
-     ("1988-5", "mg/L", "mg/L"), ("2276-4", "ug/L", "ug/L"), ("2532-0", "ukat/L", "ukat/L"),
-     ("14682-9", "umol/L", "umol/L"), ("59260-0", "mmol/L", "mmol/L"), ("2532-0", "U/L", "U/L")],
+    [
+        ("777-3", "10*9/L", "10^9/L"),
+        ("777-3", "10*3/uL", "10^3/uL"),
+        ("751-8", "10*3/uL", "K/uL"),
+        ("751-8", "/uL", "cells/uL"),
+        ("751-8", "{cells}/uL", "cells/uL"),
+        ("8122-4", "10*9/L", "10^9/L"),
+        ("1988-5", "mg/L", "mg/L"),
+        ("2276-4", "ug/L", "ug/L"),
+        ("2532-0", "ukat/L", "ukat/L"),
+        ("14682-9", "umol/L", "umol/L"),
+        ("59260-0", "mmol/L", "mmol/L"),
+        ("2532-0", "U/L", "U/L"),
+    ],
 )
 def test_ucum_codes_are_read_in_the_catalogue_spelling_of_the_same_unit(code, given, unit) -> None:
     row = one_row(observation(code=code, value={"valueQuantity": quantity(1.5, given)}))
@@ -136,8 +187,13 @@ def test_reference_high_is_converted_to_the_unit_of_the_value() -> None:
 
 @pytest.mark.parametrize(
     ("comparator", "value", "stored"),
-    [("<", 0.3, "0"), ("<=", 0.3, "0"), (">", 3000, "3000.000003000"), (">=", 3000, "3000"),
-     (None, 0.3, "0.3")],
+    [
+        ("<", 0.3, "0"),
+        ("<=", 0.3, "0"),
+        (">", 3000, "3000.000003000"),
+        (">=", 3000, "3000"),
+        (None, 0.3, "0.3"),
+    ],
 )
 def test_comparator_rule_below_is_zero_above_is_the_limit_strictly_for_gt(comparator, value, stored) -> None:
     row = one_row(observation(code="1988-5", value={"valueQuantity": quantity(value, "mg/dL", comparator)}))
@@ -162,11 +218,17 @@ def test_other_statuses_are_unusable(status) -> None:
 
 @pytest.mark.parametrize(
     ("value", "biomarker", "text"),
-    [({"valueInteger": 2}, "89247-1", "2"), ({"valueBoolean": True}, project("double_hit"), "true"),
-     ({"valueCodeableConcept": {"coding": [{"system": "urn:x", "code": "PR"}], "text": "partial"}},
-      project("bridging_response"), "PR"),
-     ({"valueCodeableConcept": {"text": "CR"}}, project("bridging_response"), "CR"),
-     ({"valueString": "GCB"}, project("cell_of_origin"), "GCB")],
+    [
+        ({"valueInteger": 2}, "89247-1", "2"),
+        ({"valueBoolean": True}, project("double_hit"), "true"),
+        (
+            {"valueCodeableConcept": {"coding": [{"system": "urn:x", "code": "PR"}], "text": "partial"}},
+            project("bridging_response"),
+            "PR",
+        ),
+        ({"valueCodeableConcept": {"text": "CR"}}, project("bridging_response"), "CR"),
+        ({"valueString": "GCB"}, project("cell_of_origin"), "GCB"),
+    ],
 )
 def test_integer_boolean_coded_and_text_values(value, biomarker, text) -> None:
     row = one_row(observation(code=biomarker, value=value))
@@ -175,15 +237,21 @@ def test_integer_boolean_coded_and_text_values(value, biomarker, text) -> None:
 
 @pytest.mark.parametrize(
     ("resource", "reason", "field"),
-    [(observation(value={"dataAbsentReason": {"coding": [{"code": "not-performed"}]}}), "bad value", "value"),
-     (observation(patient="x") | {"subject": {"reference": "Group/7"}}, "unknown patient", "patient_id"),
-     (observation() | {"subject": {"display": "Jane"}}, "unknown patient", "patient_id"),
-     (observation(collected="2024-02"), "malformed date", "collected_at"),
-     (observation(collected="2024-02-25T08:00:00"), "invalid resource", "effectiveDateTime"),
-     (observation() | {"valueQuantity": {"value": "abc"}}, "invalid resource", "valueQuantity.value"),
-     (observation() | {"flavour": "x"}, "invalid resource", "flavour"),
-     ({"resourceType": "Encounter", "id": "e1"}, "unsupported resource", "resourceType"),
-     (None, "unsupported resource", "resourceType")],
+    [
+        (
+            observation(value={"dataAbsentReason": {"coding": [{"code": "not-performed"}]}}),
+            "bad value",
+            "value",
+        ),
+        (observation(patient="x") | {"subject": {"reference": "Group/7"}}, "unknown patient", "patient_id"),
+        (observation() | {"subject": {"display": "Jane"}}, "unknown patient", "patient_id"),
+        (observation(collected="2024-02"), "malformed date", "collected_at"),
+        (observation(collected="2024-02-25T08:00:00"), "invalid resource", "effectiveDateTime"),
+        (observation() | {"valueQuantity": {"value": "abc"}}, "invalid resource", "valueQuantity.value"),
+        (observation() | {"flavour": "x"}, "invalid resource", "flavour"),
+        ({"resourceType": "Encounter", "id": "e1"}, "unsupported resource", "resourceType"),
+        (None, "unsupported resource", "resourceType"),
+    ],
 )
 def test_resources_that_give_no_row_say_why(resource, reason, field) -> None:
     rejection = one_rejection(resource)
@@ -199,22 +267,35 @@ def test_subject_references_resolve_with_a_base_url_history_or_bundle_full_url()
 
 def test_a_patient_and_its_procedures_make_one_registry_row() -> None:
     result = mapped(*registered("P1"))
-    assert [r.registry_row() for r in result.patients] == [{
-        "patient_id": "P1", "center": "C1", "sex": "F", "age": "60", "product": "axi-cel",
-        "apheresis_date": "2024-01-20", "infusion_date": "2024-03-01",
-    }]
+    assert [r.registry_row() for r in result.patients] == [
+        {
+            "patient_id": "P1",
+            "center": "C1",
+            "sex": "F",
+            "age": "60",
+            "product": "axi-cel",
+            "apheresis_date": "2024-01-20",
+            "infusion_date": "2024-03-01",
+        }
+    ]
     assert result.links == {1: 0, 2: 0} and not result.rejected
 
 
 @pytest.mark.parametrize(
     ("extra", "column", "value"),
-    [({"gender": "male"}, "sex", "M"), ({"gender": "other"}, "sex", ""), ({"gender": None}, "sex", ""),
-     ({"birthDate": "1964-01-21"}, "age", "59"), ({"birthDate": "1964-01-20"}, "age", "60"),
-     ({"birthDate": "1964"}, "age", "59"), ({"birthDate": "1963-12"}, "age", "60"),
-     ({"birthDate": None}, "age", ""),
-     ({"managingOrganization": {"identifier": {"value": "C9"}}}, "center", "C9"),
-     ({"managingOrganization": {"reference": "https://x.example/fhir/Organization/C8"}}, "center", "C8"),
-     ({"managingOrganization": None}, "center", "")],
+    [
+        ({"gender": "male"}, "sex", "M"),
+        ({"gender": "other"}, "sex", ""),
+        ({"gender": None}, "sex", ""),
+        ({"birthDate": "1964-01-21"}, "age", "59"),
+        ({"birthDate": "1964-01-20"}, "age", "60"),
+        ({"birthDate": "1964"}, "age", "59"),
+        ({"birthDate": "1963-12"}, "age", "60"),
+        ({"birthDate": None}, "age", ""),
+        ({"managingOrganization": {"identifier": {"value": "C9"}}}, "center", "C9"),
+        ({"managingOrganization": {"reference": "https://x.example/fhir/Organization/C8"}}, "center", "C8"),
+        ({"managingOrganization": None}, "center", ""),
+    ],
 )
 def test_patient_fields(extra, column, value) -> None:
     resources = registered("P1", **extra)
@@ -228,23 +309,31 @@ def test_a_patient_apheresed_but_never_infused_has_no_infusion_date() -> None:
 
 
 def test_the_product_comes_from_the_infusion_or_else_the_apheresis() -> None:
-    result = mapped(patient("P1"), procedure("P1", APHERESIS, product="tisa-cel"),
-                    procedure("P1", INFUSION, product=None))
+    result = mapped(
+        patient("P1"), procedure("P1", APHERESIS, product="tisa-cel"), procedure("P1", INFUSION, product=None)
+    )
     assert result.patients[0].product == "tisa-cel"
 
 
 @pytest.mark.parametrize(
     ("procedures", "reason", "field"),
-    [([procedure("P1", INFUSION)], "malformed date", "apheresis_date"),
-     ([procedure("P1", APHERESIS, product=None)], "bad value", "product"),
-     ([procedure("P1", APHERESIS, product="tisa-cel"), procedure("P1", INFUSION)],
-      "conflicting report", "product")],
+    [
+        ([procedure("P1", INFUSION)], "malformed date", "apheresis_date"),
+        ([procedure("P1", APHERESIS, product=None)], "bad value", "product"),
+        (
+            [procedure("P1", APHERESIS, product="tisa-cel"), procedure("P1", INFUSION)],
+            "conflicting report",
+            "product",
+        ),
+    ],
 )
 def test_a_patient_without_required_data_is_rejected_with_its_procedures(procedures, reason, field) -> None:
     result = mapped(patient("P1"), *procedures)
     assert not result.patients and not result.links
     assert {(r.resource_type, r.reason, r.field) for r in result.rejected} == {
-        ("Patient", reason, field), ("Procedure", reason, field)}
+        ("Patient", reason, field),
+        ("Procedure", reason, field),
+    }
     assert len(result.rejected) == 1 + len(procedures)
 
 
@@ -254,18 +343,30 @@ def test_repeated_procedures_are_duplicates_and_different_ones_conflict() -> Non
     assert repeat.patients[0].infusion_date == "2024-03-01"
     two_days = mapped(*registered("P1"), procedure("P1", APHERESIS, performed="2024-01-25", rid="second"))
     assert sorted((r.key, r.reason) for r in two_days.rejected) == [
-        (0, "malformed date"), (1, "conflicting report"), (2, "malformed date"), (3, "conflicting report")]
+        (0, "malformed date"),
+        (1, "conflicting report"),
+        (2, "malformed date"),
+        (3, "conflicting report"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("resource", "reason", "field"),
-    [(procedure(status="in-progress"), "unusable status", "status"),
-     (procedure() | {"code": {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]}},
-      "unsupported resource", "resourceType"),
-     (procedure() | {"usedCode": [{"coding": [{"system": PRODUCT_SYSTEM, "code": "cilta-cel"}]}]},
-      "bad value", "product"),
-     (procedure(performed="2024-03"), "malformed date", "infusion_date"),
-     (procedure() | {"subject": {"reference": "Group/1"}}, "unknown patient", "patient_id")],
+    [
+        (procedure(status="in-progress"), "unusable status", "status"),
+        (
+            procedure() | {"code": {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]}},
+            "unsupported resource",
+            "resourceType",
+        ),
+        (
+            procedure() | {"usedCode": [{"coding": [{"system": PRODUCT_SYSTEM, "code": "cilta-cel"}]}]},
+            "bad value",
+            "product",
+        ),
+        (procedure(performed="2024-03"), "malformed date", "infusion_date"),
+        (procedure() | {"subject": {"reference": "Group/1"}}, "unknown patient", "patient_id"),
+    ],
 )
 def test_procedures_that_give_nothing_say_why(resource, reason, field) -> None:
     result = mapped(patient("P1"), procedure("P1", APHERESIS), resource)

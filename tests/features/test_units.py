@@ -22,7 +22,10 @@ Python's round() part ways, which hypothesis found."""
 def test_sql_and_python_round_the_same(numbers, factor):
     with duckdb.connect() as con:
         con.execute(ROUND_SIG_SQL)
-        query = "SELECT round_sig(x * ?) FROM (SELECT unnest(?::DOUBLE[]) AS x, generate_subscripts(?::DOUBLE[], 1) AS i) ORDER BY i"
+        query = (
+            "SELECT round_sig(x * ?) FROM "
+            "(SELECT unnest(?::DOUBLE[]) AS x, generate_subscripts(?::DOUBLE[], 1) AS i) ORDER BY i"
+        )
         sql = [row[0] for row in con.execute(query, [factor, numbers, numbers]).fetchall()]
     assert sql == [to_canonical(n, factor) for n in numbers]
 

@@ -19,7 +19,9 @@ def test_breslow_matches_scikit_survival(seed):
     times, cumhaz = breslow_cumulative_hazard(time, event, margin)
     reference = BreslowEstimator().fit(margin, event, time)
     grid = np.array([0.5, 1, 10, 50, 100, 365, 2000])
-    expected = reference.cum_baseline_hazard_(np.clip(grid, reference.cum_baseline_hazard_.x[0], reference.cum_baseline_hazard_.x[-1]))
+    expected = reference.cum_baseline_hazard_(
+        np.clip(grid, reference.cum_baseline_hazard_.x[0], reference.cum_baseline_hazard_.x[-1])
+    )
     expected[grid < reference.cum_baseline_hazard_.x[0]] = 0.0
     np.testing.assert_allclose(cumulative_hazard_at(times, cumhaz, grid), expected, rtol=1e-10, atol=1e-12)
 

@@ -90,7 +90,7 @@ def test_whole_batch_in_other_units_is_flagged_pooled(reference):
 
 def test_a_missing_modality_flags_exactly_its_features(reference, specs):
     imaging = [s.name for s in specs if s.modality == "imaging"]
-    result = compare_to_profile(reference, batch().assign(**{name: np.nan for name in imaging}))
+    result = compare_to_profile(reference, batch().assign(**dict.fromkeys(imaging, np.nan)))
     assert sorted(result["summary"]["flagged"]) == sorted(imaging)
     assert all(f["missing_change"] > 0.7 and f["p_value"] is None for f in result["features"] if f["flagged"])
 
@@ -100,8 +100,15 @@ def test_new_category_level_and_bool_shift_use_chi_square(reference):
     shifted.loc[: len(shifted) // 2, "product"] = "new-cel"
     shifted["primary_refractory_apheresis"] = 1.0
     result = {f["name"]: f for f in compare_to_profile(reference, shifted)["features"]}
-    assert result["product"]["test"] == "chi2" and result["product"]["flagged"] and "new-cel" in result["product"]["bins"]["labels"]
-    assert result["primary_refractory_apheresis"]["flagged"] and result["primary_refractory_apheresis"]["p_value"] < 1e-10
+    assert (
+        result["product"]["test"] == "chi2"
+        and result["product"]["flagged"]
+        and "new-cel" in result["product"]["bins"]["labels"]
+    )
+    assert (
+        result["primary_refractory_apheresis"]["flagged"]
+        and result["primary_refractory_apheresis"]["p_value"] < 1e-10
+    )
 
 
 def test_missing_columns_and_wrong_format_are_clear_errors(reference):
@@ -115,7 +122,9 @@ def test_psi_and_bins():
     assert psi(np.array([10, 20, 30]), np.array([1, 2, 3])) == pytest.approx(0.0)
     expected = (0.2 - 0.5) * np.log(0.2 / 0.5) + (0.8 - 0.5) * np.log(0.8 / 0.5)
     assert psi(np.array([50, 50]), np.array([20, 80])) == pytest.approx(expected)
-    assert psi(np.array([100, 0]), np.array([50, 50])) == pytest.approx(0.5 * np.log(0.5 / 1e-4) - 0.5 * np.log(0.5), rel=1e-3)
+    assert psi(np.array([100, 0]), np.array([50, 50])) == pytest.approx(
+        0.5 * np.log(0.5 / 1e-4) - 0.5 * np.log(0.5), rel=1e-3
+    )
     assert list(bin_counts(np.array([0.0, 0.0, 1.0, 1.5, 3.0]), [0.0, 1.0, 2.0])) == [2, 1, 1, 1]
 
 
@@ -125,17 +134,35 @@ def test_chi2_handles_empty_sides_and_single_levels():
     assert chi2_test(np.array([500, 500]), np.array([900, 100]))[1] < 1e-10
 
 
-@pytest.mark.parametrize(("ratio", "se", "expected"), [
-    (10.4, 0.0, 10), (8.8, 0.0, 10), (7.0, 0.0, None), (7.0, 0.09, 10), (0.00105, 0.0, -1000), (1.1, 0.0, None),
-    (3.0, 0.3, None), (6.0, 0.2, None),  # a median too noisy to tell 10x from 1x is no unit error
-])
+@pytest.mark.parametrize(
+    ("ratio", "se", "expected"),
+    [
+        (10.4, 0.0, 10),
+        (8.8, 0.0, 10),
+        (7.0, 0.0, None),
+        (7.0, 0.09, 10),
+        (0.00105, 0.0, -1000),
+        (1.1, 0.0, None),
+        (3.0, 0.3, None),
+        (6.0, 0.2, None),  # a median too noisy to tell 10x from 1x is no unit error
+    ],
+)
 def test_unit_factor(ratio, se, expected):
     assert unit_factor(ratio, se=se) == expected
 
 
-@pytest.mark.parametrize(("psi_value", "p", "missing", "flagged"), [
-    (0.30, 0.005, 0.0, True), (0.30, 0.02, 0.0, False), (0.12, 0.0005, 0.0, True), (0.12, 0.002, 0.0, False),
-    (0.05, 1e-9, 0.0, False), (0.0, None, 0.25, True), (0.0, None, -0.21, True), (0.0, None, 0.15, False),
-])
+@pytest.mark.parametrize(
+    ("psi_value", "p", "missing", "flagged"),
+    [
+        (0.30, 0.005, 0.0, True),
+        (0.30, 0.02, 0.0, False),
+        (0.12, 0.0005, 0.0, True),
+        (0.12, 0.002, 0.0, False),
+        (0.05, 1e-9, 0.0, False),
+        (0.0, None, 0.25, True),
+        (0.0, None, -0.21, True),
+        (0.0, None, 0.15, False),
+    ],
+)
 def test_flag_rule(psi_value, p, missing, flagged):
     assert verdict(psi_value, [p], missing, [])[0] is flagged

@@ -16,8 +16,10 @@ from synth.frames import random_feature_frame
 def test_rows_and_frames_encode_identically(landmark):
     specs = load_catalogue().feature_specs(landmark)
     frame, _ = random_feature_frame(200, landmark, seed=3, missing=0.3)
-    rows = [{k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}
-            for row in frame[[s.name for s in specs]].to_dict("records")]
+    rows = [
+        {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}
+        for row in frame[[s.name for s in specs]].to_dict("records")
+    ]
     encoder = FeatureEncoder(specs)
     np.testing.assert_array_equal(encoder.encode_rows(rows), encoder.encode_frame(frame))
 

@@ -26,9 +26,15 @@ def model() -> XGBCoxSurvival:
 @pytest.fixture(scope="module")
 def predictor(model) -> RelapsePredictor:
     metadata = ModelMetadata(
-        landmark="preinfusion", baseline_cumulative_hazard=tuple(model.baseline_at(HORIZONS)), margin_slope=model.slope_,
-        features=list(model.specs), thresholds=RiskThresholds(low=0.3, high=0.6), training_ranges={"ldh_preld": (100.0, 900.0)},
-        metrics={}, training_fingerprint="test", trained_at="2026-01-01T00:00:00",
+        landmark="preinfusion",
+        baseline_cumulative_hazard=tuple(model.baseline_at(HORIZONS)),
+        margin_slope=model.slope_,
+        features=list(model.specs),
+        thresholds=RiskThresholds(low=0.3, high=0.6),
+        training_ranges={"ldh_preld": (100.0, 900.0)},
+        metrics={},
+        training_fingerprint="test",
+        trained_at="2026-01-01T00:00:00",
     )
     return RelapsePredictor(model.booster_, metadata)
 
@@ -36,7 +42,16 @@ def predictor(model) -> RelapsePredictor:
 def test_output_columns_are_the_contract(predictor):
     frame, _ = random_survival_frame(20, seed=2)
     out = predictor.predict_frame(frame)
-    fixed = ["risk_90d", "risk_180d", "risk_365d", "risk_730d", "relapse_probability", "risk_group", "margin", "base_value"]
+    fixed = [
+        "risk_90d",
+        "risk_180d",
+        "risk_365d",
+        "risk_730d",
+        "relapse_probability",
+        "risk_group",
+        "margin",
+        "base_value",
+    ]
     assert list(out.columns[:8]) == fixed
     assert list(out.columns[8:]) == [f"contrib__{s.name}" for s in predictor.metadata.features]
 
@@ -47,8 +62,11 @@ def test_contributions_add_up_to_the_margin_and_match_the_estimator(predictor, m
     contributions = out.filter(like="contrib__").to_numpy()
     np.testing.assert_allclose(out["base_value"] + contributions.sum(axis=1), out["margin"], atol=1e-5)
     np.testing.assert_allclose(out["margin"], model.predict(frame), atol=1e-5)
-    np.testing.assert_allclose(out[["risk_90d", "risk_180d", "risk_365d", "risk_730d"]], model.predict_risk(frame, HORIZONS),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        out[["risk_90d", "risk_180d", "risk_365d", "risk_730d"]],
+        model.predict_risk(frame, HORIZONS),
+        atol=1e-5,
+    )
 
 
 def test_risks_are_probabilities_non_decreasing_in_time_and_margin(predictor):

@@ -19,13 +19,17 @@ def test_learns_the_planted_hazard_from_censored_data():
     assert (~targets["event"]).mean() > 0.3  # heavily censored
     model = XGBCoxSurvival(SPECS, n_estimators=120).fit(frame.iloc[:1000], targets.iloc[:1000])
     test, test_targets = frame.iloc[1000:], targets.iloc[1000:]
-    c = concordance_index_censored(test_targets["event"].to_numpy(), test_targets["time"].to_numpy(), model.predict(test))[0]
+    c = concordance_index_censored(
+        test_targets["event"].to_numpy(), test_targets["time"].to_numpy(), model.predict(test)
+    )[0]
     assert c > 0.65
 
 
 def test_cross_fitted_baseline_gives_calibrated_mean_risk_on_new_patients():
     frame, targets = random_survival_frame(4000, seed=2, missing=0.1)
-    model = XGBCoxSurvival(SPECS, n_estimators=300, max_depth=4, learning_rate=0.08).fit(frame.iloc[:2500], targets.iloc[:2500])
+    model = XGBCoxSurvival(SPECS, n_estimators=300, max_depth=4, learning_rate=0.08).fit(
+        frame.iloc[:2500], targets.iloc[:2500]
+    )
     held = targets.iloc[2500:]
     observed = km_risk(held["time"].to_numpy(), held["event"].to_numpy(), 365)[0]
     predicted = model.predict_risk(frame.iloc[2500:], [365])[:, 0].mean()
@@ -51,7 +55,12 @@ def test_refuses_data_without_events_or_specs():
 
 def test_score_is_the_partial_log_likelihood_higher_for_a_better_model():
     frame, targets = random_survival_frame(1200, seed=5)
-    good = XGBCoxSurvival(SPECS, n_estimators=80, recalibration_folds=0).fit(frame.iloc[:800], targets.iloc[:800])
+    good = XGBCoxSurvival(SPECS, n_estimators=80, recalibration_folds=0).fit(
+        frame.iloc[:800], targets.iloc[:800]
+    )
     noise = XGBCoxSurvival(SPECS, n_estimators=80, recalibration_folds=0).fit(
-        frame.iloc[:800], targets.iloc[:800].sample(frac=1, random_state=0).set_axis(targets.index[:800]))
-    assert good.score(frame.iloc[800:], targets.iloc[800:]) > noise.score(frame.iloc[800:], targets.iloc[800:])
+        frame.iloc[:800], targets.iloc[:800].sample(frac=1, random_state=0).set_axis(targets.index[:800])
+    )
+    assert good.score(frame.iloc[800:], targets.iloc[800:]) > noise.score(
+        frame.iloc[800:], targets.iloc[800:]
+    )

@@ -35,12 +35,22 @@ def make_predictor(landmark: str, *, n: int = 400, seed: int = 1, trees: int = 4
     frame, targets = random_survival_frame(n, landmark, seed=seed)
     specs = load_catalogue().feature_specs(landmark)
     model = XGBCoxSurvival(specs, n_estimators=trees, max_depth=3, recalibration_folds=2).fit(frame, targets)
-    ranges = {s.name: (float(frame[s.name].quantile(0.005)), float(frame[s.name].quantile(0.995)))
-              for s in specs if s.type in ("float", "int")}
-    metadata = ModelMetadata(landmark=landmark, baseline_cumulative_hazard=tuple(model.baseline_at(HORIZONS_DAYS)),
-                             margin_slope=model.slope_, features=specs, thresholds=RiskThresholds(low=0.3, high=0.6),
-                             training_ranges=ranges, metrics={"cv_uno_c_365": 0.71, "cv_ibs": 0.2},
-                             training_fingerprint="test", trained_at="2026-01-01T00:00:00")
+    ranges = {
+        s.name: (float(frame[s.name].quantile(0.005)), float(frame[s.name].quantile(0.995)))
+        for s in specs
+        if s.type in ("float", "int")
+    }
+    metadata = ModelMetadata(
+        landmark=landmark,
+        baseline_cumulative_hazard=tuple(model.baseline_at(HORIZONS_DAYS)),
+        margin_slope=model.slope_,
+        features=specs,
+        thresholds=RiskThresholds(low=0.3, high=0.6),
+        training_ranges=ranges,
+        metrics={"cv_uno_c_365": 0.71, "cv_ibs": 0.2},
+        training_fingerprint="test",
+        trained_at="2026-01-01T00:00:00",
+    )
     return RelapsePredictor(model.booster_, metadata)
 
 
@@ -51,8 +61,10 @@ def predictors() -> dict[str, RelapsePredictor]:
 
 @pytest.fixture(scope="session")
 def serving_models(predictors) -> dict[str, ModelSlot]:
-    return {lm: ServingModel.build(p, name=f"cart-relapse-{lm}", version="7", alias="champion")
-            for lm, p in predictors.items()}
+    return {
+        lm: ServingModel.build(p, name=f"cart-relapse-{lm}", version="7", alias="champion")
+        for lm, p in predictors.items()
+    }
 
 
 def settings(**overrides: Any) -> Settings:
@@ -68,8 +80,13 @@ def make_client(serving_models) -> Iterator[Callable[..., TestClient]]:
     ``client_host`` is the client address the app sees (TestClient's default is not loopback)."""
     clients: list[TestClient] = []
 
-    def factory(models: Mapping[str, ModelSlot] | None = None, *, loader: Loader | None = None,
-                client_host: str = "testclient", **overrides: Any) -> TestClient:
+    def factory(
+        models: Mapping[str, ModelSlot] | None = None,
+        *,
+        loader: Loader | None = None,
+        client_host: str = "testclient",
+        **overrides: Any,
+    ) -> TestClient:
         slots = serving_models if models is None else models
         app = create_app(settings(**overrides), models=slots, loader=loader or (lambda _settings: slots))
         client = TestClient(app, raise_server_exceptions=False, client=(client_host, 50000))
@@ -117,7 +134,10 @@ def mlflow_registry(tmp_path_factory, predictors) -> dict[str, Any]:
     """A temporary sqlite MLflow registry with both landmarks registered and aliased ``champion``."""
     root: Path = tmp_path_factory.mktemp("mlflow")
     uri = create_mlflow_registry(root)
-    versions = {lm: register_version(uri, root, predictor, f"cart-relapse-{lm}") for lm, predictor in predictors.items()}
+    versions = {
+        lm: register_version(uri, root, predictor, f"cart-relapse-{lm}")
+        for lm, predictor in predictors.items()
+    }
     return {"uri": uri, "versions": versions, "root": root}
 
 
@@ -132,7 +152,9 @@ def create_mlflow_registry(root: Path) -> str:
     return uri
 
 
-def register_version(uri: str, root: Path, predictor: RelapsePredictor, name: str, *, alias: str | None = "champion") -> str:
+def register_version(
+    uri: str, root: Path, predictor: RelapsePredictor, name: str, *, alias: str | None = "champion"
+) -> str:
     """Log ``predictor`` as a new version of ``name`` in the registry at ``uri``; point ``alias`` at it."""
     import mlflow
     from mlflow import MlflowClient

@@ -29,7 +29,9 @@ def test_the_docs_pages_reference_only_local_assets(make_client, path):
 
 def test_the_policy_allows_this_origin_only():
     sources = [part.split()[1:] for part in CONTENT_SECURITY_POLICY.split("; ")]
-    assert all(not any(s.startswith(("http", "*")) or s in ("https:", "http:") for s in given) for given in sources)
+    assert all(
+        not any(s.startswith(("http", "*")) or s in ("https:", "http:") for s in given) for given in sources
+    )
 
 
 def test_the_assets_come_from_the_installed_package():

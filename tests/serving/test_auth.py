@@ -40,7 +40,10 @@ def test_every_v1_route_needs_the_token(secured, method, path, body):
         assert response.headers["www-authenticate"] == "Bearer"
     ok = secured.request(method, path, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == (404 if path.endswith("unknown") else 200)
-    assert secured.request(method, path, json=body, headers={"authorization": f"bearer {TOKEN}"}).status_code == ok.status_code
+    assert (
+        secured.request(method, path, json=body, headers={"authorization": f"bearer {TOKEN}"}).status_code
+        == ok.status_code
+    )
 
 
 def test_health_stays_public(secured):
@@ -53,7 +56,9 @@ def test_token_is_checked_before_the_body_is_read(make_client, caplog):
     json_headers = {"content-type": "application/json"}
     malformed = client.post("/v1/predict/preinfusion", content=b'{"features": ', headers=json_headers)
     assert malformed.status_code == 401
-    streamed = client.post("/v1/predict/preinfusion", content=iter([b"x" * 5000, b"x" * 5000]), headers=json_headers)
+    streamed = client.post(
+        "/v1/predict/preinfusion", content=iter([b"x" * 5000, b"x" * 5000]), headers=json_headers
+    )
     assert streamed.status_code == 401
     declared = client.post("/v1/predict/preinfusion", content=b"x" * 10_000, headers=json_headers)
     assert declared.status_code == 413  # refused on its Content-Length alone, before any reading

@@ -10,7 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from features.frame import write_frame
-from serving.batch import ScoringInputError, frame_chunks, output_schema, parquet_chunks, score_cohort, score_table
+from serving.batch import (
+    ScoringInputError,
+    frame_chunks,
+    output_schema,
+    parquet_chunks,
+    score_cohort,
+    score_table,
+)
 from synth.frames import random_feature_frame
 
 
@@ -39,7 +46,9 @@ def test_scores_match_predict_frame_with_top_drivers(predictors, cohort, tmp_pat
     index = {name: j for j, name in enumerate(predictor.feature_names)}
     for k in range(3):
         top = scored[f"top{k + 1}_contribution"].to_numpy()
-        np.testing.assert_array_equal(np.abs(top), largest[:, k])  # the k-th largest absolute contribution ...
+        np.testing.assert_array_equal(
+            np.abs(top), largest[:, k]
+        )  # the k-th largest absolute contribution ...
         named = contributions[np.arange(len(scored)), [index[f] for f in scored[f"top{k + 1}_feature"]]]
         np.testing.assert_array_equal(named, top)  # ... and the feature it belongs to
     assert (scored[["top1_feature", "top2_feature", "top3_feature"]].nunique(axis=1) == 3).all()
@@ -61,7 +70,9 @@ def test_parquet_input_streams_only_needed_columns(predictors, cohort, tmp_path)
     score_cohort(predictor, tracked(), tmp_path / "out.parquet")
     assert total == len(cohort) and sizes == [1000, 1000, 500]
     from_file = pd.read_parquet(tmp_path / "out.parquet")
-    np.testing.assert_array_equal(from_file["relapse_probability"], score_table(predictor, cohort)["relapse_probability"].to_numpy())
+    np.testing.assert_array_equal(
+        from_file["relapse_probability"], score_table(predictor, cohort)["relapse_probability"].to_numpy()
+    )
     assert pq.read_schema(tmp_path / "out.parquet").equals(output_schema(predictor))
 
 
@@ -110,6 +121,15 @@ def test_an_empty_cohort_writes_an_empty_file_with_the_schema(predictors, tmp_pa
     out = tmp_path / "empty.parquet"
     assert score_cohort(predictor, iter([]), out) == 0
     schema = pq.read_schema(out)
-    assert schema.names[:9] == ["patient_id", "risk_90d", "risk_180d", "risk_365d", "risk_730d", "relapse_probability",
-                                "risk_group", "margin", "base_value"]
+    assert schema.names[:9] == [
+        "patient_id",
+        "risk_90d",
+        "risk_180d",
+        "risk_365d",
+        "risk_730d",
+        "relapse_probability",
+        "risk_group",
+        "margin",
+        "base_value",
+    ]
     assert f"contrib__{predictor.feature_names[0]}" in schema.names and pq.read_metadata(out).num_rows == 0

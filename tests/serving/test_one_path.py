@@ -33,13 +33,20 @@ def registry(tmp_path_factory) -> dict[str, Any]:
     """40 synthetic patients exported as FHIR Bundles (with the irregularities real senders produce), ingested
     into a store; the point-in-time frames of both landmarks and each patient's CDS request."""
     root: Path = tmp_path_factory.mktemp("one-path")
-    export = export_fhir(generate_registry(40, seed=17), root / "fhir", layout="bundle", irregular=True, seed=5)
-    assert export.irregular["amended"] + export.irregular["corrected"] > 0 and export.irregular["preliminary"] > 0
+    export = export_fhir(
+        generate_registry(40, seed=17), root / "fhir", layout="bundle", irregular=True, seed=5
+    )
+    assert (
+        export.irregular["amended"] + export.irregular["corrected"] > 0
+        and export.irregular["preliminary"] > 0
+    )
     report = ingest_directory(root / "fhir", store=root / "store.duckdb")
     assert report.quarantined > 0  # the preliminary and entered-in-error versions
     bodies = dict(synth_body(json.loads(path.read_text())) for path in sorted((root / "fhir").glob("*.json")))
-    frames = {lm: build_feature_frame(root / "store.duckdb", landmark=lm).set_index("patient_id")
-              for lm in ("preinfusion", "day30")}
+    frames = {
+        lm: build_feature_frame(root / "store.duckdb", landmark=lm).set_index("patient_id")
+        for lm in ("preinfusion", "day30")
+    }
     return {"bodies": bodies, "frames": frames}
 
 
@@ -60,17 +67,23 @@ def card_features(client, card: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("landmark", ["preinfusion", "day30"])
-def test_the_cds_service_reads_the_values_the_store_frame_has(client, registry, serving_models, predictors, landmark):
+def test_the_cds_service_reads_the_values_the_store_frame_has(
+    client, registry, serving_models, predictors, landmark
+):
     frame, model = registry["frames"][landmark], serving_models[landmark]
     carded = {}
     for patient_id, body in registry["bodies"].items():
         card = card_of(client, landmark, body)
         if card is not None:
             carded[patient_id] = card
-    assert sorted(carded) == sorted(frame.index) and len(carded) >= 25  # the same cohort: every infused patient
+    assert (
+        sorted(carded) == sorted(frame.index) and len(carded) >= 25
+    )  # the same cohort: every infused patient
     expected = predictors[landmark].predict_frame(frame.reset_index())
     for i, (patient_id, row) in enumerate(frame.iterrows()):
-        values = predict_patients(model, [model.schema.parse(card_features(client, carded[patient_id]))])[0].values
+        values = predict_patients(model, [model.schema.parse(card_features(client, carded[patient_id]))])[
+            0
+        ].values
         for spec in model.specs:
             stored, read = row[spec.name], values.get(spec.name)
             if stored is None or (isinstance(stored, float) and math.isnan(stored)):
@@ -80,7 +93,9 @@ def test_the_cds_service_reads_the_values_the_store_frame_has(client, registry, 
         numbers = carded[patient_id]["extension"][EXTENSION]
         assert numbers["relapse_probability"] == expected["relapse_probability"][i]
         assert numbers["risk_curve"] == {str(h): expected[f"risk_{h}d"][i] for h in (90, 180, 365, 730)}
-        assert numbers["margin"] == expected["margin"][i] and numbers["risk_group"] == expected["risk_group"][i]
+        assert (
+            numbers["margin"] == expected["margin"][i] and numbers["risk_group"] == expected["risk_group"][i]
+        )
 
 
 @pytest.mark.parametrize("landmark", ["preinfusion", "day30"])
@@ -89,16 +104,25 @@ def test_pyfunc_api_cds_card_and_page_give_one_number(client, registry, predicto
     for patient_id in frame.index[:4]:
         row = frame.loc[patient_id]
         pyfunc = predictors[landmark].predict_frame(pd.DataFrame([row]).reset_index(drop=True)).iloc[0]
-        api = client.post(f"/v1/predict/{landmark}", json={"features": request_features(row, landmark)}).json()
+        api = client.post(
+            f"/v1/predict/{landmark}", json={"features": request_features(row, landmark)}
+        ).json()
         card = card_of(client, landmark, registry["bodies"][patient_id])
         assert card is not None
         numbers = card["extension"][EXTENSION]
         page = client.get(card["links"][0]["url"].removeprefix("http://testserver")).text
-        pasted = client.post(f"/ui/{landmark}", data={"features_json": json.dumps(request_features(row, landmark))}).text
+        pasted = client.post(
+            f"/ui/{landmark}", data={"features_json": json.dumps(request_features(row, landmark))}
+        ).text
         for days in (90, 180, 365, 730):
             risk = pyfunc[f"risk_{days}d"]
-            assert api["risk_curve"][str(days)] == numbers["risk_curve"][str(days)] == risk, (patient_id, days)
-            assert output(page, f"risk-{days}") == output(pasted, f"risk-{days}") == (f"{100 * risk:.1f}%", risk)
+            assert api["risk_curve"][str(days)] == numbers["risk_curve"][str(days)] == risk, (
+                patient_id,
+                days,
+            )
+            assert (
+                output(page, f"risk-{days}") == output(pasted, f"risk-{days}") == (f"{100 * risk:.1f}%", risk)
+            )
         assert api["relapse_probability"] == numbers["relapse_probability"] == pyfunc["relapse_probability"]
         assert api["risk_group"] == numbers["risk_group"] == pyfunc["risk_group"]
         assert f"{100 * pyfunc['relapse_probability']:.1f}%" in card["summary"]

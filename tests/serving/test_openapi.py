@@ -33,7 +33,9 @@ def test_every_feature_is_documented_with_unit_range_and_landmarks(client):
 def test_alternative_units_and_the_uln_are_documented_where_they_apply(client):
     schema = _features_schema(client)["properties"]
     ldh = next(v for v in schema["ldh_preld"]["anyOf"] if v.get("type") == "object")
-    assert set(ldh["properties"]["unit"]["enum"]) == {"U/L", "ukat/L"} and "reference_high" in ldh["properties"]
+    assert (
+        set(ldh["properties"]["unit"]["enum"]) == {"U/L", "ukat/L"} and "reference_high" in ldh["properties"]
+    )
     crp = next(v for v in schema["crp_preld"]["anyOf"] if v.get("type") == "object")
     assert "mg/L" in crp["properties"]["unit"]["enum"] and "reference_high" in crp["properties"]
     assert all(v.get("type") != "object" for v in schema["ecog_preld"]["anyOf"])  # no other unit, no ULN

@@ -15,25 +15,30 @@ import httpx
 import numpy as np
 import pytest
 
+from cart_relapse.process import api_server_process
 from models.predictor import RelapsePredictor
 from serving.app import create_app
 from serving.loader import LoadFailure, ModelRegistry, ModelSlot
 from serving.model import ServingModel
 from serving.predict import predict_patients
 from serving.probe import ProbeFailure, probe_model, probe_rows
-from cart_relapse.process import api_server_process
 from serving.reload import Reloader
 
 from .conftest import TOKEN, TestClient, create_mlflow_registry, make_predictor, register_version, settings
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PATIENT = {"patient_id": "PID-RELOAD-5521", "features": {"age": 64, "ldh_preld": 412.5, "ecog_preld": 1, "product": "axi-cel"}}
+PATIENT = {
+    "patient_id": "PID-RELOAD-5521",
+    "features": {"age": 64, "ldh_preld": 412.5, "ecog_preld": 1, "product": "axi-cel"},
+}
 
 
 @pytest.fixture(scope="module")
 def day30_v8() -> ServingModel:
     """A different day30 model (other seed, so other numbers), registered as version 8."""
-    return ServingModel.build(make_predictor("day30", seed=2), name="cart-relapse-day30", version="8", alias="champion")
+    return ServingModel.build(
+        make_predictor("day30", seed=2), name="cart-relapse-day30", version="8", alias="champion"
+    )
 
 
 def with_day30(models: Mapping[str, ModelSlot], day30: ModelSlot) -> dict[str, ModelSlot]:
@@ -95,8 +100,10 @@ def test_new_version_swaps_in_while_requests_keep_succeeding(make_client, servin
 
     client = make_client(loader=loader, api_token=TOKEN)
     batch = {"patients": [PATIENT, PATIENT]}
-    with (Hammer(lambda: client.post("/v1/predict/day30", json=PATIENT, headers=AUTH)) as single,
-          Hammer(lambda: client.post("/v1/predict/day30/batch", json=batch, headers=AUTH)) as batched):
+    with (
+        Hammer(lambda: client.post("/v1/predict/day30", json=PATIENT, headers=AUTH)) as single,
+        Hammer(lambda: client.post("/v1/predict/day30/batch", json=batch, headers=AUTH)) as batched,
+    ):
         single.wait_for(20)
         before = len(single.results)
         response = client.post("/v1/admin/reload", headers=AUTH)
@@ -108,16 +115,28 @@ def test_new_version_swaps_in_while_requests_keep_succeeding(make_client, servin
         assert not hammer.errors and {status for status, _ in hammer.results} == {200}
         k = switch_point(hammer.versions(), "7", "8")
         assert 0 < k < len(hammer.results)
-    print(f"\nswap under load: single {len(single.results)} requests (all 200; version 7 x{switch_point(single.versions(), '7', '8')}, "
-          f"then 8), batch {len(batched.results)} (all 200), {during} answered while the new model loaded")
+    print(
+        f"\nswap under load: single {len(single.results)} requests (all 200; version 7 "
+        f"x{switch_point(single.versions(), '7', '8')}, "
+        f"then 8), batch {len(batched.results)} (all 200), {during} answered while the new model loaded"
+    )
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["trigger"], body["outcome"], body["number"]) == ("api", "swapped", 1)
     outcomes = {item["landmark"]: item for item in body["landmarks"]}
-    assert outcomes["day30"] == {"landmark": "day30", "outcome": "swapped", "uri": "", "candidate_version": "8",
-                                 "serving_version": "8", "reason": None}
-    assert outcomes["preinfusion"]["outcome"] == "unchanged" and outcomes["preinfusion"]["serving_version"] == "7"
+    assert outcomes["day30"] == {
+        "landmark": "day30",
+        "outcome": "swapped",
+        "uri": "",
+        "candidate_version": "8",
+        "serving_version": "8",
+        "reason": None,
+    }
+    assert (
+        outcomes["preinfusion"]["outcome"] == "unchanged"
+        and outcomes["preinfusion"]["serving_version"] == "7"
+    )
     listing = client.get("/v1/models", headers=AUTH).json()
     assert {m["landmark"]: m["version"] for m in listing["models"]} == {"preinfusion": "7", "day30": "8"}
     assert listing["last_reload"] == body and listing["reload_in_progress"] is False
@@ -146,7 +165,9 @@ def _raising_booster(model: ServingModel) -> ServingModel:
     def predict(matrix, **kwargs):
         raise RuntimeError("std::bad_alloc\nbacktrace ...")
 
-    return dataclasses.replace(model, version="9", small_booster=_WrappedBooster(model.small_booster, predict))
+    return dataclasses.replace(
+        model, version="9", small_booster=_WrappedBooster(model.small_booster, predict)
+    )
 
 
 def _other_contributions(model: ServingModel) -> ServingModel:
@@ -165,28 +186,46 @@ def _other_landmark(models: Mapping[str, ModelSlot]) -> ServingModel:
 
 
 BROKEN = {
-    "loader raises": (lambda models, predictors: ConnectionError("tracking server https://user:pw@mlflow.example down"),
-                      "model loading failed: ConnectionError: tracking server https://***@mlflow.example down"),
-    "version not loadable": (lambda models, predictors: LoadFailure("day30", "models:/cart-relapse-day30@champion",
-                                                                    "cannot load models:/cart-relapse-day30@champion: "
-                                                                    "RestException: artifact missing"),
-                             "RestException: artifact missing"),
-    "NaN predictions": (lambda models, predictors: _nan_booster(models["day30"]),
-                        "version 9 refused: typical probe row: risk curve [nan, nan, nan, nan] is not strictly between 0 and 1"),
-    "contributions do not add up": (lambda models, predictors: _other_contributions(models["day30"]),
-                                    "typical probe row: base_value + contributions = "),
-    "prediction raises": (lambda models, predictors: _raising_booster(models["day30"]),
-                          "version 9 refused: prediction failed: RuntimeError: std::bad_alloc"),
-    "booster for other features": (lambda models, predictors: _booster_for_other_features(models["day30"], predictors),
-                                   "version 9 refused: the booster takes 51 features but the model's metadata lists 67"),
-    "model for the other landmark": (lambda models, predictors: _other_landmark(models),
-                                     "version 9 refused: it is a model for the 'preinfusion' landmark, not 'day30'"),
+    "loader raises": (
+        lambda models, predictors: ConnectionError("tracking server https://user:pw@mlflow.example down"),
+        "model loading failed: ConnectionError: tracking server https://***@mlflow.example down",
+    ),
+    "version not loadable": (
+        lambda models, predictors: LoadFailure(
+            "day30",
+            "models:/cart-relapse-day30@champion",
+            "cannot load models:/cart-relapse-day30@champion: RestException: artifact missing",
+        ),
+        "RestException: artifact missing",
+    ),
+    "NaN predictions": (
+        lambda models, predictors: _nan_booster(models["day30"]),
+        "version 9 refused: typical probe row: risk curve [nan, nan, nan, nan] is not strictly between 0 and "
+        "1",
+    ),
+    "contributions do not add up": (
+        lambda models, predictors: _other_contributions(models["day30"]),
+        "typical probe row: base_value + contributions = ",
+    ),
+    "prediction raises": (
+        lambda models, predictors: _raising_booster(models["day30"]),
+        "version 9 refused: prediction failed: RuntimeError: std::bad_alloc",
+    ),
+    "booster for other features": (
+        lambda models, predictors: _booster_for_other_features(models["day30"], predictors),
+        "version 9 refused: the booster takes 51 features but the model's metadata lists 67",
+    ),
+    "model for the other landmark": (
+        lambda models, predictors: _other_landmark(models),
+        "version 9 refused: it is a model for the 'preinfusion' landmark, not 'day30'",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", BROKEN, ids=list(BROKEN))
-def test_a_broken_candidate_is_refused_and_the_old_model_keeps_serving(make_client, serving_models, predictors,
-                                                                        day30_v8, case):
+def test_a_broken_candidate_is_refused_and_the_old_model_keeps_serving(
+    make_client, serving_models, predictors, day30_v8, case
+):
     make_broken, reason = BROKEN[case]
     broken = make_broken(serving_models, predictors)
     loads = iter([broken, with_day30(serving_models, day30_v8)])
@@ -231,19 +270,30 @@ def test_the_probe_passes_good_models_and_builds_rows_from_metadata(serving_mode
         assert empty == {} and typical and not set(typical) & set(model.schema.derived)
         for name, value in typical.items():
             spec = model.schema.fields[name].spec
-            assert (value in spec.levels) if spec.type == "category" else spec.range is None or spec.range[0] <= value <= spec.range[1]
-    with pytest.raises(ProbeFailure, match=r"risk curve \[nan, nan, nan, nan\] is not strictly between 0 and 1"):
+            assert (
+                (value in spec.levels)
+                if spec.type == "category"
+                else spec.range is None or spec.range[0] <= value <= spec.range[1]
+            )
+    with pytest.raises(
+        ProbeFailure, match=r"risk curve \[nan, nan, nan, nan\] is not strictly between 0 and 1"
+    ):
         probe_model(_nan_booster(serving_models["day30"]))
 
 
 def test_a_broken_model_at_start_up_is_not_ready_with_the_reason(serving_models):
     loads = iter([with_day30(serving_models, _nan_booster(serving_models["day30"])), serving_models])
-    with TestClient(create_app(settings(), loader=lambda _settings: next(loads)), client=("127.0.0.1", 1)) as client:
+    with TestClient(
+        create_app(settings(), loader=lambda _settings: next(loads)), client=("127.0.0.1", 1)
+    ) as client:
         ready = _wait_for_reload(client, 1)
         assert ready["last_reload"]["trigger"] == "startup" and ready["last_reload"]["outcome"] == "refused"
         health = client.get("/health/ready")
         assert health.status_code == 503
-        assert "version 9 refused: typical probe row: risk curve [nan, nan, nan, nan]" in health.json()["models"]["day30"]["reason"]
+        assert (
+            "version 9 refused: typical probe row: risk curve [nan, nan, nan, nan]"
+            in health.json()["models"]["day30"]["reason"]
+        )
         assert client.post("/v1/predict/day30", json=PATIENT).status_code == 503
         assert client.post("/v1/predict/preinfusion", json=PATIENT).status_code == 200
         reloaded = client.post("/v1/admin/reload")  # nothing served for day30: the good version is swapped in
@@ -274,11 +324,18 @@ def test_reloads_run_one_at_a_time_and_each_loads_afresh(serving_models, day30_v
     assert max(overlaps) == 1 and len(calls) == 4
     assert sorted(r.number for r in reports) == [1, 2, 3, 4] and not reloader.in_progress
     assert reloader.last is not None and reloader.last.number == 4
-    assert [r.outcome for r in sorted(reports, key=lambda r: r.number)] == ["unchanged", "unchanged", "swapped", "unchanged"]
+    assert [r.outcome for r in sorted(reports, key=lambda r: r.number)] == [
+        "unchanged",
+        "unchanged",
+        "swapped",
+        "unchanged",
+    ]
     assert registry.get("day30") is day30_v8
 
 
-def _wait_for_reload(client: TestClient, number: int, *, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def _wait_for_reload(
+    client: TestClient, number: int, *, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     for _ in range(600):
         body = client.get("/v1/models", headers=headers).json()
         if body["last_reload"] and body["last_reload"]["number"] >= number:
@@ -312,40 +369,57 @@ def test_reload_against_a_real_server_and_registry(tmp_path, predictors):
 def _reload_end_to_end(uri: str, root, predictors: dict[str, RelapsePredictor]) -> None:
     log_path = root / "server.log"
     env = {"MLFLOW_TRACKING_URI": uri, "CART_RELAPSE_API_TOKEN": ""}
-    with api_server_process(env=env, log_path=log_path) as (base, process), httpx.Client(base_url=base, timeout=30) as http:
-        with Hammer(lambda: http.post("/v1/predict/day30", json=PATIENT), limit=20_000) as hammer:
-            hammer.wait_for(10)
-            assert register_version(uri, root, make_predictor("day30", seed=2), "cart-relapse-day30") == "2"
-            response = http.post("/v1/admin/reload")
-            assert response.status_code == 200, response.text
-            outcomes = {item["landmark"]: item for item in response.json()["landmarks"]}
-            assert (outcomes["day30"]["outcome"], outcomes["day30"]["serving_version"]) == ("swapped", "2")
-            assert (outcomes["preinfusion"]["outcome"], outcomes["preinfusion"]["serving_version"]) == ("unchanged", "1")
-            hammer.wait_for(10)
+    with (
+        api_server_process(env=env, log_path=log_path) as (base, process),
+        httpx.Client(base_url=base, timeout=30) as http,
+        Hammer(lambda: http.post("/v1/predict/day30", json=PATIENT), limit=20_000) as hammer,
+    ):
+        hammer.wait_for(10)
+        assert register_version(uri, root, make_predictor("day30", seed=2), "cart-relapse-day30") == "2"
+        response = http.post("/v1/admin/reload")
+        assert response.status_code == 200, response.text
+        outcomes = {item["landmark"]: item for item in response.json()["landmarks"]}
+        assert (outcomes["day30"]["outcome"], outcomes["day30"]["serving_version"]) == ("swapped", "2")
+        assert (outcomes["preinfusion"]["outcome"], outcomes["preinfusion"]["serving_version"]) == (
+            "unchanged",
+            "1",
+        )
+        hammer.wait_for(10)
 
-            assert register_version(uri, root, predictors["preinfusion"], "cart-relapse-day30") == "3"
-            process.send_signal(signal.SIGHUP)
-            refused = _poll_reload(http, 3)["last_reload"]
-            day30 = {item["landmark"]: item for item in refused["landmarks"]}["day30"]
-            assert (refused["trigger"], day30["outcome"], day30["serving_version"]) == ("signal", "refused", "2")
-            assert "'preinfusion' landmark, not 'day30'" in day30["reason"]
-            hammer.wait_for(10)
+        assert register_version(uri, root, predictors["preinfusion"], "cart-relapse-day30") == "3"
+        process.send_signal(signal.SIGHUP)
+        refused = _poll_reload(http, 3)["last_reload"]
+        day30 = {item["landmark"]: item for item in refused["landmarks"]}["day30"]
+        assert (refused["trigger"], day30["outcome"], day30["serving_version"]) == (
+            "signal",
+            "refused",
+            "2",
+        )
+        assert "'preinfusion' landmark, not 'day30'" in day30["reason"]
+        hammer.wait_for(10)
 
-            assert register_version(uri, root, make_predictor("day30", seed=3), "cart-relapse-day30") == "4"
-            process.send_signal(signal.SIGHUP)
-            swapped = _poll_reload(http, 4)
-            assert swapped["last_reload"]["outcome"] == "swapped"
-            assert {m["landmark"]: m["version"] for m in swapped["models"]} == {"preinfusion": "1", "day30": "4"}
-            hammer.wait_for(10)
+        assert register_version(uri, root, make_predictor("day30", seed=3), "cart-relapse-day30") == "4"
+        process.send_signal(signal.SIGHUP)
+        swapped = _poll_reload(http, 4)
+        assert swapped["last_reload"]["outcome"] == "swapped"
+        assert {m["landmark"]: m["version"] for m in swapped["models"]} == {
+            "preinfusion": "1",
+            "day30": "4",
+        }
+        hammer.wait_for(10)
     versions = hammer.versions()
-    print(f"\nreal server: {len(hammer.results)} requests, {len(hammer.errors)} transport errors, "
-          f"statuses {sorted({s for s, _ in hammer.results})}, versions in order: "
-          f"{[(v, sum(1 for _ in g)) for v, g in __import__('itertools').groupby(versions)]}")
+    print(
+        f"\nreal server: {len(hammer.results)} requests, {len(hammer.errors)} transport errors, "
+        f"statuses {sorted({s for s, _ in hammer.results})}, versions in order: "
+        f"{[(v, sum(1 for _ in g)) for v, g in __import__('itertools').groupby(versions)]}"
+    )
     assert not hammer.errors and {status for status, _ in hammer.results} == {200}
     assert "3" not in versions and versions[-1] == "4"
     assert versions == sorted(versions, key=int) and {"1", "2", "4"} <= set(versions)
     log = log_path.read_text()
-    assert "model reload #3 (signal): day30 refused" in log and "model reload #4 (signal): day30 swapped" in log
+    assert (
+        "model reload #3 (signal): day30 refused" in log and "model reload #4 (signal): day30 swapped" in log
+    )
     assert PATIENT["patient_id"] not in log and "412.5" not in log
 
 

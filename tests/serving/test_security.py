@@ -22,12 +22,25 @@ from .conftest import TOKEN, settings
 
 SERVING = Path(__file__).resolve().parents[2] / "serving"
 WRONG_TOKENS = [None, "Bearer wrong-token-0123456789abcdef", f"Bearer {TOKEN[:-1]}", f"Basic {TOKEN}", TOKEN]
-KNOWN_GUARDED = {("GET", "/v1/models"), ("POST", "/v1/predict/{landmark}"), ("POST", "/v1/predict/{landmark}/batch"),
-                 ("POST", "/v1/admin/reload")}
-OWN_AUTH = {  # the EHR's JWT (serving.cds.auth) or the page's session (serving.ui.session); static files are public
-    ("GET", "/cds-services"), ("POST", "/cds-services/{service_id}"), ("POST", "/cds-services/{service_id}/feedback"),
-    ("GET", "/ui/login"), ("POST", "/ui/login"), ("POST", "/ui/logout"), ("GET", "/ui/"), ("GET", "/ui/{landmark}"),
-    ("POST", "/ui/{landmark}"), ("GET", "/ui/{landmark}/from-card/{handoff_id}"), ("GET", "/docs-assets"),
+KNOWN_GUARDED = {
+    ("GET", "/v1/models"),
+    ("POST", "/v1/predict/{landmark}"),
+    ("POST", "/v1/predict/{landmark}/batch"),
+    ("POST", "/v1/admin/reload"),
+}
+# the EHR's JWT (serving.cds.auth) or the page's session (serving.ui.session); static files are public
+OWN_AUTH = {
+    ("GET", "/cds-services"),
+    ("POST", "/cds-services/{service_id}"),
+    ("POST", "/cds-services/{service_id}/feedback"),
+    ("GET", "/ui/login"),
+    ("POST", "/ui/login"),
+    ("POST", "/ui/logout"),
+    ("GET", "/ui/"),
+    ("GET", "/ui/{landmark}"),
+    ("POST", "/ui/{landmark}"),
+    ("GET", "/ui/{landmark}/from-card/{handoff_id}"),
+    ("GET", "/docs-assets"),
     ("GET", "/ui/static"),
 }
 
@@ -35,8 +48,11 @@ OWN_AUTH = {  # the EHR's JWT (serving.cds.auth) or the page's session (serving.
 def app_routes() -> list[tuple[str, str]]:
     """Every (method, path template) the app serves, from ``app.routes`` (docs and schema included)."""
     app = create_app(settings())
-    return [(method, context.path) for context in iter_route_contexts(app.routes)
-            for method in sorted((context.methods or {"GET"}) - {"HEAD"})]
+    return [
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        for method in sorted((context.methods or {"GET"}) - {"HEAD"})
+    ]
 
 
 def concrete(path: str) -> str:
@@ -47,8 +63,14 @@ def test_every_route_is_public_on_purpose_or_guarded():
     routes = app_routes()
     guarded = {(m, p) for m, p in routes if needs_token(p)}
     assert guarded >= KNOWN_GUARDED, guarded  # the enumeration sees the real routes
-    assert {p for _, p in routes if p in PUBLIC_PATHS} == {"/health/live", "/health/ready", "/docs", "/redoc",
-                                                           "/openapi.json", "/docs/oauth2-redirect"}
+    assert {p for _, p in routes if p in PUBLIC_PATHS} == {
+        "/health/live",
+        "/health/ready",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/docs/oauth2-redirect",
+    }
     assert all(path.startswith("/v1/") for _, path in guarded)
     assert {(m, p) for m, p in routes if not needs_token(p) and p not in PUBLIC_PATHS} == OWN_AUTH
     assert needs_token("/v1/anything") and needs_token("/uix") and needs_token("/cds-servicesx")
@@ -67,26 +89,57 @@ def test_missing_wrong_and_correct_tokens(make_client, method, path):
     assert 200 <= ok.status_code < 500 and ok.status_code not in (401, 403), ok.text
 
 
-@pytest.mark.parametrize(("host", "allowed"), [
-    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("testclient", False), ("10.0.0.5", False),
-    ("192.168.1.20", False), ("::ffff:10.0.0.1", False), ("2001:db8::1", False),
-])
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("testclient", False),
+        ("10.0.0.5", False),
+        ("192.168.1.20", False),
+        ("::ffff:10.0.0.1", False),
+        ("2001:db8::1", False),
+    ],
+)
 def test_without_a_token_only_loopback_clients_may_reload(make_client, host, allowed):
     client = make_client(client_host=host)
     response = client.post("/v1/admin/reload")
     assert response.status_code == (200 if allowed else 403), response.text
     if not allowed:
-        assert response.json()["detail"] == "without an API token, admin calls are accepted from loopback clients only"
+        assert (
+            response.json()["detail"]
+            == "without an API token, admin calls are accepted from loopback clients only"
+        )
         assert client.get("/v1/models").json()["last_reload"] is None  # refused before anything was loaded
     assert client.get("/v1/models").status_code == 200  # reading stays open on a token-less (loopback) server
 
 
 PATIENT_ID = "PID-SEC-90817263"
-VALUES = {"age": 71.3958, "ldh_preld": 3917.4821, "ferritin_preld": 1873.6529, "tmtv_preld": 731.2846,
-          "crp_preld": {"value": 23.8471, "unit": "mg/L"}, "suvmax_preld": 41.7293}
+VALUES = {
+    "age": 71.3958,
+    "ldh_preld": 3917.4821,
+    "ferritin_preld": 1873.6529,
+    "tmtv_preld": 731.2846,
+    "crp_preld": {"value": 23.8471, "unit": "mg/L"},
+    "suvmax_preld": 41.7293,
+}
 BAD_VALUES = {"ldh_preld": 98765.4321, "product": "zeta-cel-9911", "age": "4242.1717", "biomarker_zz_77": 5.5}
-SECRETS = [PATIENT_ID, "71.3958", "3917.4821", "1873.6529", "731.2846", "23.8471", "41.7293", "98765.4321",
-           "zeta-cel-9911", "4242.1717", "biomarker_zz_77", TOKEN, "wrong-token-0123456789abcdef"]
+SECRETS = [
+    PATIENT_ID,
+    "71.3958",
+    "3917.4821",
+    "1873.6529",
+    "731.2846",
+    "23.8471",
+    "41.7293",
+    "98765.4321",
+    "zeta-cel-9911",
+    "4242.1717",
+    "biomarker_zz_77",
+    TOKEN,
+    "wrong-token-0123456789abcdef",
+]
 
 
 def _traffic(client: Any, headers: dict[str, str]) -> int:
@@ -99,14 +152,26 @@ def _traffic(client: Any, headers: dict[str, str]) -> int:
         sent += 1
 
     for i in range(10):
-        post(f"/v1/predict/{('day30', 'preinfusion')[i % 2]}", json={"patient_id": PATIENT_ID, "features": VALUES})
-        post("/v1/predict/day30/batch", json={"patients": [{"patient_id": f"{PATIENT_ID}", "features": VALUES}] * 3})
+        post(
+            f"/v1/predict/{('day30', 'preinfusion')[i % 2]}",
+            json={"patient_id": PATIENT_ID, "features": VALUES},
+        )
+        post(
+            "/v1/predict/day30/batch",
+            json={"patients": [{"patient_id": f"{PATIENT_ID}", "features": VALUES}] * 3},
+        )
     for name, value in BAD_VALUES.items():  # 422s, whose answers quote the value (the logs must not)
         post("/v1/predict/day30", json={"patient_id": PATIENT_ID, "features": {**VALUES, name: value}})
-        post("/v1/predict/day30/batch", json={"patients": [{"patient_id": PATIENT_ID, "features": {name: value}}]})
+        post(
+            "/v1/predict/day30/batch",
+            json={"patients": [{"patient_id": PATIENT_ID, "features": {name: value}}]},
+        )
     post("/v1/predict/day30", json={"patient_id": PATIENT_ID * 20, "features": VALUES})  # too long an id
-    post("/v1/predict/day30", content=f'{{"patient_id": "{PATIENT_ID}", "features": {{"age": 71.3958,'.encode(),
-         headers={"content-type": "application/json"})  # malformed JSON
+    post(
+        "/v1/predict/day30",
+        content=f'{{"patient_id": "{PATIENT_ID}", "features": {{"age": 71.3958,'.encode(),
+        headers={"content-type": "application/json"},
+    )  # malformed JSON
     post(f"/v1/predict/{PATIENT_ID}", json={"patient_id": PATIENT_ID, "features": VALUES})  # unknown landmark
     post(f"/v1/predict/day30?patient={PATIENT_ID}&ldh=3917.4821", json={"features": VALUES})
     post("/v1/predict/day30", json={"patient_id": PATIENT_ID, "features": VALUES, "pad": "x" * 5000})  # 413
@@ -119,14 +184,24 @@ def test_logs_carry_no_patient_id_value_or_token(make_client, caplog):
     auth = {"Authorization": f"Bearer {TOKEN}"}
     sent = _traffic(make_client(max_body_bytes=4096, client_host="127.0.0.1"), {})
     sent += _traffic(make_client(api_token=TOKEN, max_body_bytes=4096), auth)
-    sent += _traffic(make_client(api_token=TOKEN), {"Authorization": "Bearer wrong-token-0123456789abcdef"})  # 401s
-    records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]  # the test client's own lines
+    sent += _traffic(
+        make_client(api_token=TOKEN), {"Authorization": "Bearer wrong-token-0123456789abcdef"}
+    )  # 401s
+    records = [
+        r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    ]  # the test client's own lines
     access = [r for r in records if r.getMessage().startswith("request_id=")]
     assert len(access) == sent  # the capture works: one access line per request
     assert {r.getMessage().split(" status=")[1][:3] for r in access} >= {"200", "401", "404", "413", "422"}
     assert any("model reload #1 (api)" in r.getMessage() for r in records)
-    refused = {r.getMessage().split(" route=")[1].split()[0] for r in access if " status=401 " in r.getMessage()}
-    assert refused == {"/v1/predict/{landmark}", "/v1/predict/{landmark}/batch", "/v1/admin/reload"}  # templates, not paths
+    refused = {
+        r.getMessage().split(" route=")[1].split()[0] for r in access if " status=401 " in r.getMessage()
+    }
+    assert refused == {
+        "/v1/predict/{landmark}",
+        "/v1/predict/{landmark}/batch",
+        "/v1/admin/reload",
+    }  # templates, not paths
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     for record in records:
         text = formatter.format(record) + repr(vars(record))
@@ -173,18 +248,33 @@ def unsafe_calls(source: str) -> list[str]:
         elif isinstance(node, ast.Call):
             name = _dotted(node.func)
             keywords = {k.arg: k.value for k in node.keywords}
-            if name in ("eval", "exec", "builtins.eval", "builtins.exec"):
+            if name in _UNSAFE_CALLS:
                 found.append(f"{node.lineno}: {name}(")
-            elif name in ("yaml.unsafe_load", "yaml.full_load", "pd.read_pickle", "pandas.read_pickle"):
-                found.append(f"{node.lineno}: {name}(")
-            elif name == "yaml.load" and _dotted(keywords.get("Loader")) not in ("yaml.SafeLoader", "yaml.CSafeLoader"):
+            elif name == "yaml.load" and _dotted(keywords.get("Loader")) not in (
+                "yaml.SafeLoader",
+                "yaml.CSafeLoader",
+            ):
                 found.append(f"{node.lineno}: yaml.load( without SafeLoader")
             elif name in ("np.load", "numpy.load") and _is_true(keywords.get("allow_pickle")):
                 found.append(f"{node.lineno}: {name}(..., allow_pickle=True)")
     return found
 
 
-_UNSAFE_MODULES = frozenset({"pickle", "cPickle", "_pickle", "cloudpickle", "dill", "marshal", "shelve", "joblib"})
+_UNSAFE_MODULES = frozenset(
+    {"pickle", "cPickle", "_pickle", "cloudpickle", "dill", "marshal", "shelve", "joblib"}
+)
+_UNSAFE_CALLS = frozenset(
+    {
+        "eval",
+        "exec",
+        "builtins.eval",
+        "builtins.exec",
+        "yaml.unsafe_load",
+        "yaml.full_load",
+        "pd.read_pickle",
+        "pandas.read_pickle",
+    }
+)
 
 
 def _dotted(node: ast.AST | None) -> str:

@@ -73,9 +73,12 @@ def test_engine_arguments_are_checked_before_any_work(tmp_path, monkeypatch):
     from serving.score_job import ScoringError, run_scoring
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    cases = [({"engine": "spark"}, "exactly one of --input"), ({"table": "t"}, "--table needs --engine spark"),
-             ({"engine": "spark", "input_path": tmp_path / "none.parquet"}, "no such file"),
-             ({"engine": "dask"}, "--engine must be one of")]
+    cases = [
+        ({"engine": "spark"}, "exactly one of --input"),
+        ({"table": "t"}, "--table needs --engine spark"),
+        ({"engine": "spark", "input_path": tmp_path / "none.parquet"}, "no such file"),
+        ({"engine": "dask"}, "--engine must be one of"),
+    ]
     for arguments, message in cases:
         with pytest.raises(ScoringError, match=message):
             run_scoring(landmark="preinfusion", out=tmp_path / "out.parquet", **arguments)
@@ -83,7 +86,11 @@ def test_engine_arguments_are_checked_before_any_work(tmp_path, monkeypatch):
 
 
 def test_result_type_follows_the_signature():
-    outputs = [Column("risk_365d", "double"), Column("risk_group", "string"), Column("contrib__age", "double")]
+    outputs = [
+        Column("risk_365d", "double"),
+        Column("risk_group", "string"),
+        Column("contrib__age", "double"),
+    ]
     assert result_type(outputs) == "`risk_365d` double, `risk_group` string, `contrib__age` double"
 
 
@@ -93,8 +100,18 @@ def test_spark_scores_equal_local_scores_and_the_pyfunc(cli_registry, tmp_path):
     env = cli_registry.env()
     local, spark, report = tmp_path / "local.parquet", tmp_path / "spark.parquet", tmp_path / "drift"
     run_cli("score", "--input", str(cli_registry.features), "--out", str(local), env=env)
-    run_cli("score", "--engine", "spark", "--input", str(cli_registry.features), "--out", str(spark),
-            "--drift-report", str(report), env=env)
+    run_cli(
+        "score",
+        "--engine",
+        "spark",
+        "--input",
+        str(cli_registry.features),
+        "--out",
+        str(spark),
+        "--drift-report",
+        str(report),
+        env=env,
+    )
     expected, scored = pd.read_parquet(local), pd.read_parquet(spark)
     assert spark.is_dir() and list(scored.columns) == list(expected.columns)
     scored = scored.set_index("patient_id").loc[expected["patient_id"]]
@@ -108,8 +125,13 @@ def test_spark_scores_equal_local_scores_and_the_pyfunc(cli_registry, tmp_path):
 @pytest.mark.slow
 def test_a_spark_table_is_scored_like_the_parquet(cli_registry, tmp_path):
     out = tmp_path / "from_table.parquet"
-    result = subprocess.run([sys.executable, "-c", TABLE_SCRIPT, cli_registry.tracking_uri, str(cli_registry.features), str(out)],
-                            capture_output=True, text=True, env=cli_registry.env(), timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-c", TABLE_SCRIPT, cli_registry.tracking_uri, str(cli_registry.features), str(out)],
+        capture_output=True,
+        text=True,
+        env=cli_registry.env(),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     features = pd.read_parquet(cli_registry.features)
     assert f"rows {len(features)}" in result.stdout
@@ -146,7 +168,9 @@ def _assert_matches_pyfunc(scored: pd.DataFrame, cli_registry) -> None:
     direct = mlflow.pyfunc.load_model(ref.pinned).predict(conform_inputs(features, inputs, source="features"))
     for column in outputs:
         if column.type == "double":
-            np.testing.assert_allclose(scored[column.name].to_numpy(), direct[column.name].to_numpy(), rtol=0, atol=1e-9)
+            np.testing.assert_allclose(
+                scored[column.name].to_numpy(), direct[column.name].to_numpy(), rtol=0, atol=1e-9
+            )
         else:
             assert list(scored[column.name]) == list(direct[column.name])
 
@@ -156,7 +180,9 @@ import sys
 sys.modules["pyspark"] = None  # as if the spark extra were not installed
 import cart_relapse.demo  # noqa: F401  (the demo's imports)
 from cart_relapse.cli import main
-sys.argv = ["cart-relapse", "score", "--input", sys.argv[1], "--out", sys.argv[2], "--drift-report", sys.argv[3]]
+sys.argv = [
+    "cart-relapse", "score", "--input", sys.argv[1], "--out", sys.argv[2], "--drift-report", sys.argv[3]
+]
 main()
 """
 
@@ -165,7 +191,15 @@ main()
 @pytest.mark.slow
 def test_local_scoring_and_drift_do_not_need_pyspark(cli_registry, tmp_path):
     out, report = tmp_path / "scores.parquet", tmp_path / "drift"
-    result = subprocess.run([sys.executable, "-c", WITHOUT_PYSPARK, str(cli_registry.features), str(out), str(report)],
-                            capture_output=True, text=True, env=cli_registry.env(), timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PYSPARK, str(cli_registry.features), str(out), str(report)],
+        capture_output=True,
+        text=True,
+        env=cli_registry.env(),
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(pd.read_parquet(out)) == len(pd.read_parquet(cli_registry.features)) and (report / "drift.json").exists()
+    assert (
+        len(pd.read_parquet(out)) == len(pd.read_parquet(cli_registry.features))
+        and (report / "drift.json").exists()
+    )

@@ -21,14 +21,15 @@ from synth.frames import random_feature_frame
 from .cds_factories import AFTER, URL, at, cds_body, registered
 from .conftest import TOKEN, request_features, settings
 
-
 OBSERVED = {"low": (0.17, 0.14, 0.2), "intermediate": (0.43, 0.39, 0.47), "high": (0.72, 0.67, 0.77)}
 """Kaplan-Meier risk per group as training would store it (made-up numbers for the test models)."""
 
 
 def with_observed(predictor: RelapsePredictor) -> RelapsePredictor:
     """The same model with ``OBSERVED`` in its metadata."""
-    return RelapsePredictor(predictor.booster, predictor.metadata.model_copy(update={"observed_risk": OBSERVED}))
+    return RelapsePredictor(
+        predictor.booster, predictor.metadata.model_copy(update={"observed_risk": OBSERVED})
+    )
 
 
 def form_fields(features: dict[str, Any]) -> dict[str, str]:
@@ -37,7 +38,9 @@ def form_fields(features: dict[str, Any]) -> dict[str, str]:
     for name, value in features.items():
         item = value if isinstance(value, dict) else {"value": value}
         raw = item["value"]
-        out[f"f-{name}"] = ("yes" if raw else "no") if isinstance(raw, bool) else "" if raw is None else str(raw)
+        out[f"f-{name}"] = (
+            ("yes" if raw else "no") if isinstance(raw, bool) else "" if raw is None else str(raw)
+        )
         if "unit" in item:
             out[f"u-{name}"] = item["unit"]
         if "reference_high" in item:
@@ -112,8 +115,11 @@ def test_the_risk_group_shows_the_rate_observed_in_training(make_client, predict
     api = client.post("/v1/predict/day30", json={"features": {"age": 70, "ldh_preld": 900}}).json()
     html = client.post("/ui/day30", data={"f-age": "70", "f-ldh_preld": "900"}).text
     risk, low, high = (f"{100 * v:.1f}%" for v in OBSERVED[api["risk_group"]])
-    assert (f"patients the model put in this group had an observed risk by 12 months of {risk} (95% CI {low} to {high}, "
-            "Kaplan-Meier)") in html
+    assert (
+        f"patients the model put in this group had an observed risk by 12 months of {risk} (95% CI {low} to "
+        f"{high}, "
+        "Kaplan-Meier)"
+    ) in html
 
 
 @pytest.mark.parametrize("landmark", ["preinfusion", "day30"])
@@ -123,7 +129,9 @@ def test_every_control_has_one_label_and_its_hints_exist(page, serving_models, l
     parsed = Controls()
     parsed.feed(response.text)
     ids = [c["id"] for c in parsed.controls]
-    assert len(ids) == len(set(ids)) and sorted(ids) == sorted(parsed.labels)  # one label per control, none stray
+    assert len(ids) == len(set(ids)) and sorted(ids) == sorted(
+        parsed.labels
+    )  # one label per control, none stray
     fields = serving_models[landmark].schema.fields
     assert {i.removeprefix("f-") for i in ids if i.startswith("f-")} == set(fields)
     for control in parsed.controls:
@@ -147,8 +155,13 @@ def test_the_form_shows_what_the_api_answers_for_the_same_values(page, landmark)
 
 
 def test_units_and_the_centres_uln_are_read_as_the_api_reads_them(page):
-    features = {"age": 64, "product": "axi-cel", "crp_preld": {"value": 35, "unit": "mg/L"},
-                "ldh_preld": {"value": 7, "unit": "ukat/L", "reference_high": 4.5}, "primary_refractory_apheresis": True}
+    features = {
+        "age": 64,
+        "product": "axi-cel",
+        "crp_preld": {"value": 35, "unit": "mg/L"},
+        "ldh_preld": {"value": 7, "unit": "ukat/L", "reference_high": 4.5},
+        "primary_refractory_apheresis": True,
+    }
     api = page.post("/v1/predict/preinfusion", json={"features": features}).json()
     html = page.post("/ui/preinfusion", data=form_fields(features)).text
     shows_prediction_of(html, api)
@@ -156,17 +169,26 @@ def test_units_and_the_centres_uln_are_read_as_the_api_reads_them(page):
 
 
 def test_bad_values_are_shown_on_their_fields(page):
-    response = page.post("/ui/preinfusion", data={"f-age": "sixty", "f-ldh_preld": "35000", "f-crp_preld": "2",
-                                                 "u-crp_preld": "mg/L"})
+    response = page.post(
+        "/ui/preinfusion",
+        data={"f-age": "sixty", "f-ldh_preld": "35000", "f-crp_preld": "2", "u-crp_preld": "mg/L"},
+    )
     assert response.status_code == 422
     html = response.text
     assert 'class="error-summary" role="alert"' in html and "risk-headline" not in html
-    assert '<a href="#f-age">Age at apheresis: the value must be a number with a decimal point, e.g. 3.5</a>' in html
+    assert (
+        '<a href="#f-age">Age at apheresis: the value must be a number with a decimal point, e.g. 3.5</a>'
+        in html
+    )
     assert "35000 U/L is outside the valid range [30, 30000] U/L" in html
     for name in ("age", "ldh_preld"):
-        assert re.search(rf'id="f-{name}"[^>]*aria-describedby="f-{name}-hint f-{name}-error" aria-invalid="true"', html)
+        assert re.search(
+            rf'id="f-{name}"[^>]*aria-describedby="f-{name}-hint f-{name}-error" aria-invalid="true"', html
+        )
     assert 'id="f-age" name="f-age" value="sixty"' in html  # what was typed stays
-    assert 'id="f-crp_preld" name="f-crp_preld" value="2"' in html and '<option value="mg/L" selected>' in html
+    assert (
+        'id="f-crp_preld" name="f-crp_preld" value="2"' in html and '<option value="mg/L" selected>' in html
+    )
 
 
 def test_the_paste_box_takes_the_api_features_json(page):
@@ -213,8 +235,12 @@ def test_hand_offs_expire_and_are_bounded():
 
 def ui_routes() -> list[tuple[str, str]]:
     app = create_app(settings())
-    return [(m, c.path) for c in iter_route_contexts(app.routes) if c.path.startswith("/ui/")
-            and c.path not in ("/ui/login", "/ui/static") for m in sorted((c.methods or {"GET"}) - {"HEAD"})]
+    return [
+        (m, c.path)
+        for c in iter_route_contexts(app.routes)
+        if c.path.startswith("/ui/") and c.path not in ("/ui/login", "/ui/static")
+        for m in sorted((c.methods or {"GET"}) - {"HEAD"})
+    ]
 
 
 @pytest.mark.parametrize(("method", "path"), ui_routes())
@@ -226,15 +252,23 @@ def test_with_a_token_every_page_needs_a_session(make_client, method, path):
         if path == "/ui/logout":
             assert response.status_code == 303  # signing out needs nothing
             continue
-        assert response.status_code == 303 and response.headers["location"].startswith("/ui/login?next="), headers
+        assert response.status_code == 303 and response.headers["location"].startswith("/ui/login?next="), (
+            headers
+        )
     assert len(ui_routes()) == 5
 
 
 def test_signing_in_with_the_token_opens_a_session(make_client):
     client = make_client(api_token=TOKEN, client_host="203.0.113.7")
     assert client.get("/ui/day30", follow_redirects=False).headers["location"] == "/ui/login?next=/ui/day30"
-    wrong = client.post("/ui/login", data={"token": "not-the-token-at-all", "next": "/ui/day30"}, follow_redirects=False)
-    assert wrong.status_code == 401 and "That is not the API token." in wrong.text and "set-cookie" not in wrong.headers
+    wrong = client.post(
+        "/ui/login", data={"token": "not-the-token-at-all", "next": "/ui/day30"}, follow_redirects=False
+    )
+    assert (
+        wrong.status_code == 401
+        and "That is not the API token." in wrong.text
+        and "set-cookie" not in wrong.headers
+    )
     right = client.post("/ui/login", data={"token": TOKEN, "next": "/ui/day30"}, follow_redirects=False)
     assert right.status_code == 303 and right.headers["location"] == "/ui/day30"
     cookie = right.headers["set-cookie"]
@@ -242,15 +276,26 @@ def test_signing_in_with_the_token_opens_a_session(make_client):
     assert "Secure" not in cookie  # plain HTTP here; set over HTTPS
     assert client.get("/ui/day30").status_code == 200
     assert client.post("/ui/day30", data={"f-age": "60"}).status_code == 200
-    assert client.post("/ui/day30", data={"f-age": "60"}, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert (
+        client.post("/ui/day30", data={"f-age": "60"}, headers={"Origin": "https://evil.example"}).status_code
+        == 403
+    )
     assert client.post("/ui/logout", follow_redirects=False).status_code == 303
     assert client.get("/ui/day30", follow_redirects=False).status_code == 303
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ("/ui/day30", "/ui/day30"), ("/ui/day30/from-card/abc", "/ui/day30/from-card/abc"), ("https://evil.example/", "/ui/"),
-    ("//evil.example/ui/", "/ui/"), ("/ui//evil.example", "/ui/"), ("/v1/models", "/ui/"), (None, "/ui/"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/ui/day30", "/ui/day30"),
+        ("/ui/day30/from-card/abc", "/ui/day30/from-card/abc"),
+        ("https://evil.example/", "/ui/"),
+        ("//evil.example/ui/", "/ui/"),
+        ("/ui//evil.example", "/ui/"),
+        ("/v1/models", "/ui/"),
+        (None, "/ui/"),
+    ],
+)
 def test_only_page_paths_are_followed_after_signing_in(target, expected):
     assert safe_next(target) == expected
 

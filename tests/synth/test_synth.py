@@ -112,7 +112,7 @@ def test_reporting_lags_repeats_and_corrections(clean: dict[str, pd.DataFrame]) 
     key = ["patient_id", "biomarker", "collected_at"]
     per_key = obs.groupby(key)["value"].nunique()
     assert (per_key > 1).any(), "expected some corrected re-reports"
-    assert not obs.duplicated(key + ["reported_at"]).any(), "same report twice (conflicting or duplicate)"
+    assert not obs.duplicated([*key, "reported_at"]).any(), "same report twice (conflicting or duplicate)"
     windows = obs.assign(day=_relative_days(clean, obs)).query("biomarker == 'ldh' and -14 <= day <= -3")
     assert windows.groupby("patient_id").size().max() >= 2, "expected repeated pre-LD measurements"
 
@@ -150,13 +150,19 @@ def test_outcomes_are_consistent(clean: dict[str, pd.DataFrame]) -> None:
         assert (when[infusion.notna()].dropna() >= infusion[when.notna() & infusion.notna()]).all(), col
     death = pd.to_datetime(out["death_date"])
     obs = _observations(clean)
-    assert (pd.to_datetime(obs["collected_at"]) <= obs["patient_id"].map(death).fillna(pd.Timestamp.max)).all()
+    assert (
+        pd.to_datetime(obs["collected_at"]) <= obs["patient_id"].map(death).fillna(pd.Timestamp.max)
+    ).all()
     vein_to_vein = (infusion - apheresis).dt.days.dropna()
     assert 33 <= vein_to_vein.median() <= 47
 
 
 def test_same_seed_same_registry_other_seed_differs() -> None:
-    a, b, c = generate_registry(150, seed=11), generate_registry(150, seed=11), generate_registry(150, seed=12)
+    a, b, c = (
+        generate_registry(150, seed=11),
+        generate_registry(150, seed=11),
+        generate_registry(150, seed=12),
+    )
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
     assert not a["clinical"].equals(c["clinical"])
@@ -173,13 +179,16 @@ def _numeric_marker(b: pd.Series) -> pd.Series:
 
 def _unknown_unit(o: pd.DataFrame) -> pd.Series:
     known = o["biomarker"].isin(CATALOGUE.biomarker_names)
-    ok = [(not k) or (u in CATALOGUE.biomarker(b).accepted_units) for k, b, u in zip(known, o["biomarker"], o["unit"])]
+    ok = [
+        (not k) or (u in CATALOGUE.biomarker(b).accepted_units)
+        for k, b, u in zip(known, o["biomarker"], o["unit"], strict=True)
+    ]
     return ~pd.Series(ok, index=o.index)
 
 
 def _out_of_range(o: pd.DataFrame) -> pd.Series:
     flags = []
-    for b, v, u in zip(o["biomarker"], pd.to_numeric(o["value"], errors="coerce"), o["unit"]):
+    for b, v, u in zip(o["biomarker"], pd.to_numeric(o["value"], errors="coerce"), o["unit"], strict=True):
         m = CATALOGUE.biomarker(b) if b in CATALOGUE.biomarker_names else None
         f = m.unit_factor(u) if m is not None and m.range is not None else None
         flags.append(bool(f is not None and np.isfinite(v) and not (m.range[0] <= v * f <= m.range[1])))
@@ -195,7 +204,8 @@ BAD_KINDS: dict[str, Callable[[pd.DataFrame, set[str]], pd.Series]] = {
     < pd.to_datetime(o["collected_at"], errors="coerce"),
     "unknown patient": lambda o, ids: ~o["patient_id"].isin(ids),
     "malformed date": lambda o, ids: ~_is_date(o["collected_at"]) | ~_is_date(o["reported_at"]),
-    "bad value": lambda o, ids: _numeric_marker(o["biomarker"]) & pd.to_numeric(o["value"], errors="coerce").isna(),
+    "bad value": lambda o, ids: _numeric_marker(o["biomarker"])
+    & pd.to_numeric(o["value"], errors="coerce").isna(),
 }
 
 
@@ -209,7 +219,9 @@ def test_dirty_mode_has_each_kind_of_bad_row_and_clean_mode_none(
     assert detect(_observations(dirty), ids).sum() >= 5
 
 
-def test_dirty_mode_keeps_the_clean_rows(clean: dict[str, pd.DataFrame], dirty: dict[str, pd.DataFrame]) -> None:
+def test_dirty_mode_keeps_the_clean_rows(
+    clean: dict[str, pd.DataFrame], dirty: dict[str, pd.DataFrame]
+) -> None:
     for name in MODALITIES:
         assert len(dirty[name]) > len(clean[name])
         merged = clean[name].merge(dirty[name].drop_duplicates(), how="left", indicator=True)
@@ -222,7 +234,7 @@ def test_write_registry_round_trips(fmt: str, tmp_path: Path) -> None:
     tables = generate_registry(60, seed=5)
     paths = write_registry(tables, tmp_path / "raw", fmt=fmt)
     assert [p.name for p in paths] == [f"{name}.{fmt}" for name in tables]
-    for name, path in zip(tables, paths):
+    for name, path in zip(tables, paths, strict=True):
         back = pd.read_csv(path, dtype=str) if fmt == "csv" else pd.read_parquet(path)
         assert list(back.columns) == COLUMNS[name]
         assert len(back) == len(tables[name])

@@ -46,13 +46,22 @@ def test_landmark_labels_follow_the_training_definition() -> None:
     ids = ["early", "event", "followed", "died", "late", "censored", "never"]
     tables = {
         "patients": pd.DataFrame({"patient_id": ids, "infusion_date": ["2020-01-01"] * 6 + [None]}),
-        "outcomes": pd.DataFrame({
-            "patient_id": ids,
-            "progression_date": ["2020-01-21", "2020-06-01", None, None, "2021-06-01", None, None],
-            "death_date": [None, None, None, "2020-03-01", None, None, None],
-            "last_followup_date": ["2020-02-01", "2020-07-01", "2021-03-01", "2020-03-01", "2021-07-01",
-                                   "2020-09-01", "2020-01-01"],
-        }),
+        "outcomes": pd.DataFrame(
+            {
+                "patient_id": ids,
+                "progression_date": ["2020-01-21", "2020-06-01", None, None, "2021-06-01", None, None],
+                "death_date": [None, None, None, "2020-03-01", None, None, None],
+                "last_followup_date": [
+                    "2020-02-01",
+                    "2020-07-01",
+                    "2021-03-01",
+                    "2020-03-01",
+                    "2021-07-01",
+                    "2020-09-01",
+                    "2020-01-01",
+                ],
+            }
+        ),
     }
     labels = landmark_labels(tables, landmark_day=30)
     assert list(labels.index) == ids[:-1]  # never infused dropped
@@ -63,10 +72,18 @@ def test_landmark_labels_follow_the_training_definition() -> None:
 
 
 def test_markdown_anchor_table_has_one_row_per_anchor() -> None:
-    result = pd.DataFrame({
-        "anchor": [a.name for a in ANCHORS], "published": ["p|q"] * len(ANCHORS), "target_low": 0.1,
-        "target_high": 0.2, "generated": 0.15, "ci_low": np.nan, "ci_high": np.nan, "ok": True,
-    })
+    result = pd.DataFrame(
+        {
+            "anchor": [a.name for a in ANCHORS],
+            "published": ["p|q"] * len(ANCHORS),
+            "target_low": 0.1,
+            "target_high": 0.2,
+            "generated": 0.15,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "ok": True,
+        }
+    )
     text = format_markdown(result, "Anchors")
     lines = text.splitlines()
     assert lines[0] == "**Anchors**" and lines[2].startswith("| anchor | published |")

@@ -38,7 +38,9 @@ def test_progression_is_recorded_on_an_assessment_day_unless_symptomatic(ctx: Ar
     assert (on_schedule | symptomatic | at_death).all()
     assert 0.3 < on_schedule.mean() < 0.8 and 0.2 < symptomatic.mean() < 0.7
     assert (day >= np.floor(ctx["progression_latent"][recorded])).all(), "found before it happened"
-    found_late = day[on_schedule & ~symptomatic] - ctx["progression_latent"][recorded][on_schedule & ~symptomatic]
+    found_late = (
+        day[on_schedule & ~symptomatic] - ctx["progression_latent"][recorded][on_schedule & ~symptomatic]
+    )
     assert found_late.max() > 30, "a progression between assessments waits for the next one"
 
 
@@ -47,8 +49,9 @@ def test_symptomatic_progression_falls_between_assessments(ctx: Arrays) -> None:
     day = ctx["progression"][symptomatic]
     assert not np.isin(day, assessment_days(float(day.max()))).all()
     true_day = ctx["progression_latent"][symptomatic]
-    next_visit = assessment_days(float(day.max()))[np.searchsorted(assessment_days(float(day.max())),
-                                                                   np.ceil(true_day))]
+    next_visit = assessment_days(float(day.max()))[
+        np.searchsorted(assessment_days(float(day.max())), np.ceil(true_day))
+    ]
     assert (day <= next_visit).all()
 
 
@@ -60,7 +63,9 @@ def test_responders_are_lost_to_follow_up_more_often(ctx: Arrays) -> None:
     assert responders > 2 * others > 0
 
 
-def test_responders_are_censored_before_12_months_more_often_in_the_tables(tables: dict[str, pd.DataFrame]) -> None:
+def test_responders_are_censored_before_12_months_more_often_in_the_tables(
+    tables: dict[str, pd.DataFrame],
+) -> None:
     """Informative censoring is visible to an analyst: day-30 DS1-3 patients drop out more than DS4-5."""
     days = _outcome_days(tables)
     cutoff_ok = (pd.Timestamp("2025-06-30") - days["infusion"]).dt.days >= 400
@@ -72,7 +77,9 @@ def test_responders_are_censored_before_12_months_more_often_in_the_tables(table
     assert censored.loc[complete][low].mean() > 1.5 * censored.loc[complete][high].mean()
 
 
-def test_last_followup_is_consistent_with_events_cutoff_and_observations(tables: dict[str, pd.DataFrame]) -> None:
+def test_last_followup_is_consistent_with_events_cutoff_and_observations(
+    tables: dict[str, pd.DataFrame],
+) -> None:
     out = tables["outcomes"].set_index("patient_id")
     progression, death = pd.to_datetime(out["progression_date"]), pd.to_datetime(out["death_date"])
     last = pd.to_datetime(out["last_followup_date"])
@@ -103,12 +110,14 @@ def _outcome_days(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     patients = tables["patients"].set_index("patient_id")
     out = tables["outcomes"].set_index("patient_id")
     infusion = pd.to_datetime(patients["infusion_date"])
-    days = pd.DataFrame({
-        "infusion": infusion,
-        "progression": (pd.to_datetime(out["progression_date"]) - infusion).dt.days,
-        "death": (pd.to_datetime(out["death_date"]) - infusion).dt.days,
-        "last": (pd.to_datetime(out["last_followup_date"]) - infusion).dt.days,
-    })
+    days = pd.DataFrame(
+        {
+            "infusion": infusion,
+            "progression": (pd.to_datetime(out["progression_date"]) - infusion).dt.days,
+            "death": (pd.to_datetime(out["death_date"]) - infusion).dt.days,
+            "last": (pd.to_datetime(out["last_followup_date"]) - infusion).dt.days,
+        }
+    )
     return days[infusion.notna()]
 
 

@@ -8,19 +8,30 @@ import pytest
 from features.catalogue import load_catalogue
 from synth import generate_registry
 from synth.landmark_labels import landmark_labels
-from synth.signal import ORIENTATION, REFERENCE_MARKERS, cohort_summary, day30_frame, day30_markers, marker_signal
+from synth.signal import (
+    ORIENTATION,
+    REFERENCE_MARKERS,
+    cohort_summary,
+    day30_frame,
+    day30_markers,
+    marker_signal,
+)
 
 
 def test_every_day30_marker_has_a_declared_orientation() -> None:
     markers = day30_markers(load_catalogue())
-    assert {"ldh_day30", "deauville_day30", "ctdna_day30", "car_peak_early", "ctdna_detected_day30"} <= set(markers)
+    assert {"ldh_day30", "deauville_day30", "ctdna_day30", "car_peak_early", "ctdna_detected_day30"} <= set(
+        markers
+    )
     assert not {"ldh_preld", "ipi", "age"} & set(markers)
     assert set(markers) | set(REFERENCE_MARKERS) <= set(ORIENTATION)
 
 
 def test_marker_signal_rejects_a_marker_without_orientation() -> None:
     with pytest.raises(KeyError, match="no orientation"):
-        marker_signal(pd.DataFrame({"patient_id": []}), pd.DataFrame(columns=["label", "time", "event"]), ["mystery"])
+        marker_signal(
+            pd.DataFrame({"patient_id": []}), pd.DataFrame(columns=["label", "time", "event"]), ["mystery"]
+        )
 
 
 @pytest.mark.slow

@@ -23,26 +23,35 @@ pytestmark = [pytest.mark.slow]
 PATIENTS, SEED, TOLERANCE = 5000, 21, 0.03
 
 
-def cut_follow_up(tables: dict[str, pd.DataFrame], *, probability: np.ndarray, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def cut_follow_up(
+    tables: dict[str, pd.DataFrame], *, probability: np.ndarray, rng: np.random.Generator
+) -> dict[str, pd.DataFrame]:
     """Cut each infused patient's follow-up on a uniform day 1-364 after infusion with ``probability``
     (per row of ``patients``): later events are erased and the last contact becomes the cut day."""
     patients = tables["patients"].set_index("patient_id")
     outcomes = tables["outcomes"].set_index("patient_id").copy()
     infusion = pd.to_datetime(patients["infusion_date"], errors="coerce").reindex(outcomes.index)
-    cut = pd.Series(np.where(rng.random(len(patients)) < probability, rng.integers(1, 365, len(patients)), -1),
-                    index=patients.index).reindex(outcomes.index)
+    cut = pd.Series(
+        np.where(rng.random(len(patients)) < probability, rng.integers(1, 365, len(patients)), -1),
+        index=patients.index,
+    ).reindex(outcomes.index)
     cut_date = infusion + pd.to_timedelta(cut.where(cut > 0), unit="D")
     chosen = cut_date.notna()
     for column in ("progression_date", "death_date"):
         dates = pd.to_datetime(outcomes[column], errors="coerce")
         outcomes[column] = dates.where(~chosen | (dates <= cut_date)).dt.strftime("%Y-%m-%d").fillna("")
     last = pd.to_datetime(outcomes["last_followup_date"], errors="coerce")
-    outcomes["last_followup_date"] = last.where(~chosen | (last <= cut_date), cut_date).dt.strftime("%Y-%m-%d")
+    outcomes["last_followup_date"] = last.where(~chosen | (last <= cut_date), cut_date).dt.strftime(
+        "%Y-%m-%d"
+    )
     return {**tables, "outcomes": outcomes.reset_index()}
 
 
 def mean_risks(store: Path) -> dict[str, float]:
-    """Mean predicted 12-month risk of every eligible patient: the survival model and the complete-case classifier."""
+    """Mean predicted 12-month risk of every eligible patient.
+
+    From the survival model and from the complete-case classifier.
+    """
     from models.ipcw import IPCWHorizonClassifier
     from models.xgb_survival import XGBCoxSurvival
     from training.candidates import make_candidates
@@ -52,9 +61,11 @@ def mean_risks(store: Path) -> dict[str, float]:
     specs, y = make_candidates("preinfusion")[0].specs, data.y()
     survival = XGBCoxSurvival(specs).fit(data.frame, y)
     complete_case = IPCWHorizonClassifier(specs, complete_case=True).fit(data.frame, y)
-    return {"survival model": float(survival.predict_risk(data.frame, [365])[:, 0].mean()),
-            "complete-case classifier": float(complete_case.predict(data.frame).mean()),
-            "censored before 12 months": float(data.targets["label_365"].isna().mean())}
+    return {
+        "survival model": float(survival.predict_risk(data.frame, [365])[:, 0].mean()),
+        "complete-case classifier": float(complete_case.predict(data.frame).mean()),
+        "censored before 12 months": float(data.targets["label_365"].isna().mean()),
+    }
 
 
 def truth(tables: dict[str, pd.DataFrame], tmp: Path) -> float:
@@ -84,7 +95,9 @@ def test_mean_predicted_12_month_risk_matches_the_uncut_registry(scheme, registr
     ingest_directory(tmp_path / "raw", store=tmp_path / "store.duckdb")
     risks = mean_risks(tmp_path / "store.duckdb")
     with capsys.disabled():
-        print(f"\n[censoring test, {scheme}] uncut Kaplan-Meier 12-month risk {expected:.3f}; "
-              + "; ".join(f"{k} {v:.3f}" for k, v in risks.items()))
+        print(
+            f"\n[censoring test, {scheme}] uncut Kaplan-Meier 12-month risk {expected:.3f}; "
+            + "; ".join(f"{k} {v:.3f}" for k, v in risks.items())
+        )
     assert abs(risks["survival model"] - expected) <= TOLERANCE
     assert risks["complete-case classifier"] - expected > TOLERANCE  # the bias the old labels had

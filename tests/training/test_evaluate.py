@@ -26,7 +26,9 @@ def test_tuning_never_sees_test_fold_patients_and_everyone_is_predicted():
 
     candidates = [c for c in make_candidates("preinfusion") if c.name in ("xgboost", "score:ipi")]
     frame["ipi"] = frame["ipi"].fillna(2)
-    result = cross_predict(frame, targets, candidates, folds, times=TIMES, tune=spy_tune, tune_specs=candidates[0].specs)
+    result = cross_predict(
+        frame, targets, candidates, folds, times=TIMES, tune=spy_tune, tune_specs=candidates[0].specs
+    )
     for fold, patients in zip(folds, seen, strict=True):
         assert not patients & set(frame["patient_id"].iloc[fold.test])
         assert patients <= set(frame["patient_id"].iloc[fold.train])
@@ -55,9 +57,13 @@ def test_centre_folds_hold_out_one_centre_each_and_skip_tiny_centres():
 def test_searches_are_seeded():
     frame, targets = random_survival_frame(300, seed=4, missing=0.0)
     specs = load_catalogue().feature_specs("preinfusion")
-    y = np.array(list(zip(targets["event"], targets["time"], strict=True)), dtype=[("event", bool), ("time", float)])
+    y = np.array(
+        list(zip(targets["event"], targets["time"], strict=True)), dtype=[("event", bool), ("time", float)]
+    )
     best, table = tune_xgb(frame, y, specs, n_configs=2, seed=5)
     again, _ = tune_xgb(frame, y, specs, n_configs=2, seed=5)
     assert best == again and len(table) == 2 and set(best) == set(load_training_config().xgboost_search.space)
     alpha, grid = tune_linear_cox(frame, y, specs, seed=5)
-    assert alpha["alpha"] in load_training_config().linear_cox.alphas and len(grid) == len(load_training_config().linear_cox.alphas)
+    assert alpha["alpha"] in load_training_config().linear_cox.alphas and len(grid) == len(
+        load_training_config().linear_cox.alphas
+    )

@@ -24,7 +24,9 @@ def _said(result) -> str:
 def _registered_models(uri: str) -> list[str]:
     import mlflow
 
-    return [m.name for m in mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()]
+    return [
+        m.name for m in mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()
+    ]
 
 
 def _closed_port() -> int:

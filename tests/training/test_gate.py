@@ -4,7 +4,15 @@ from training.gate import Comparison, champion_gate
 
 
 def comparison(delta: float, low: float, high: float) -> Comparison:
-    return Comparison(challenger=0.70 + delta, champion=0.70, delta=delta, low=low, high=high, champion_version="3", resamples=500)
+    return Comparison(
+        challenger=0.70 + delta,
+        champion=0.70,
+        delta=delta,
+        low=low,
+        high=high,
+        champion_version="3",
+        resamples=500,
+    )
 
 
 def test_no_champion_promotes():

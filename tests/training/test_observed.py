@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from lifelines import AalenJohansenFitter, KaplanMeierFitter
 
-from training.observed import calibration_table, cumulative_incidence, km_risk, median_follow_up, risk_group_table
+from training.observed import (
+    calibration_table,
+    cumulative_incidence,
+    km_risk,
+    median_follow_up,
+    risk_group_table,
+)
 
 
 def _data(seed: int = 0, n: int = 800, *, days: bool = True):
@@ -49,8 +55,9 @@ def test_calibration_and_group_tables():
     table = calibration_table(time, event, risk, horizon=365, groups=5)
     assert list(table["n"]) == [160] * 5 and table["mean_predicted"].is_monotonic_increasing
     groups = np.where(risk < 0.3, "low", np.where(risk < 0.6, "intermediate", "high"))
-    summary = risk_group_table(time, event, cause, groups, levels=("low", "intermediate", "high"), horizons=[90, 365],
-                               headline=365)
+    summary = risk_group_table(
+        time, event, cause, groups, levels=("low", "intermediate", "high"), horizons=[90, 365], headline=365
+    )
     assert list(summary["risk_group"]) == ["all", "low", "intermediate", "high"]
     assert summary.loc[0, "n"] == summary.loc[1:, "n"].sum()
     assert {"progression_365", "death_no_progression_365"} <= set(summary.columns)

@@ -11,7 +11,10 @@ from training.performance import delta_table, metric_table, net_benefit_table
 def _evals():
     rng = np.random.default_rng(0)
     base = rng.normal(0.7, 0.01, 201)
-    return {"a": {"uno_c_365": base + 0.02, "nb_0.30": base - 0.2}, "b": {"uno_c_365": base, "nb_0.30": base - 0.25}}
+    return {
+        "a": {"uno_c_365": base + 0.02, "nb_0.30": base - 0.2},
+        "b": {"uno_c_365": base, "nb_0.30": base - 0.25},
+    }
 
 
 def test_metric_table_has_point_and_percentile_interval():
@@ -28,4 +31,6 @@ def test_paired_differences_cancel_shared_noise():
 
 def test_net_benefit_table_adds_treat_none():
     table = net_benefit_table(_evals(), {"treat all": {"nb_0.30": np.full(201, 0.1)}})
-    assert set(table["strategy"]) == {"a", "b", "treat all", "treat none"} and set(table["threshold"]) == {0.3}
+    assert set(table["strategy"]) == {"a", "b", "treat all", "treat none"} and set(table["threshold"]) == {
+        0.3
+    }

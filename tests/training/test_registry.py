@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -27,7 +28,9 @@ model.predict(pd.read_parquet(sys.argv[2])).to_parquet(sys.argv[3])
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cart_relapse.cli", *args], capture_output=True, text=True, env=env, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "cart_relapse.cli", *args], capture_output=True, text=True, env=env, check=True
+    )
 
 
 def test_both_landmarks_registered_with_aliases(trained):
@@ -45,15 +48,44 @@ def test_both_landmarks_registered_with_aliases(trained):
         assert int(run.data.tags["n_censored"]) > 0  # censored patients are kept, not excluded
         assert client.get_model_version(name, champion.version).tags["model_format"] == "2"
         artifacts = {a.path for a in client.list_artifacts(champion.run_id)}
-        assert {"calibration.png", "shap_beeswarm.png", "decision_curve.png", "cumulative_incidence.png", "ablation.csv",
-                "paired_comparisons.csv", "net_benefit.csv", "risk_groups.csv", "loco_centres.csv", "model_card.md",
-                "sample_size.json"} <= artifacts
-        children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
-        expected = {"xgboost", "linear_cox", "ipcw_classifier", "score:ipi", "score:car_hematotox", "score:m_easix"}
+        assert {
+            "calibration.png",
+            "shap_beeswarm.png",
+            "decision_curve.png",
+            "cumulative_incidence.png",
+            "ablation.csv",
+            "paired_comparisons.csv",
+            "net_benefit.csv",
+            "risk_groups.csv",
+            "loco_centres.csv",
+            "model_card.md",
+            "sample_size.json",
+        } <= artifacts
+        children = client.search_runs(
+            [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+        )
+        expected = {
+            "xgboost",
+            "linear_cox",
+            "ipcw_classifier",
+            "score:ipi",
+            "score:car_hematotox",
+            "score:m_easix",
+        }
         assert {c.data.tags["candidate"] for c in children} >= expected
         card = client.download_artifacts(champion.run_id, "model_card.md")
-        text = open(card).read()
-        for item in ("TRIPOD+AI 1", "(10)", "(12a-12g)", "(15)", "(20a, 20b, 20c)", "(22)", "(23a)", "(23b)", "(27a)"):
+        text = Path(card).read_text()
+        for item in (
+            "TRIPOD+AI 1",
+            "(10)",
+            "(12a-12g)",
+            "(15)",
+            "(20a, 20b, 20c)",
+            "(22)",
+            "(23a)",
+            "(23b)",
+            "(27a)",
+        ):
             assert item in text, item
         assert "SYNTHETIC" in text and "progression/relapse or death" in text
 
@@ -63,8 +95,12 @@ def test_features_parquet_feeds_the_registered_model_in_a_fresh_process(trained,
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     frame_path, out_path = tmp_path / "features.parquet", tmp_path / "pred.parquet"
     _cli("features", "--store", str(store), "--landmark", "preinfusion", "--out", str(frame_path), env=env)
-    subprocess.run([sys.executable, "-c", FRESH_PROCESS, uri, str(frame_path), str(out_path)], check=True, env=env,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, uri, str(frame_path), str(out_path)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     fresh = pd.read_parquet(out_path)
     predictor = outcomes[0].result.predictor
     here = predictor.predict_frame(pd.read_parquet(frame_path))
@@ -88,24 +124,43 @@ def test_gate_keeps_champion_when_not_better_and_promote_forces(trained):
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     before = client.get_model_version_by_alias("cart-relapse-day30", "champion").version
     again = run_training(store, ["day30"], n_configs=2, console=Console(quiet=True))[0].registration
-    assert not again.gate.promote and "lower bound not above zero" in again.gate.summary()  # same data and seed: no gain
+    assert (
+        not again.gate.promote and "lower bound not above zero" in again.gate.summary()
+    )  # same data and seed: no gain
     assert "+0.0000" in again.gate.reasons[0]
     assert client.get_model_version_by_alias("cart-relapse-day30", "champion").version == before
     assert str(client.get_model_version_by_alias("cart-relapse-day30", "challenger").version) == again.version
     tags = client.get_run(again.run_id).data.tags
     assert tags["gate.promote"] == "False" and "Uno's C" in tags["gate.reasons"]
-    forced = run_training(store, ["day30"], n_configs=2, promote=True, console=Console(quiet=True))[0].registration
+    forced = run_training(store, ["day30"], n_configs=2, promote=True, console=Console(quiet=True))[
+        0
+    ].registration
     assert forced.gate.reasons[-1] == "forced by --promote"
     assert str(client.get_model_version_by_alias("cart-relapse-day30", "champion").version) == forced.version
 
 
 def test_mlflow_models_serve_serves_the_champion(trained, tmp_path):
-    store, uri, outcomes = trained
+    _, uri, outcomes = trained
     port = free_port()
     mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    server = subprocess.Popen([mlflow_bin, "models", "serve", "--env-manager", "local", "-m", "models:/cart-relapse-day30@champion",
-                               "--host", "127.0.0.1", "--port", str(port)], env=venv_env({"MLFLOW_TRACKING_URI": uri}),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            mlflow_bin,
+            "models",
+            "serve",
+            "--env-manager",
+            "local",
+            "-m",
+            "models:/cart-relapse-day30@champion",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=venv_env({"MLFLOW_TRACKING_URI": uri}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}/ping", server, timeout=90)
         frame = outcomes[1].result.data.frame.head(3)
@@ -138,7 +193,9 @@ def test_a_registry_error_fails_the_job_and_registers_nothing(trained, monkeypat
         raise MlflowException("database is locked", error_code="INTERNAL_ERROR")
 
     monkeypatch.setattr(mlflow.MlflowClient, "get_registered_model", broken)
-    with pytest.raises(TrainingError, match="cannot read the model registry.*database is locked.*nothing was registered"):
+    with pytest.raises(
+        TrainingError, match=r"cannot read the model registry.*database is locked.*nothing was registered"
+    ):
         log_and_register(outcomes[1].result, tags={})
     monkeypatch.undo()
     assert len(client.search_model_versions("name = 'cart-relapse-day30'")) == versions
@@ -158,6 +215,6 @@ def test_a_champion_that_cannot_be_scored_fails_the_job(trained, monkeypatch):
         raise OSError("artifact not found")
 
     monkeypatch.setattr(register, "_champion_risk", unloadable)
-    with pytest.raises(TrainingError, match="cannot score the current champion.*artifact not found"):
+    with pytest.raises(TrainingError, match=r"cannot score the current champion.*artifact not found"):
         register.log_and_register(outcomes[1].result, tags={})
     assert len(client.search_model_versions("name = 'cart-relapse-day30'")) == versions

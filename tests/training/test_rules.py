@@ -9,9 +9,11 @@ from training.rules import deauville_ctdna_rule
 
 
 def test_rule_cases():
-    frame = pd.DataFrame({
-        "deauville_day30": [5, 4, 4, 4, 4, 3, np.nan],
-        "ctdna_detected_day30": [np.nan, 1, 0, np.nan, 0, 1, 1],
-        "suvmax_day30": [np.nan, 3, 12, np.nan, 4, 15, 20],
-    })
+    frame = pd.DataFrame(
+        {
+            "deauville_day30": [5, 4, 4, 4, 4, 3, np.nan],
+            "ctdna_detected_day30": [np.nan, 1, 0, np.nan, 0, 1, 1],
+            "suvmax_day30": [np.nan, 3, 12, np.nan, 4, 15, 20],
+        }
+    )
     assert deauville_ctdna_rule(frame).tolist() == [True, True, True, False, False, False, False]

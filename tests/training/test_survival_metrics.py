@@ -9,8 +9,8 @@ from sksurv.nonparametric import CensoringDistributionEstimator
 
 from training.config import load_training_config
 from training.fit import evaluation_spec
-from training.performance import paired_delta
 from training.observed import km_risk
+from training.performance import paired_delta
 from training.survival_metrics import SurvivalEvaluator, order_censoring_after_events, summarise
 
 CONFIG = load_training_config()
@@ -27,7 +27,9 @@ def _data(seed: int, n: int = 600, rounded: bool = True):
     censor = np.ceil(rng.exponential(900, n))
     event = time <= censor
     risk = 1 - np.exp(-np.outer(np.exp(x), TIMES / 300))
-    y = np.array(list(zip(event, np.minimum(time, censor), strict=True)), dtype=[("event", bool), ("time", float)])
+    y = np.array(
+        list(zip(event, np.minimum(time, censor), strict=True)), dtype=[("event", bool), ("time", float)]
+    )
     return y, risk
 
 
@@ -82,7 +84,11 @@ def test_net_benefit_is_the_ipcw_formula():
 def test_resamples_are_shared_so_differences_are_paired():
     y, risk = _data(4)
     evaluator = SurvivalEvaluator(y["time"], y["event"], SPEC, n_boot=100, seed=5)
-    evals = {"a": evaluator.evaluate(risk), "b": evaluator.evaluate(risk), "noise": evaluator.evaluate(np.sqrt(risk))}
+    evals = {
+        "a": evaluator.evaluate(risk),
+        "b": evaluator.evaluate(risk),
+        "noise": evaluator.evaluate(np.sqrt(risk)),
+    }
     assert paired_delta(evals, "a", "b", "uno_c_365") == (0.0, 0.0, 0.0)
     point, low, high = summarise(evals["a"]["uno_c_365"])
     assert low < point < high
@@ -95,7 +101,11 @@ def test_a_model_without_a_curve_gets_nan_only_where_it_has_no_prediction():
     partial = np.full_like(risk, np.nan)
     partial[:, _col(365)] = risk[:, _col(365)]
     values = SurvivalEvaluator(y["time"], y["event"], SPEC, n_boot=0, seed=0).evaluate(partial)
-    assert np.isfinite(values["uno_c_365"][0]) and np.isfinite(values["uno_c_730"][0]) and np.isfinite(values["auc_365"][0])
+    assert (
+        np.isfinite(values["uno_c_365"][0])
+        and np.isfinite(values["uno_c_730"][0])
+        and np.isfinite(values["auc_365"][0])
+    )
     assert np.isnan(values["auc_90"][0]) and np.isnan(values["ibs"][0])
 
 
