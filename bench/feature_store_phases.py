@@ -2,8 +2,9 @@
 
 Usage: ``python bench/feature_store_phases.py PHASE --out RESULT.json --raw DIR --store FILE [...]``
 with PHASE one of ``generate``, ``ingest``, ``retrieve``, ``frame``, ``pandas``, ``ceiling``. The
-result (wall and CPU seconds of the step itself, counts) is written as JSON to ``--out``; the parent reads this process's peak
-resident memory from the kernel when it ends (``os.wait4``), so it includes DuckDB's own memory.
+result (wall and CPU seconds of the step itself, counts) is written as JSON to ``--out``; the
+parent reads this process's peak resident memory from the kernel when it ends (``os.wait4``), so it
+includes DuckDB's own memory.
 
 The registry: ``generate_registry(n, seed)`` exactly when n is at most ``--shard``; above that,
 shards of ``--shard`` patients, shard k drawn with seed ``seed + k``, its patient ids renumbered
@@ -41,7 +42,9 @@ def generate(args: argparse.Namespace) -> dict:
     else:
         for k, start in enumerate(range(0, args.patients, args.shard)):
             size = min(args.shard, args.patients - start)
-            _append_shard(generate_registry(n_patients=size, seed=args.seed + k), args.raw, start, first=k == 0)
+            _append_shard(
+                generate_registry(n_patients=size, seed=args.seed + k), args.raw, start, first=k == 0
+            )
     rows = {p.stem: _csv_rows(p) for p in sorted(args.raw.glob("*.csv"))}
     return clock.spent() | {"rows": rows, "observations": sum(rows[t] for t in OBSERVATION_TABLES)}
 
@@ -53,9 +56,16 @@ def ingest(args: argparse.Namespace) -> dict:
     report = ingest_directory(args.raw, store=args.store)
     spent = clock.spent()
     with open_store(args.store, read_only=True) as con:
-        limit, threads = con.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
-    return spent | {"read": report.read, "quarantined": report.quarantined,
-            "store_mb": args.store.stat().st_size / 2**20, "memory_limit": limit, "threads": threads}
+        limit, threads = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        ).fetchone()
+    return spent | {
+        "read": report.read,
+        "quarantined": report.quarantined,
+        "store_mb": args.store.stat().st_size / 2**20,
+        "memory_limit": limit,
+        "threads": threads,
+    }
 
 
 def retrieve(args: argparse.Namespace) -> dict:
@@ -64,8 +74,11 @@ def retrieve(args: argparse.Namespace) -> dict:
     clock = _Clock()
     with open_store(args.store, read_only=True) as con:
         values = point_in_time_values(con, catalogue, args.landmark)
-    return clock.spent() | {"rows": len(values), "columns": values.shape[1],
-                            "frame_mb": values.memory_usage(deep=True).sum() / 2**20}
+    return clock.spent() | {
+        "rows": len(values),
+        "columns": values.shape[1],
+        "frame_mb": values.memory_usage(deep=True).sum() / 2**20,
+    }
 
 
 def frame(args: argparse.Namespace) -> dict:
@@ -77,7 +90,11 @@ def frame(args: argparse.Namespace) -> dict:
 
 def baseline(args: argparse.Namespace) -> dict:
     """The pandas ``merge_asof`` baseline of both landmarks against the DuckDB retrieval."""
-    from pandas_pit import load_for_pandas, pandas_point_in_time, same_values  # noqa: PLC0415 (bench/ sibling)
+    from pandas_pit import (
+        load_for_pandas,
+        pandas_point_in_time,
+        same_values,
+    )
 
     catalogue = load_catalogue()
     clock = time.perf_counter()
@@ -90,8 +107,11 @@ def baseline(args: argparse.Namespace) -> dict:
         duck_s = time.perf_counter() - clock
         clock = time.perf_counter()
         panda = pandas_point_in_time(data, catalogue, landmark)
-        out[landmark] = {"duckdb_seconds": duck_s, "pandas_seconds": time.perf_counter() - clock,
-                         "same": same_values(duck.set_index("patient_id"), panda, catalogue, landmark)}
+        out[landmark] = {
+            "duckdb_seconds": duck_s,
+            "pandas_seconds": time.perf_counter() - clock,
+            "same": same_values(duck.set_index("patient_id"), panda, catalogue, landmark),
+        }
     return out
 
 
@@ -103,7 +123,9 @@ def ceiling(args: argparse.Namespace) -> dict:
     con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         for i, csv_file in enumerate(sorted(args.raw.glob("*.csv"))):
-            con.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?, all_varchar = true)", [str(csv_file)])
+            con.execute(
+                f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?, all_varchar = true)", [str(csv_file)]
+            )
     finally:
         con.close()
     spent = clock.spent()
@@ -112,7 +134,11 @@ def ceiling(args: argparse.Namespace) -> dict:
 
 
 PHASES: dict[str, Callable[[argparse.Namespace], dict]] = {
-    "generate": generate, "ingest": ingest, "retrieve": retrieve, "frame": frame, "pandas": baseline,
+    "generate": generate,
+    "ingest": ingest,
+    "retrieve": retrieve,
+    "frame": frame,
+    "pandas": baseline,
     "ceiling": ceiling,
 }
 
@@ -137,7 +163,9 @@ def _append_shard(tables: dict[str, pd.DataFrame], raw: Path, start: int, *, fir
         if (codes < 0).any():
             raise RuntimeError(f"{name}: a patient_id that is not in the shard's patients")
         table = table.assign(patient_id=new[codes])
-        table.to_csv(raw / f"{name}.csv", mode="w" if first else "a", header=first, index=False, encoding="utf-8")
+        table.to_csv(
+            raw / f"{name}.csv", mode="w" if first else "a", header=first, index=False, encoding="utf-8"
+        )
 
 
 def _csv_rows(path: Path) -> int:

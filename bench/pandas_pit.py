@@ -29,7 +29,9 @@ def pandas_point_in_time(data: dict[str, pd.DataFrame], catalogue: Catalogue, la
         One row per eligible patient (index patient_id, sorted) and one column per window feature.
     """
     cohort = _pandas_cohort(data, catalogue.landmarks[landmark].day)
-    obs = data["observations"].merge(cohort[["patient_id", "infusion_date", "end_of_landmark"]], on="patient_id")
+    obs = data["observations"].merge(
+        cohort[["patient_id", "infusion_date", "end_of_landmark"]], on="patient_id"
+    )
     obs = obs[obs["reported_at"] < obs["end_of_landmark"]]
     obs = obs.sort_values(ORDER, kind="stable")
     specs = catalogue.window_features(landmark)
@@ -38,12 +40,18 @@ def pandas_point_in_time(data: dict[str, pd.DataFrame], catalogue: Catalogue, la
         w = catalogue.windows[window]
         names = {s.biomarker: s.name for s in specs if s.window == window}
         right = obs[obs["biomarker"].isin(list(names))]
-        left = cohort[["patient_id", "infusion_date"]].merge(pd.DataFrame({"biomarker": list(names)}), how="cross")
+        left = cohort[["patient_id", "infusion_date"]].merge(
+            pd.DataFrame({"biomarker": list(names)}), how="cross"
+        )
         left["until"] = left["infusion_date"] + pd.Timedelta(days=w.end + 1) - pd.Timedelta(1, "ns")
         left = left.sort_values("until", kind="stable")
         merged = pd.merge_asof(
-            left, right.drop(columns="infusion_date"), left_on="until", right_on="collected_at",
-            by=["patient_id", "biomarker"], direction="backward",
+            left,
+            right.drop(columns="infusion_date"),
+            left_on="until",
+            right_on="collected_at",
+            by=["patient_id", "biomarker"],
+            direction="backward",
             tolerance=pd.Timedelta(days=w.end - w.start + 1) - pd.Timedelta(1, "ns"),
         )
         merged = merged[merged["collected_at"].notna()]
@@ -85,7 +93,8 @@ def load_for_pandas(store: Path) -> dict[str, pd.DataFrame]:
             "outcomes": con.execute("SELECT patient_id, progression_date, death_date FROM outcomes").df(),
             "observations": con.execute(
                 "SELECT patient_id, biomarker, value, value_text, collected_at, reported_at, ingest_id,"
-                " source_file, source_line FROM observations").df(),
+                " source_file, source_line FROM observations"
+            ).df(),
         }
     for frame in data.values():
         for column in frame.columns:
@@ -107,8 +116,8 @@ def _pandas_cohort(data: dict[str, pd.DataFrame], day: int) -> pd.DataFrame:
 
 
 def _pandas_pivot(chosen: pd.DataFrame, cohort: pd.DataFrame, specs: list) -> pd.DataFrame:
-    numeric = chosen.pivot(index="patient_id", columns="feature", values="value")
-    text = chosen.pivot(index="patient_id", columns="feature", values="value_text")
+    numeric = chosen.pivot_table(index="patient_id", columns="feature", values="value", aggfunc="first")
+    text = chosen.pivot_table(index="patient_id", columns="feature", values="value_text", aggfunc="first")
     columns = {s.name: (text if s.type == "category" else numeric).get(s.name) for s in specs}
     wide = pd.DataFrame({k: v for k, v in columns.items() if v is not None})
     return wide.reindex(index=cohort["patient_id"].to_numpy(), columns=[s.name for s in specs])

@@ -20,8 +20,8 @@ from .catalogue import Catalogue
 _BIOMARKERS_DDL = """(biomarker VARCHAR, modality VARCHAR, type VARCHAR, unit VARCHAR,
     min_value DOUBLE, max_value DOUBLE, levels VARCHAR[], accepted_units VARCHAR)"""
 _UNITS_DDL = "(biomarker VARCHAR, unit VARCHAR, factor DOUBLE)"
-_WINDOWS_DDL = """(feature VARCHAR, biomarker VARCHAR, window_name VARCHAR, start_day INTEGER, end_day INTEGER,
-    feature_index INTEGER)"""
+_WINDOWS_DDL = """(feature VARCHAR, biomarker VARCHAR, window_name VARCHAR, start_day INTEGER,
+    end_day INTEGER, feature_index INTEGER)"""
 
 
 def register_catalogue(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
@@ -33,8 +33,12 @@ def register_catalogue(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> 
     """
     biomarkers = [
         (
-            b.name, b.modality, b.type, b.unit,
-            b.range[0] if b.range else None, b.range[1] if b.range else None,
+            b.name,
+            b.modality,
+            b.type,
+            b.unit,
+            b.range[0] if b.range else None,
+            b.range[1] if b.range else None,
             list(b.levels) if b.levels else None,
             ", ".join(u if u else "(none)" for u in b.accepted_units),
         )
@@ -57,10 +61,12 @@ def register_windows(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, landm
     """
     if landmark not in catalogue.landmarks:
         raise KeyError(f"unknown landmark {landmark!r}; expected one of {sorted(catalogue.landmarks)}")
-    rows = [
-        (s.name, s.biomarker, s.window, catalogue.windows[s.window].start, catalogue.windows[s.window].end, i)
-        for i, s in enumerate(catalogue.window_features(landmark))
-    ]
+    rows = []
+    for i, spec in enumerate(catalogue.window_features(landmark)):
+        if spec.window is None:
+            raise ValueError(f"window feature {spec.name} has no window")
+        window = catalogue.windows[spec.window]
+        rows.append((spec.name, spec.biomarker, spec.window, window.start, window.end, i))
     _create_temp(con, "cat_windows", _WINDOWS_DDL, rows)
     con.execute("""CREATE OR REPLACE TEMP TABLE cat_window_days AS
         SELECT feature, biomarker, window_name, CAST(unnest(range(start_day, end_day + 1)) AS INTEGER) AS day,
@@ -68,7 +74,9 @@ def register_windows(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, landm
         FROM cat_windows""")
 
 
-def _create_temp(con: duckdb.DuckDBPyConnection, name: str, ddl: str, rows: Sequence[tuple]) -> None:
+def _create_temp(
+    con: duckdb.DuckDBPyConnection, name: str, ddl: str, rows: Sequence[tuple[object, ...]]
+) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} {ddl}")
     if rows:
         marks = ", ".join("?" * len(rows[0]))

@@ -40,11 +40,25 @@ from .lookup import register_windows
 from .readers import quote
 from .wide import ULN_SUFFIX, WideColumns
 
-COHORT_COLUMNS = ("patient_id", "center", "infusion_date", "landmark_date", "apheresis_date", "age", "sex", "product")
+COHORT_COLUMNS = (
+    "patient_id",
+    "center",
+    "infusion_date",
+    "landmark_date",
+    "apheresis_date",
+    "age",
+    "sex",
+    "product",
+)
 BATCH_ROWS = 1_000_000
 """Candidate reports per record batch read from the sorted stream."""
-_CHOICE_ORDER = ("collected_at DESC", "reported_at DESC", "ingest_id DESC", "value DESC NULLS FIRST",
-                 "value_text DESC NULLS FIRST")
+_CHOICE_ORDER = (
+    "collected_at DESC",
+    "reported_at DESC",
+    "ingest_id DESC",
+    "value DESC NULLS FIRST",
+    "value_text DESC NULLS FIRST",
+)
 """The choice order over observation columns, best report first."""
 
 
@@ -98,7 +112,8 @@ chosen AS (
                   'value': o.value, 'value_text': o.value_text}}) AS pick
     FROM observations o
     JOIN cohort c ON c.patient_id = o.patient_id
-    JOIN cat_window_days d ON d.biomarker = o.biomarker AND d.day = CAST(o.collected_at AS DATE) - c.infusion_date
+    JOIN cat_window_days d
+      ON d.biomarker = o.biomarker AND d.day = CAST(o.collected_at AS DATE) - c.infusion_date
     WHERE o.reported_at < CAST(c.landmark_date + 1 AS TIMESTAMP)
     GROUP BY ALL
 ),
@@ -114,9 +129,11 @@ ORDER BY cohort.patient_id"""
 
 
 def _candidates_sql(day: int) -> str:
-    """Every report a landmark could choose, with its patient's row in the cohort frame (both ordered
-    by patient_id) and its feature index, sorted so that the chosen report of each (patient, feature)
-    comes first."""
+    """Every report a landmark could choose, the chosen one of each (patient, feature) first.
+
+    Each row carries its patient's row in the cohort frame (both ordered by patient_id) and its
+    feature index.
+    """
     return f"""
 WITH cohort AS (
     SELECT patient_id, infusion_date, landmark_date,
@@ -135,8 +152,9 @@ ORDER BY c.patient_row, d.feature_index, {", ".join("o." + term for term in _CHO
 def _snapshot(
     con: duckdb.DuckDBPyConnection, catalogue: Catalogue, landmark: str
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor of ``con`` (a connection of its own to the same store) with the landmark's window
-    tables, in one read transaction so both statements see the same committed store.
+    """A cursor of ``con`` with the landmark's window tables, in one read transaction.
+
+    The cursor is a connection of its own to the same store, so both statements see the same committed store.
 
     The window tables are created before the transaction: created inside it they have no statistics
     yet, and DuckDB then joins observations to the window days on the biomarker alone before the
@@ -153,9 +171,13 @@ def _snapshot(
 
 def _cohort_sql(day: int) -> str:
     landmark_date = f"p.infusion_date + {day}"
-    event_free = "" if day <= 0 else f"""
+    event_free = (
+        ""
+        if day <= 0
+        else f"""
       AND NOT coalesce(o.progression_date <= {landmark_date}, false)
       AND NOT coalesce(o.death_date <= {landmark_date}, false)"""
+    )
     return f"""
     SELECT p.patient_id, p.center, p.infusion_date, {landmark_date} AS landmark_date, p.apheresis_date,
            p.age, p.sex, p.product
@@ -171,5 +193,7 @@ def _pivot_sql(catalogue: Catalogue, landmark: str) -> str:
         name = spec.name.replace("'", "''")
         values.append(f"max({column}) FILTER (WHERE feature = '{name}') AS {quote(spec.name)}")
         if catalogue.biomarker(spec.biomarker or "").default_uln is not None:
-            ulns.append(f"max(reference_high) FILTER (WHERE feature = '{name}') AS {quote(spec.name + ULN_SUFFIX)}")
+            ulns.append(
+                f"max(reference_high) FILTER (WHERE feature = '{name}') AS {quote(spec.name + ULN_SUFFIX)}"
+            )
     return ",\n        ".join(values + ulns)

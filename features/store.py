@@ -129,8 +129,15 @@ INSERT OR IGNORE INTO store_meta VALUES ('schema_version', '{SCHEMA_VERSION}');
 """
 
 TABLES = (
-    "store_meta", "ingests", "ingest_files", "patients", "patients_history", "outcomes",
-    "outcomes_history", "observations", "quarantine",
+    "store_meta",
+    "ingests",
+    "ingest_files",
+    "patients",
+    "patients_history",
+    "outcomes",
+    "outcomes_history",
+    "observations",
+    "quarantine",
 )
 
 MEMORY_LIMIT_ENV = "CART_RELAPSE_STORE_MEMORY_LIMIT"
@@ -159,7 +166,9 @@ def open_store(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConn
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+        )
         con = duckdb.connect(str(path), read_only=read_only, config=config | _memory_config())
     except duckdb.Error as exc:
         raise RegistryError(_open_error(path, exc)) from None
@@ -240,24 +249,33 @@ def _memory_config() -> dict[str, str]:
 def _open_error(path: Path, exc: duckdb.Error) -> str:
     text = str(exc)
     if "memory limit" in text.lower() and os.environ.get(MEMORY_LIMIT_ENV, "").strip():
-        return f"{MEMORY_LIMIT_ENV}={os.environ[MEMORY_LIMIT_ENV]!r} is not a size such as 4GB ({text.splitlines()[0]})"
+        setting = os.environ[MEMORY_LIMIT_ENV]
+        return f"{MEMORY_LIMIT_ENV}={setting!r} is not a size such as 4GB ({text.splitlines()[0]})"
     if "lock" in text.lower():
         pid = re.search(r"PID (\d+)", text)
         holder = f" (PID {pid.group(1)})" if pid else ""
-        return (f"feature store {path} is locked by another process{holder}; "
-                "wait for it to finish or close it, then retry")
+        return (
+            f"feature store {path} is locked by another process{holder}; "
+            "wait for it to finish or close it, then retry"
+        )
     if "not a valid DuckDB database" in text:
         return f"{path} is not a DuckDB feature store"
     return f"cannot open feature store {path}: {text}"
 
 
 def _check_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    present = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-        " AND schema_name = 'main'").fetchall()}
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            " AND schema_name = 'main'"
+        ).fetchall()
+    }
     missing = [t for t in TABLES if t not in present]
     if missing:
-        raise RegistryError(f"{path} is not a cart-relapse feature store (missing tables: {', '.join(missing)})")
+        raise RegistryError(
+            f"{path} is not a cart-relapse feature store (missing tables: {', '.join(missing)})"
+        )
     version = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
     if version is None or version[0] != SCHEMA_VERSION:
         found = version[0] if version else "none"

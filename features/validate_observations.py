@@ -34,6 +34,7 @@ from __future__ import annotations
 import duckdb
 
 from .readers import PREFIX, StagedFile, quote
+from .sql import one_row
 from .validate import raw_column, reason_sql, text_column
 
 _TIDIED = ("patient_id", "biomarker", "value", "unit", "reference_high")
@@ -46,7 +47,7 @@ _PARSED = {
     "reported_given": "tidy(reported_at) IS NOT NULL",
     "reported_ts": "iso_ts(tidy(reported_at))",
     "key": "hash(tidy(patient_id), tidy(biomarker), iso_ts(tidy(collected_at)),"
-           " coalesce(iso_ts(tidy(reported_at)), iso_ts(tidy(collected_at))))",
+    " coalesce(iso_ts(tidy(reported_at)), iso_ts(tidy(collected_at))))",
 }
 """Columns computed while staging (named ``PREFIX + key``), from the raw text columns. ``key`` is
 ``hash(patient_id, biomarker, collected_at, reported_at)`` with the values as stored (DuckDB's
@@ -78,9 +79,10 @@ _DETAIL = """CASE code
     WHEN 'value_int' THEN format('{} is not a whole number', value)
     WHEN 'value_bool' THEN format('{} is not 0, 1, true or false', value)
     WHEN 'value_level' THEN format('{} is not one of {}', value, array_to_string(levels, ', '))
-    WHEN 'range' THEN CASE WHEN canon_unit = '' THEN format('{} is outside [{}, {}]', value, min_value, max_value)
-                           ELSE format('{} {} = {} {}, outside [{}, {}] {}', value, unit, canonical, canon_unit,
-                                       min_value, max_value, canon_unit) END
+    WHEN 'range' THEN CASE
+        WHEN canon_unit = '' THEN format('{} is outside [{}, {}]', value, min_value, max_value)
+        ELSE format('{} {} = {} {}, outside [{}, {}] {}', value, unit, canonical, canon_unit,
+                    min_value, max_value, canon_unit) END
     WHEN 'reference_high' THEN format('reference_high {} is not a positive number', reference_high)
     WHEN 'collected_at' THEN format('collected_at {} is not an ISO date', coalesce(collected_text, '(empty)'))
     WHEN 'reported_at' THEN format('reported_at {} is not an ISO date', reported_text)
@@ -107,9 +109,7 @@ def parse_columns(staged: StagedFile) -> str:
     Args:
         staged: the file being staged (its columns tell which optional ones exist).
     """
-    return ", ".join(
-        f"{_column_expr(staged, expr)} AS {PREFIX}{name}" for name, expr in _PARSED.items()
-    )
+    return ", ".join(f"{_column_expr(staged, expr)} AS {PREFIX}{name}" for name, expr in _PARSED.items())
 
 
 def classify_observations(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> None:
@@ -149,7 +149,7 @@ def _find_batch_repeats(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]
             SELECT key_hash, lag(key_hash) OVER (ORDER BY key_hash) AS previous FROM ({hashes}))
         WHERE key_hash = previous""")
     candidates = _ctx_sql(staged, f"{PREFIX}key IN (SELECT key_hash FROM obs_repeated)")
-    if not con.execute("SELECT count(*) FROM (FROM obs_repeated LIMIT 1)").fetchone()[0]:
+    if not one_row(con, "SELECT count(*) FROM (FROM obs_repeated LIMIT 1)")[0]:
         candidates += " LIMIT 0"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_batch AS
         SELECT {_KEY}, {_STATS}, min({_POSITION}) AS first_pos
@@ -165,36 +165,58 @@ def _find_stored(con: duckdb.DuckDBPyConnection, staged: list[StagedFile]) -> No
     """
     patients = " UNION ALL ".join(f"SELECT tidy(patient_id) AS patient_id FROM {f.relation}" for f in staged)
     hashes = " UNION ALL ".join(f"SELECT {PREFIX}key AS key_hash FROM {f.relation}" for f in staged)
-    touched = bool(con.execute("SELECT count(*) FROM (FROM observations LIMIT 1)").fetchone()[0]) and bool(
-        con.execute(f"""SELECT count(*) FROM (SELECT 1 FROM observations
-            WHERE patient_id IN (SELECT patient_id FROM ({patients})) LIMIT 1)""").fetchone()[0])
+    touched = bool(one_row(con, "SELECT count(*) FROM (FROM observations LIMIT 1)")[0]) and bool(
+        one_row(
+            con,
+            f"""SELECT count(*) FROM (SELECT 1 FROM observations
+            WHERE patient_id IN (SELECT patient_id FROM ({patients})) LIMIT 1)""",
+        )[0]
+    )
     con.execute(f"""CREATE OR REPLACE TEMP TABLE obs_stored AS
-        SELECT {_KEY}, {_STATS} FROM (FROM observations {'' if touched else 'LIMIT 0'})
+        SELECT {_KEY}, {_STATS} FROM (FROM observations {"" if touched else "LIMIT 0"})
         WHERE hash({_KEY}) IN ({hashes})
         GROUP BY ALL""")
 
 
 def _column_expr(staged: StagedFile, expr: str) -> str:
     """``expr`` with each raw column it names replaced by NULL when the file lacks the column."""
-    for column in ("patient_id", "biomarker", "value", "unit", "collected_at", "reported_at", "reference_high"):
+    for column in (
+        "patient_id",
+        "biomarker",
+        "value",
+        "unit",
+        "collected_at",
+        "reported_at",
+        "reference_high",
+    ):
         if not staged.has(column):
             expr = expr.replace(f"({column})", "(NULL::VARCHAR)")
     return expr
 
 
 def _typed_sql(staged: list[StagedFile], where: str = "true") -> str:
-    """The staged rows for which ``where`` (over staged columns) holds, with their catalogue entry,
-    canonical value and every column the row checks need (not yet checked)."""
-    raw = {"value": "original_value", "unit": "original_unit", "collected_at": "collected_text",
-           "reported_at": "reported_text"}
+    """The staged rows for which ``where`` (over staged columns) holds, not yet checked.
+
+    Each row comes with its catalogue entry, canonical value and every column the row checks need.
+    """
+    raw = {
+        "value": "original_value",
+        "unit": "original_unit",
+        "collected_at": "collected_text",
+        "reported_at": "reported_text",
+    }
     parts = []
     for f in staged:
-        parsed = ", ".join([f"{text_column(f, name)} AS {name}" for name in _TIDIED]
-                           + [f"{PREFIX}{name} AS {name}" for name in _PARSED if name != "key"])
+        parsed = ", ".join(
+            [f"{text_column(f, name)} AS {name}" for name in _TIDIED]
+            + [f"{PREFIX}{name} AS {name}" for name in _PARSED if name != "key"]
+        )
         originals = ", ".join(f"{_original(f, c, alias)} AS {alias}" for c, alias in raw.items())
-        parts.append(f"SELECT {f.file_idx_of()} AS file_idx, {f.line} AS line, {parsed}, {originals}"
-                     f" FROM {f.relation}"
-                     f" WHERE {where}")
+        parts.append(
+            f"SELECT {f.file_idx_of()} AS file_idx, {f.line} AS line, {parsed}, {originals}"
+            f" FROM {f.relation}"
+            f" WHERE {where}"
+        )
     source = "\nUNION ALL\n".join(parts)
     return f"""
 WITH src AS ({source}),
@@ -217,8 +239,11 @@ FROM typed"""
 
 
 def _original(staged: StagedFile, column: str, alias: str) -> str:
-    """The text a row's value or unit had in its source: a ``PREFIX + alias`` column if the staged
-    rows were mapped from another format (FHIR keeps the comparator and the UCUM code), else the cell."""
+    """The text a row's value or unit had in its source.
+
+    That is a ``PREFIX + alias`` column if the staged rows were mapped from another format (FHIR keeps
+    the comparator and the UCUM code), else the cell.
+    """
     return quote(PREFIX + alias) if staged.has(PREFIX + alias) else raw_column(staged, column)
 
 
@@ -238,7 +263,7 @@ def _ctx_sql(staged: list[StagedFile], where: str = "true") -> str:
     """``_values_sql`` with each row's first failing row check (``code``, NULL if none) and its detail."""
     return f"""
 WITH coded AS (SELECT *, {_CODE} AS code FROM ({_typed_sql(staged, where)}))
-SELECT {_STORED_AS.format(t='c.')},
+SELECT {_STORED_AS.format(t="c.")},
        CASE WHEN c.code IS NULL AND p.patient_id IS NULL THEN 'patient' ELSE c.code END AS code,
        {_DETAIL.replace("CASE code", "CASE c.code")} AS detail
 FROM coded c LEFT JOIN patients p ON p.patient_id = c.patient_id"""
@@ -253,9 +278,9 @@ WITH classified AS (
         CASE
             WHEN c.code IS NOT NULL THEN c.code
             WHEN b.n IS NOT NULL AND NOT {_batch_consistent()} THEN 'conflict_batch'
-            WHEN b.n IS NOT NULL AND {_POSITION.replace('file_idx', 'c.file_idx').replace('line', 'c.line')}
+            WHEN b.n IS NOT NULL AND {_POSITION.replace("file_idx", "c.file_idx").replace("line", "c.line")}
                  <> b.first_pos THEN 'duplicate'
-            WHEN s.n IS NOT NULL AND NOT {_SAME_AS.format(row='c.', agg='s.')} THEN 'conflict_store'
+            WHEN s.n IS NOT NULL AND NOT {_SAME_AS.format(row="c.", agg="s.")} THEN 'conflict_store'
         END AS final_code,
         s.v_lo AS stored_value, s.t_lo AS stored_text
     FROM obs_ctx c
@@ -269,13 +294,16 @@ SELECT file_idx, line, patient_id, biomarker, modality, value, value_text, unit,
     {reason} AS reason, {field} AS field,
     CASE final_code
         WHEN 'patient' THEN format('patient {{}} is not in patients', coalesce(patient_id, '(empty)'))
-        WHEN 'conflict_batch' THEN format('another row of this batch reports {{}} collected {{}} (reported {{}}) '
-                                          'with a different value', biomarker, collected_at, reported_at)
-        WHEN 'duplicate' THEN format('repeats an earlier row of this batch: {{}} collected {{}} (reported {{}})',
-                                     biomarker, collected_at, reported_at)
-        WHEN 'conflict_store' THEN format('the store already has {{}} collected {{}} reported {{}} with value {{}}',
-                                          biomarker, collected_at, reported_at,
-                                          coalesce(stored_text, CAST(stored_value AS VARCHAR), '(empty)'))
+        WHEN 'conflict_batch' THEN format(
+            'another row of this batch reports {{}} collected {{}} (reported {{}}) with a different value',
+            biomarker, collected_at, reported_at)
+        WHEN 'duplicate' THEN format(
+            'repeats an earlier row of this batch: {{}} collected {{}} (reported {{}})',
+            biomarker, collected_at, reported_at)
+        WHEN 'conflict_store' THEN format(
+            'the store already has {{}} collected {{}} reported {{}} with value {{}}',
+            biomarker, collected_at, reported_at,
+            coalesce(stored_text, CAST(stored_value AS VARCHAR), '(empty)'))
         ELSE detail
     END AS detail
 FROM classified"""

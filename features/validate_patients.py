@@ -41,14 +41,16 @@ def classify_patients(
     """
     attributes = {a.name: a for a in catalogue.patient_attributes}
     low, high = attributes["age"].range or (float("-inf"), float("inf"))
+    sexes = ", ".join(attributes["sex"].levels or ())
+    products = ", ".join(attributes["product"].levels or ())
     source = union_sources(staged if isinstance(staged, list) else [staged], ("patient_id", *PATIENT_VALUES))
     code = f"""CASE
         WHEN patient_id IS NULL THEN 'patient_id'
         WHEN center IS NULL THEN 'center'
-        WHEN sex IS NOT NULL AND NOT list_contains({sql_list(attributes['sex'].levels or ())}, sex) THEN 'sex'
+        WHEN sex IS NOT NULL AND NOT list_contains({sql_list(attributes["sex"].levels or ())}, sex) THEN 'sex'
         WHEN age IS NOT NULL AND age_num IS NULL THEN 'age'
         WHEN age_num < {low} OR age_num > {high} THEN 'age_range'
-        WHEN product IS NULL OR NOT list_contains({sql_list(attributes['product'].levels or ())}, product)
+        WHEN product IS NULL OR NOT list_contains({sql_list(attributes["product"].levels or ())}, product)
             THEN 'product'
         WHEN apheresis IS NULL THEN 'apheresis_date'
         WHEN infusion_date IS NOT NULL AND infusion IS NULL THEN 'infusion_date'
@@ -57,14 +59,15 @@ def classify_patients(
     detail = f"""CASE code
         WHEN 'patient_id' THEN 'patient_id is empty'
         WHEN 'center' THEN 'center is empty'
-        WHEN 'sex' THEN format('sex {{}} is not one of {", ".join(attributes['sex'].levels or ())}', sex)
+        WHEN 'sex' THEN format('sex {{}} is not one of {sexes}', sex)
         WHEN 'age' THEN format('age {{}} is not a number', age)
         WHEN 'age_range' THEN format('age {{}} is outside [{low}, {high}]', age)
-        WHEN 'product' THEN format('product {{}} is not one of {", ".join(attributes['product'].levels or ())}',
-                                   coalesce(product, '(empty)'))
-        WHEN 'apheresis_date' THEN format('apheresis_date {{}} is not an ISO date', coalesce(apheresis_date, '(empty)'))
+        WHEN 'product' THEN format('product {{}} is not one of {products}', coalesce(product, '(empty)'))
+        WHEN 'apheresis_date' THEN format('apheresis_date {{}} is not an ISO date',
+                                          coalesce(apheresis_date, '(empty)'))
         WHEN 'infusion_date' THEN format('infusion_date {{}} is not an ISO date', infusion_date)
-        WHEN 'infusion_order' THEN format('infusion_date {{}} is before apheresis_date {{}}', infusion, apheresis)
+        WHEN 'infusion_order' THEN format('infusion_date {{}} is before apheresis_date {{}}',
+                                          infusion, apheresis)
     END"""
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE pat_parsed AS
@@ -106,7 +109,8 @@ def classify_outcomes(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> Non
 CREATE OR REPLACE TEMP TABLE outcomes_parsed AS
 WITH typed AS (
     SELECT s.*, CAST(iso_ts(s.progression_date) AS DATE) AS progression,
-           CAST(iso_ts(s.death_date) AS DATE) AS death, CAST(iso_ts(s.last_followup_date) AS DATE) AS followup,
+           CAST(iso_ts(s.death_date) AS DATE) AS death,
+           CAST(iso_ts(s.last_followup_date) AS DATE) AS followup,
            p.patient_id AS known
     FROM ({source}) s LEFT JOIN patients p ON p.patient_id = s.patient_id
 ), coded AS (SELECT *, {code} AS code FROM typed)
@@ -119,8 +123,9 @@ FROM coded""")
 def _classify_keyed(
     con: duckdb.DuckDBPyConnection, parsed: str, checked: str, table: str, values: tuple[str, ...]
 ) -> None:
-    """Batch duplicates/conflicts per patient_id (the first by file, then line, is kept), then compare
-    with the current and past rows.
+    """Batch duplicates/conflicts per patient_id, then comparison with the current and past rows.
+
+    Of a batch's rows for one patient_id, the first by file, then line, is kept.
 
     The per-patient statistics (a distinct count of the row contents) are computed only for the
     patient_ids given more than once, found first by a plain count; and a row is looked up in the

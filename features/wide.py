@@ -73,8 +73,10 @@ class WideColumns:
         return self
 
     def frame(self, left: pd.DataFrame) -> pd.DataFrame:
-        """``left``'s columns, then the window features in catalogue order (float64, or object for
-        categories), then the ULNs; the wide columns are copied once (no per-column copies).
+        """``left``'s columns, then the window features in catalogue order, then the ULNs.
+
+        Features are float64, or object for categories; the wide columns are copied once (no
+        per-column copies).
 
         Args:
             left: one row per cohort patient, in patient_row order, with a default RangeIndex.
@@ -91,7 +93,11 @@ class WideColumns:
 
     @staticmethod
     def _scatter(
-        target: np.ndarray, column_of: np.ndarray, patient: np.ndarray, feature: np.ndarray, values: np.ndarray
+        target: np.ndarray,
+        column_of: np.ndarray,
+        patient: np.ndarray,
+        feature: np.ndarray,
+        values: np.ndarray,
     ) -> None:
         column = column_of[feature]
         keep = column >= 0
@@ -105,9 +111,10 @@ def _positions(size: int, members: list[int]) -> np.ndarray:
     return out
 
 
-def _floats(batch: pa.RecordBatch, name: str, rows: np.ndarray) -> np.ndarray:
-    """A DOUBLE column of the batch as float64 (NULL -> NaN), at ``rows``."""
-    return batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64)[rows]
+def _floats(batch: pa.RecordBatch, name: str, keep: np.ndarray) -> np.ndarray:
+    """A DOUBLE column of the batch as float64 (NULL -> NaN), at the rows where the boolean ``keep`` holds."""
+    values = np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.compress(keep, values)
 
 
 def _texts(batch: pa.RecordBatch, name: str, rows: np.ndarray) -> np.ndarray:

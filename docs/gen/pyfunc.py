@@ -14,8 +14,11 @@ from .markdown import code, notice, page, table
 
 MEANINGS = {
     "relapse_probability": ("float in [0, 1]", "equal to `risk_365d` (the 12-month risk)"),
-    "risk_group": ("`low`, `intermediate` or `high`", "by fixed absolute thresholds on the 365-day risk "
-                   "(low < 0.30 <= intermediate < 0.60 <= high, `training/config.yaml`)"),
+    "risk_group": (
+        "`low`, `intermediate` or `high`",
+        "by fixed absolute thresholds on the 365-day risk "
+        "(low < 0.30 <= intermediate < 0.60 <= high, `training/config.yaml`)",
+    ),
     "margin": ("float", "log relative hazard: the quantity the explanation decomposes; higher = higher risk"),
     "base_value": ("float", "the explanation's starting point: `margin` minus the sum of the contributions"),
 }
@@ -47,7 +50,9 @@ def render_pyfunc(catalogue: Catalogue | None = None) -> str:
     catalogue = catalogue or load_catalogue()
     return page(
         "# Model outputs (pyfunc)",
-        notice(script="docs/gen/pyfunc.py", source="models.predictor.output_columns and features/catalogue.yaml"),
+        notice(
+            script="docs/gen/pyfunc.py", source="models.predictor.output_columns and features/catalogue.yaml"
+        ),
         INTRO,
         "## Columns",
         table(["column", "type", "meaning"], fixed_columns()),
@@ -67,13 +72,23 @@ def fixed_columns() -> list[tuple[str, str, str]]:
     for column in output_columns((), HORIZONS_DAYS):
         if column.startswith("risk_") and column.endswith("d"):
             days = column.removeprefix("risk_").removesuffix("d")
-            rows.append((code(column), "float in [0, 1]",
-                         f"probability of progression/relapse or death within {days} days of the landmark"))
+            rows.append(
+                (
+                    code(column),
+                    "float in [0, 1]",
+                    f"probability of progression/relapse or death within {days} days of the landmark",
+                )
+            )
         else:
             kind, meaning = MEANINGS[column]
             rows.append((code(column), kind, meaning))
-    rows.append((code(CONTRIB_PREFIX + "<feature>"), "float",
-                 "one column per model input: that feature's additive share of `margin`"))
+    rows.append(
+        (
+            code(CONTRIB_PREFIX + "<feature>"),
+            "float",
+            "one column per model input: that feature's additive share of `margin`",
+        )
+    )
     return rows
 
 

@@ -89,14 +89,30 @@ def test_evidence_documents_every_catalogue_entry() -> None:
     assert [n for n in names if f"`{n}`" not in text] == []
 
 
-@pytest.mark.parametrize("path", ["README.md", "docs", "mkdocs.yml", "features", "models", "training", "serving", "synth",
-                                  "cart_relapse", "bench", "Makefile", "pyproject.toml"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "README.md",
+        "docs",
+        "mkdocs.yml",
+        "features",
+        "models",
+        "training",
+        "serving",
+        "synth",
+        "cart_relapse",
+        "bench",
+        "Makefile",
+        "pyproject.toml",
+    ],
+)
 def test_docs_and_their_pointers_stay_inside_the_repository(path: str) -> None:
     files = [REPO / path] if (REPO / path).is_file() else sorted((REPO / path).rglob("*.*"))
     outside = [
         f"{f.relative_to(REPO)}: {line.strip()}"
         for f in files
-        if f.suffix in {".md", ".py", ".yml", ".yaml", ".json", ".toml", ".html", ""} and "__pycache__" not in f.parts
+        if f.suffix in {".md", ".py", ".yml", ".yaml", ".json", ".toml", ".html", ""}
+        and "__pycache__" not in f.parts
         for line in f.read_text(encoding="utf-8").splitlines()
         if "shared/domain" in line or "../shared" in line
     ]

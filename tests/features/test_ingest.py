@@ -51,10 +51,18 @@ def observations(store: Path, where: str = "true") -> list[tuple]:
         (obs("P1", "ldh", "300", "U/L", reference_high="abc"), "bad value", "reference_high"),
         (obs("P1", "ldh", "300", "U/L", collected="2024-13-45"), "malformed date", "collected_at"),
         (obs("P1", "ldh", "300", "U/L", collected="05/03/2024"), "malformed date", "collected_at"),
-        (obs("P1", "ldh", "300", "U/L", collected="2024-02-25T08:00:00+02:00"), "malformed date", "collected_at"),
+        (
+            obs("P1", "ldh", "300", "U/L", collected="2024-02-25T08:00:00+02:00"),
+            "malformed date",
+            "collected_at",
+        ),
         (obs("P1", "ldh", "300", "U/L", collected=""), "malformed date", "collected_at"),
         (obs("P1", "ldh", "300", "U/L", reported="2024-02-30"), "malformed date", "reported_at"),
-        (obs("P1", "ldh", "300", "U/L", collected=-5, reported=-6), "reported before collected", "reported_at"),
+        (
+            obs("P1", "ldh", "300", "U/L", collected=-5, reported=-6),
+            "reported before collected",
+            "reported_at",
+        ),
         (obs("P9", "ldh", "300", "U/L"), "unknown patient", "patient_id"),
         (obs("", "ldh", "300", "U/L"), "unknown patient", "patient_id"),
     ],
@@ -82,7 +90,10 @@ def test_read_equals_accepted_plus_quarantined_per_file(raw, store) -> None:
     report = ingest_directory(raw, store=store)
     by_table = {f.table: f for f in report.files}
     assert [(t, f.read, f.accepted, f.quarantined) for t, f in by_table.items()] == [
-        ("patients", 4, 2, 2), ("outcomes", 3, 2, 1), ("clinical", 3, 1, 2), ("imaging", 2, 1, 1),
+        ("patients", 4, 2, 2),
+        ("outcomes", 3, 2, 1),
+        ("clinical", 3, 1, 2),
+        ("imaging", 2, 1, 1),
     ]
     assert all(f.read == f.accepted + f.quarantined for f in report.files)
     assert report.quarantined == 6 == len(read_quarantine(store))
@@ -90,11 +101,14 @@ def test_read_equals_accepted_plus_quarantined_per_file(raw, store) -> None:
 
 
 def test_units_are_converted_to_canonical_and_originals_kept(raw, store) -> None:
-    make_registry(raw, clinical=[
-        obs("P1", "crp", "12", "mg/L", reference_high="5"),
-        obs("P1", "ldh", "5", "ukat/L", reference_high="4.2"),
-        obs("P1", "creatinine", "88.4", "umol/L"),
-    ])
+    make_registry(
+        raw,
+        clinical=[
+            obs("P1", "crp", "12", "mg/L", reference_high="5"),
+            obs("P1", "ldh", "5", "ukat/L", reference_high="4.2"),
+            obs("P1", "creatinine", "88.4", "umol/L"),
+        ],
+    )
     ingest_directory(raw, store=store)
     rows = {r[1]: r for r in observations(store)}
     assert rows["crp"][2] == 1.2 and rows["crp"][4:7] == ("mg/dL", "12", "mg/L") and rows["crp"][8] == 0.5
@@ -103,20 +117,30 @@ def test_units_are_converted_to_canonical_and_originals_kept(raw, store) -> None
 
 
 def test_categories_and_bools_are_stored_as_level_and_zero_one(raw, store) -> None:
-    make_registry(raw, clinical=[
-        obs("P1", "bridging_response", "PR"), obs("P1", "double_hit", "true"), obs("P2", "double_hit", "0"),
-    ])
+    make_registry(
+        raw,
+        clinical=[
+            obs("P1", "bridging_response", "PR"),
+            obs("P1", "double_hit", "true"),
+            obs("P2", "double_hit", "0"),
+        ],
+    )
     ingest_directory(raw, store=store)
     assert [(r[0], r[1], r[2], r[3]) for r in observations(store)] == [
-        ("P1", "bridging_response", None, "PR"), ("P1", "double_hit", 1.0, None), ("P2", "double_hit", 0.0, None),
+        ("P1", "bridging_response", None, "PR"),
+        ("P1", "double_hit", 1.0, None),
+        ("P2", "double_hit", 0.0, None),
     ]
 
 
 def test_reingesting_the_same_files_adds_nothing(raw, store) -> None:
-    make_registry(raw, outcomes=[outcome("P1")], clinical=[GOOD, obs("P1", "ldh", "bad", "U/L", collected=-20)])
+    make_registry(
+        raw, outcomes=[outcome("P1")], clinical=[GOOD, obs("P1", "ldh", "bad", "U/L", collected=-20)]
+    )
     first = ingest_directory(raw, store=store)
-    before = snapshot(store, ("patients", "patients_history", "outcomes", "outcomes_history", "observations",
-                              "quarantine"))
+    before = snapshot(
+        store, ("patients", "patients_history", "outcomes", "outcomes_history", "observations", "quarantine")
+    )
     second = ingest_directory(raw, store=store)
     after = snapshot(store, tuple(before))
     assert after == before
@@ -136,7 +160,9 @@ def test_same_value_in_another_unit_is_already_stored_not_a_conflict(raw, store,
 def test_later_report_is_stored_beside_the_earlier_one(raw, store, tmp_path) -> None:
     make_registry(raw, clinical=[obs("P1", "ldh", "300", "U/L", collected=-5, reported=-4)])
     ingest_directory(raw, store=store)
-    make_registry(tmp_path / "later", patients=[], clinical=[obs("P1", "ldh", "320", "U/L", collected=-5, reported=-1)])
+    make_registry(
+        tmp_path / "later", patients=[], clinical=[obs("P1", "ldh", "320", "U/L", collected=-5, reported=-1)]
+    )
     report = ingest_directory(tmp_path / "later", store=store)
     assert report.files[0].counts.new == 1
     assert [r[2] for r in observations(store)] == [300.0, 320.0]
@@ -153,37 +179,55 @@ def test_a_different_value_for_a_stored_report_is_a_conflict(raw, store, tmp_pat
 
 
 def test_duplicates_within_a_batch_keep_the_first_and_conflicts_keep_none(raw, store) -> None:
-    make_registry(raw, clinical=[
-        GOOD, GOOD, obs("P2", "ldh", "300", "U/L"), obs("P2", "ldh", "301", "U/L"),
-    ], imaging=[obs("P1", "ldh", "300", "U/L")])
+    make_registry(
+        raw,
+        clinical=[
+            GOOD,
+            GOOD,
+            obs("P2", "ldh", "300", "U/L"),
+            obs("P2", "ldh", "301", "U/L"),
+        ],
+        imaging=[obs("P1", "ldh", "300", "U/L")],
+    )
     report = ingest_directory(raw, store=store)
     quarantine = read_quarantine(store)
     assert sorted(zip(quarantine.table_name, quarantine.source_line, quarantine.reason, strict=True)) == [
-        ("clinical", 3, "duplicate"), ("clinical", 4, "conflicting report"),
-        ("clinical", 5, "conflicting report"), ("imaging", 2, "duplicate"),
+        ("clinical", 3, "duplicate"),
+        ("clinical", 4, "conflicting report"),
+        ("clinical", 5, "conflicting report"),
+        ("imaging", 2, "duplicate"),
     ]
     assert report.quarantined == 4
     assert [(r[0], r[2]) for r in observations(store)] == [("P1", 300.0)]
 
 
 def test_patient_rows_are_validated(raw, store) -> None:
-    make_registry(raw, patients=[
-        patient("P1"),
-        patient("P2", product="cilta-cel"),
-        patient("P3", age="17"),
-        patient("P4", apheresis_date="2024-02-31"),
-        patient("P5", infusion_date="2023-12-01"),
-        patient("P6"), patient("P6"),
-        patient("P7", age="50"), patient("P7", age="51"),
-        patient("P8", infusion_date=""),
-        patient("", center="C2"),
-    ])
+    make_registry(
+        raw,
+        patients=[
+            patient("P1"),
+            patient("P2", product="cilta-cel"),
+            patient("P3", age="17"),
+            patient("P4", apheresis_date="2024-02-31"),
+            patient("P5", infusion_date="2023-12-01"),
+            patient("P6"),
+            patient("P6"),
+            patient("P7", age="50"),
+            patient("P7", age="51"),
+            patient("P8", infusion_date=""),
+            patient("", center="C2"),
+        ],
+    )
     ingest_directory(raw, store=store)
     got = read_quarantine(store)[["source_line", "reason", "field"]].values.tolist()
     assert got == [
-        [3, "bad value", "product"], [4, "out of range", "age"], [5, "malformed date", "apheresis_date"],
-        [6, "dates out of order", "infusion_date"], [8, "duplicate", "row"],
-        [9, "conflicting report", "patient_id"], [10, "conflicting report", "patient_id"],
+        [3, "bad value", "product"],
+        [4, "out of range", "age"],
+        [5, "malformed date", "apheresis_date"],
+        [6, "dates out of order", "infusion_date"],
+        [8, "duplicate", "row"],
+        [9, "conflicting report", "patient_id"],
+        [10, "conflicting report", "patient_id"],
         [12, "bad value", "patient_id"],
     ]
     patients = read_patients(store)
@@ -195,7 +239,9 @@ def test_patient_rows_are_validated(raw, store) -> None:
 def test_changed_patient_and_outcome_rows_replace_the_current_and_keep_history(raw, store, tmp_path) -> None:
     make_registry(raw, patients=[patient("P1", infusion_date="")], outcomes=[outcome("P1", followup=100)])
     ingest_directory(raw, store=store)
-    later = make_registry(tmp_path / "later", patients=[patient("P1")], outcomes=[outcome("P1", progression=90)])
+    later = make_registry(
+        tmp_path / "later", patients=[patient("P1")], outcomes=[outcome("P1", progression=90)]
+    )
     report = ingest_directory(later, store=store)
     assert [f.counts.updated for f in report.files] == [1, 1]
     assert read_patients(store).infusion_date.notna().all()
@@ -208,11 +254,20 @@ def test_changed_patient_and_outcome_rows_replace_the_current_and_keep_history(r
         assert con.execute("SELECT count(*) FROM patients_history").fetchone()[0] == 2
 
 
-def test_a_row_equal_to_any_earlier_version_is_stored_once_and_the_current_row_stays(raw, store, tmp_path) -> None:
+def test_a_row_equal_to_any_earlier_version_is_stored_once_and_the_current_row_stays(
+    raw, store, tmp_path
+) -> None:
     for age in ("50", "51", "52"):
-        ingest_directory(make_registry(tmp_path / age, patients=[patient("P1", age=age), patient("P2")]), store=store)
-    replay = ingest_directory(make_registry(tmp_path / "replay", patients=[
-        patient("P1", age="51"), patient("P2"), patient("P3", sex=""), patient("P3", sex="")]), store=store)
+        ingest_directory(
+            make_registry(tmp_path / age, patients=[patient("P1", age=age), patient("P2")]), store=store
+        )
+    replay = ingest_directory(
+        make_registry(
+            tmp_path / "replay",
+            patients=[patient("P1", age="51"), patient("P2"), patient("P3", sex=""), patient("P3", sex="")],
+        ),
+        store=store,
+    )
     counts = replay.files[0].counts
     assert (counts.new, counts.stored, counts.updated, counts.quarantined) == (1, 2, 0, 1)
     assert read_patients(store).set_index("patient_id").age.to_dict() == {"P1": 52.0, "P2": 60.0, "P3": 60.0}
@@ -232,17 +287,23 @@ def test_outcome_dates_are_validated(raw, store) -> None:
     make_registry(raw, outcomes=[outcome("P1", progression=50, death=40), bad_followup, outcome("P9")])
     ingest_directory(raw, store=store)
     assert read_quarantine(store)[["source_line", "reason", "field"]].values.tolist() == [
-        [2, "dates out of order", "progression_date"], [3, "malformed date", "last_followup_date"],
+        [2, "dates out of order", "progression_date"],
+        [3, "malformed date", "last_followup_date"],
         [4, "unknown patient", "patient_id"],
     ]
 
 
 def test_parquet_files_are_read_like_csv(raw, store, tmp_path) -> None:
-    make_registry(raw, outcomes=[outcome("P1")],
-                  clinical=[GOOD, obs("P1", "crp", "12", "mg/L"), obs("P1", "albumin", "45", "g/dL")])
+    make_registry(
+        raw,
+        outcomes=[outcome("P1")],
+        clinical=[GOOD, obs("P1", "crp", "12", "mg/L"), obs("P1", "albumin", "45", "g/dL")],
+    )
     report = ingest_directory(to_parquet(raw), store=store)
     assert [(f.file.suffix, f.read, f.accepted) for f in report.files] == [
-        (".parquet", 3, 3), (".parquet", 1, 1), (".parquet", 3, 2),
+        (".parquet", 3, 3),
+        (".parquet", 1, 1),
+        (".parquet", 3, 2),
     ]
     assert read_quarantine(store)[["source_line", "reason"]].values.tolist() == [[4, "out of range"]]
 
@@ -261,15 +322,28 @@ def test_parquet_typed_columns_are_validated_as_text(raw, store) -> None:
 @pytest.mark.parametrize(
     ("content", "line", "message"),
     [
-        (b"patient_id,biomarker,value,unit,collected_at\nP1,ldh,300,U/L,2024-02-25\nP1,ldh,300\n", 3, "columns"),
-        (b"patient_id,biomarker,value,unit,collected_at\nP1,ldh,300,U/L,2024-02-25\nP1,ldh,\xff\xfe,U/L,2024-02-25\n",
-         3, "UTF-8"),
+        (
+            b"patient_id,biomarker,value,unit,collected_at\nP1,ldh,300,U/L,2024-02-25\nP1,ldh,300\n",
+            3,
+            "columns",
+        ),
+        (
+            b"patient_id,biomarker,value,unit,collected_at\nP1,ldh,300,U/L,2024-02-25\nP1,ldh,\xff\xfe,U/L,2024-02-25\n",
+            3,
+            "UTF-8",
+        ),
         (b'patient_id,biomarker,value,unit,collected_at\nP1,ldh,"300,U/L,2024-02-25\n', 2, "quoted"),
-        (b"patient_id,biomarker,unit,collected_at\nP1,ldh,U/L,2024-02-25\n", 1, "missing required column(s) value"),
+        (
+            b"patient_id,biomarker,unit,collected_at\nP1,ldh,U/L,2024-02-25\n",
+            1,
+            "missing required column(s) value",
+        ),
         (b"", 1, "empty file"),
     ],
 )
-def test_unparseable_file_raises_and_leaves_the_store_unchanged(raw, store, tmp_path, content, line, message) -> None:
+def test_unparseable_file_raises_and_leaves_the_store_unchanged(
+    raw, store, tmp_path, content, line, message
+) -> None:
     make_registry(raw, clinical=[GOOD])
     ingest_directory(raw, store=store)
     before = snapshot(store)
@@ -294,8 +368,12 @@ def test_an_error_mid_ingest_rolls_everything_back(raw, store, tmp_path, monkeyp
     make_registry(raw, clinical=[GOOD])
     ingest_directory(raw, store=store)
     before = snapshot(store)
-    make_registry(tmp_path / "next", patients=[patient("P4")], outcomes=[outcome("P4")],
-                  clinical=[obs("P4", "ldh", "250", "U/L"), obs("P9", "ldh", "1", "U/L")])
+    make_registry(
+        tmp_path / "next",
+        patients=[patient("P4")],
+        outcomes=[outcome("P4")],
+        clinical=[obs("P4", "ldh", "250", "U/L"), obs("P9", "ldh", "1", "U/L")],
+    )
 
     def crash(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
         con.execute("INSERT INTO observations SELECT * REPLACE (9 AS ingest_id) FROM observations")
@@ -323,7 +401,9 @@ def test_report_renders_per_file_counts_and_reasons(raw, store) -> None:
     console = Console(width=200, record=True)
     console.print(report.render())
     text = console.export_text()
-    assert re.search(r"clinical\.csv\s+│\s+2\s+│\s+1\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+1\s+│ out of range \(value\): 1", text)
+    assert re.search(
+        r"clinical\.csv\s+│\s+2\s+│\s+1\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+1\s+│ out of range \(value\): 1", text
+    )
     assert "5 rows read = 4 accepted (4 new) + 1 quarantined" in text
 
 

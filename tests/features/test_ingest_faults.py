@@ -41,10 +41,22 @@ from synth import generate_registry, write_registry
 from .conftest import make_registry, obs, outcome, patient, snapshot
 
 PROPERTY = settings(
-    max_examples=50, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
-APPEND_ONLY = ("patients_history", "outcomes_history", "observations", "quarantine", "ingests", "ingest_files")
+APPEND_ONLY = (
+    "patients_history",
+    "outcomes_history",
+    "observations",
+    "quarantine",
+    "ingests",
+    "ingest_files",
+)
 """Tables whose rows an ingest never changes or removes (``patients``/``outcomes`` hold current rows)."""
 CLI = Path(sys.executable).with_name("cart-relapse")
 
@@ -54,18 +66,67 @@ DATE_TEXT = st.one_of(
     st.dates().map(date.isoformat),
     st.datetimes().map(lambda d: d.isoformat()),
     st.datetimes().map(lambda d: d.isoformat(sep=" ", timespec="seconds")),
-    st.sampled_from([
-        "2024-13-45", "2024-02-30", "05/03/2024", "2024-03-05T08:30+02:00", "2024-03-05Z", "99999-01-01",
-        "0000-01-01", "2024-3-5", "-2024-01-01", "infinity", "epoch", "2024-03-05T25:00", "20240305",
-        "2024-03-05 08:30:00.1234567891", " 2024-03-05 ", "2024-03-05\n",
-    ]),
+    st.sampled_from(
+        [
+            "2024-13-45",
+            "2024-02-30",
+            "05/03/2024",
+            "2024-03-05T08:30+02:00",
+            "2024-03-05Z",
+            "99999-01-01",
+            "0000-01-01",
+            "2024-3-5",
+            "-2024-01-01",
+            "infinity",
+            "epoch",
+            "2024-03-05T25:00",
+            "20240305",
+            "2024-03-05 08:30:00.1234567891",
+            " 2024-03-05 ",
+            "2024-03-05\n",
+        ]
+    ),
 )
 FUZZ = st.one_of(
-    st.sampled_from([
-        "", " ", "NA", "nan", "NaN", "inf", "-Infinity", "1e308", "-1e308", "1e309", "1e-320", "4.9e-324",
-        "9" * 40, "-" + "9" * 40, "1" + "0" * 40 + ".5", "0x1F", "1_000", "1,5", "  300 ", "+5", ".", "-",
-        "true", "FALSE", '"', "'", ",", "\n", "\r\n", "\r", "\x00", "é", "\ufeff", "\U0001f4a5", "NULL",
-    ]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "NA",
+            "nan",
+            "NaN",
+            "inf",
+            "-Infinity",
+            "1e308",
+            "-1e308",
+            "1e309",
+            "1e-320",
+            "4.9e-324",
+            "9" * 40,
+            "-" + "9" * 40,
+            "1" + "0" * 40 + ".5",
+            "0x1F",
+            "1_000",
+            "1,5",
+            "  300 ",
+            "+5",
+            ".",
+            "-",
+            "true",
+            "FALSE",
+            '"',
+            "'",
+            ",",
+            "\n",
+            "\r\n",
+            "\r",
+            "\x00",
+            "é",
+            "\ufeff",
+            "\U0001f4a5",
+            "NULL",
+        ]
+    ),
     st.text(max_size=20),
     DATE_TEXT,
     st.floats().map(repr),
@@ -75,10 +136,25 @@ FUZZ = st.one_of(
 
 PLAUSIBLE = {
     "patient_id": st.sampled_from(["P1", "P2", "P3", "P9", " P1 "]),
-    "biomarker": st.sampled_from(["ldh", "crp", "ecog", "albumin", "double_hit", "bridging_response", "tmtv",
-                                  "ctdna", "car_peak", "stage"]),
-    "value": st.one_of(st.floats(-1e6, 1e6).map(lambda x: f"{x:g}"), st.integers(0, 5).map(str),
-                       st.sampled_from(["CR", "PR", "true", "0"])),
+    "biomarker": st.sampled_from(
+        [
+            "ldh",
+            "crp",
+            "ecog",
+            "albumin",
+            "double_hit",
+            "bridging_response",
+            "tmtv",
+            "ctdna",
+            "car_peak",
+            "stage",
+        ]
+    ),
+    "value": st.one_of(
+        st.floats(-1e6, 1e6).map(lambda x: f"{x:g}"),
+        st.integers(0, 5).map(str),
+        st.sampled_from(["CR", "PR", "true", "0"]),
+    ),
     "unit": st.sampled_from(["U/L", "ukat/L", "mg/L", "mg/dL", "", "g/dL", "mL", "L", "hGE/mL", "cells/uL"]),
     "collected_at": st.dates(date(2023, 1, 1), date(2025, 12, 31)).map(date.isoformat),
     "reported_at": st.one_of(st.just(""), st.dates(date(2023, 1, 1), date(2025, 12, 31)).map(date.isoformat)),
@@ -88,8 +164,12 @@ PLAUSIBLE = {
     "age": st.one_of(st.integers(10, 110).map(str), st.just("")),
     "product": st.sampled_from(["axi-cel", "tisa-cel", "liso-cel"]),
     "apheresis_date": st.dates(date(2023, 1, 1), date(2024, 6, 30)).map(date.isoformat),
-    "infusion_date": st.one_of(st.just(""), st.dates(date(2023, 1, 1), date(2024, 12, 31)).map(date.isoformat)),
-    "progression_date": st.one_of(st.just(""), st.dates(date(2023, 1, 1), date(2025, 12, 31)).map(date.isoformat)),
+    "infusion_date": st.one_of(
+        st.just(""), st.dates(date(2023, 1, 1), date(2024, 12, 31)).map(date.isoformat)
+    ),
+    "progression_date": st.one_of(
+        st.just(""), st.dates(date(2023, 1, 1), date(2025, 12, 31)).map(date.isoformat)
+    ),
     "death_date": st.one_of(st.just(""), st.dates(date(2023, 1, 1), date(2025, 12, 31)).map(date.isoformat)),
     "last_followup_date": st.dates(date(2023, 1, 1), date(2025, 12, 31)).map(date.isoformat),
 }
@@ -126,14 +206,18 @@ def csv_files(draw: st.DrawFn, table: str) -> tuple[bytes, int, bool]:
 
 
 def _row(header: list[str]) -> st.SearchStrategy[list[str]]:
-    return st.tuples(*(st.one_of(PLAUSIBLE.get(c, FUZZ), PLAUSIBLE.get(c, FUZZ), FUZZ) for c in header)).map(list)
+    return st.tuples(*(st.one_of(PLAUSIBLE.get(c, FUZZ), PLAUSIBLE.get(c, FUZZ), FUZZ) for c in header)).map(
+        list
+    )
 
 
 def _csv_text(header: list[str], rows: list[list[str]], newline: str) -> str:
     """RFC 4180 text: a cell with a comma, quote, CR or LF is quoted (the csv module leaves a bare
     CR unquoted when the line terminator is LF, which splits the row)."""
+
     def cell(text: str) -> str:
         return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
     return "".join(",".join(map(cell, line)) + newline for line in [header, *rows])
 
 
@@ -144,7 +228,11 @@ def _encode(draw: st.DrawFn, text: str, encoding: str) -> bytes:
         case "bom":
             return b"\xef\xbb\xbf" + data
         case "latin1":
-            return text.encode("latin-1", errors="replace")[:at] + b"caf\xe9" + text.encode("latin-1", "replace")[at:]
+            return (
+                text.encode("latin-1", errors="replace")[:at]
+                + b"caf\xe9"
+                + text.encode("latin-1", "replace")[at:]
+            )
         case "nul":
             return data[:at] + b"\x00" + data[at:]
         case "truncate":
@@ -161,9 +249,13 @@ def _usable(table: str, header: list[str]) -> bool:
     NUL, the required ones present."""
     names = [h.strip() for h in header]
     required, _ = COLUMNS[table]
-    return (all(names) and len(set(names)) == len(names) and set(required) <= set(names)
-            and not any(n.lower() == "rowid" or n.startswith("__p_") for n in names)
-            and not any(c in h for h in header for c in "\r\n\x00"))
+    return (
+        all(names)
+        and len(set(names)) == len(names)
+        and set(required) <= set(names)
+        and not any(n.lower() == "rowid" or n.startswith("__p_") for n in names)
+        and not any(c in h for h in header for c in "\r\n\x00")
+    )
 
 
 @st.composite
@@ -174,7 +266,9 @@ def parquet_tables(draw: st.DrawFn) -> tuple[pa.Table, bool]:
     n = draw(st.integers(0, 6))
     columns, textual = {}, True
     for name in names:
-        kind = draw(st.sampled_from(["text", "text", "int", "float", "timestamp", "bool", "null", "binary", "list"]))
+        kind = draw(
+            st.sampled_from(["text", "text", "int", "float", "timestamp", "bool", "null", "binary", "list"])
+        )
         textual &= kind != "binary"
         columns[name] = _parquet_column(draw, kind, name, n)
     return pa.table(columns), textual
@@ -191,8 +285,16 @@ def _parquet_column(draw: st.DrawFn, kind: str, name: str, n: int) -> pa.Array:
         "binary": st.one_of(st.none(), st.binary(max_size=8)),
         "list": st.one_of(st.none(), st.lists(st.integers(-5, 5), max_size=3)),
     }[kind]
-    types = {"text": pa.string(), "int": pa.int64(), "float": pa.float64(), "timestamp": pa.timestamp("us"),
-             "bool": pa.bool_(), "null": pa.null(), "binary": pa.binary(), "list": pa.list_(pa.int64())}
+    types = {
+        "text": pa.string(),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "timestamp": pa.timestamp("us"),
+        "bool": pa.bool_(),
+        "null": pa.null(),
+        "binary": pa.binary(),
+        "list": pa.list_(pa.int64()),
+    }
     return pa.array(draw(st.lists(values, min_size=n, max_size=n)), type=types[kind])
 
 
@@ -203,9 +305,15 @@ def _parquet_column(draw: st.DrawFn, kind: str, name: str, n: int) -> pa.Array:
 def base_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with one earlier ingest (patients P1-P3, an outcome, observations, a quarantined row)."""
     root = tmp_path_factory.mktemp("base")
-    make_registry(root / "raw", outcomes=[outcome("P1")], clinical=[
-        obs("P1", "ldh", "300", "U/L"), obs("P2", "crp", "12", "mg/L", reported=-4), obs("P3", "ldh", "base-only", "U/L"),
-    ])
+    make_registry(
+        root / "raw",
+        outcomes=[outcome("P1")],
+        clinical=[
+            obs("P1", "ldh", "300", "U/L"),
+            obs("P2", "crp", "12", "mg/L", reported=-4),
+            obs("P3", "ldh", "base-only", "U/L"),
+        ],
+    )
     ingest_directory(root / "raw", store=root / "store.duckdb")
     return root / "store.duckdb"
 
@@ -218,14 +326,17 @@ def ingest_checked(directory: Path, fuzzed: Path, store: Path, *, well_formed: b
     """
     note(f"{fuzzed.name}: {fuzzed.read_bytes()[:2000]!r}")
     before = snapshot(store)
+    refused: RegistryError | None = None
     try:
         report = ingest_directory(directory, store=store)
     except RegistryError as exc:
-        event(f"refused: {getattr(exc, 'reason', 'registry error').split(' (')[0][:40]}")
-        assert not well_formed, f"well-formed file refused: {exc}"
-        assert str(fuzzed) in str(exc), f"error does not name the file: {exc}"
-        if isinstance(exc, FileFormatError):
-            assert exc.path == str(fuzzed)
+        refused = exc
+    if refused is not None:
+        event(f"refused: {getattr(refused, 'reason', 'registry error').split(' (')[0][:40]}")
+        assert not well_formed, f"well-formed file refused: {refused}"
+        assert str(fuzzed) in str(refused), f"error does not name the file: {refused}"
+        if isinstance(refused, FileFormatError):
+            assert refused.path == str(fuzzed)
         assert snapshot(store) == before
         return None
     event(f"ingested ({'some' if report.quarantined else 'no'} rows quarantined)")
@@ -236,8 +347,10 @@ def ingest_checked(directory: Path, fuzzed: Path, store: Path, *, well_formed: b
     for table in APPEND_ONLY:  # nothing stored is lost or changed
         assert not _missing(before[table], after[table]), table
     with duckdb.connect(str(store), read_only=True) as con:
+
         def count(sql: str) -> int:
             return con.execute(sql, [report.ingest_id]).fetchone()[0]
+
         new_obs = sum(f.counts.new for f in report.files if f.table in OBSERVATION_TABLES)
         assert count("SELECT count(*) FROM observations WHERE ingest_id = ?") == new_obs
         assert count("SELECT count(*) FROM quarantine WHERE ingest_id = ?") == report.quarantined
@@ -289,12 +402,16 @@ def test_malformed_observation_csv_never_crashes_or_damages_the_store(work, base
 
 @settings(PROPERTY, max_examples=40)
 @given(table=st.sampled_from(["patients", "outcomes"]), data=st.data())
-def test_malformed_patients_or_outcomes_csv_never_crashes_or_damages_the_store(work, base_store, table, data) -> None:
+def test_malformed_patients_or_outcomes_csv_never_crashes_or_damages_the_store(
+    work, base_store, table, data
+) -> None:
     raw, store = _example(work, base_store)
     content, rows, well_formed = data.draw(csv_files(table))
     fuzzed = raw / f"{table}.csv"
     fuzzed.write_bytes(content)
-    make_registry(raw, patients=[], clinical=[obs("P1", "crp", "0.9", "mg/dL"), obs("P4", "crp", "1", "mg/dL")])
+    make_registry(
+        raw, patients=[], clinical=[obs("P1", "crp", "0.9", "mg/dL"), obs("P4", "crp", "1", "mg/dL")]
+    )
     report = ingest_checked(raw, fuzzed.resolve(), store, well_formed=well_formed)
     if report is not None:
         assert report.files[-1].read == 2 and report.files[-1].counts.new >= 1  # P1 is stored already
@@ -304,7 +421,9 @@ def test_malformed_patients_or_outcomes_csv_never_crashes_or_damages_the_store(w
 
 @settings(PROPERTY, max_examples=30)
 @given(generated=parquet_tables())
-def test_parquet_with_any_column_types_never_crashes_or_damages_the_store(work, base_store, generated) -> None:
+def test_parquet_with_any_column_types_never_crashes_or_damages_the_store(
+    work, base_store, generated
+) -> None:
     raw, store = _example(work, base_store)
     table, textual = generated
     fuzzed = raw / "imaging.parquet"
@@ -314,12 +433,21 @@ def test_parquet_with_any_column_types_never_crashes_or_damages_the_store(work, 
         assert report.files[0].read == table.num_rows
 
 
-@pytest.mark.parametrize(("header", "message"), [
-    (b'patient_id,biomarker,value,collected_at,"note\r"\n', "line break in a column name"),  # was: 0 rows read
-    (b'patient_id,biomarker,value,collected_at,"a\nb"\n', "line break in a column name"),  # was: columns lost
-    (b"patient_id,biomarker,value,collected_at,\x00\n", "NUL byte in a column name"),  # was: an SQL error
-    (b'patient_id,biomarker,value,collected_at,"open\n', "quoted name that is never closed"),
-])
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (
+            b'patient_id,biomarker,value,collected_at,"note\r"\n',
+            "line break in a column name",
+        ),  # was: 0 rows read
+        (
+            b'patient_id,biomarker,value,collected_at,"a\nb"\n',
+            "line break in a column name",
+        ),  # was: columns lost
+        (b"patient_id,biomarker,value,collected_at,\x00\n", "NUL byte in a column name"),  # was: an SQL error
+        (b'patient_id,biomarker,value,collected_at,"open\n', "quoted name that is never closed"),
+    ],
+)
 def test_headers_found_by_the_properties_are_refused_clearly(raw, store, header, message) -> None:
     make_registry(raw)
     (raw / "clinical.csv").write_bytes(header + b"P1,ldh,300,2024-02-25,x\n")
@@ -328,8 +456,9 @@ def test_headers_found_by_the_properties_are_refused_clearly(raw, store, header,
     assert caught.value.line == 1 and not store.exists()
 
 
-def test_a_store_another_process_filled_meanwhile_survives_a_failed_first_ingest(raw, store, tmp_path,
-                                                                                 monkeypatch) -> None:
+def test_a_store_another_process_filled_meanwhile_survives_a_failed_first_ingest(
+    raw, store, tmp_path, monkeypatch
+) -> None:
     """The store did not exist when this ingest started, but another one created and filled it
     before this one opened it: a failure here must not delete the other one's data."""
     make_registry(raw, clinical=[obs("P1", "ldh", "300", "U/L")])
@@ -409,8 +538,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def prior(tmp_path: Path) -> Path:
     """A store holding one earlier, small ingest."""
     store = tmp_path / "store.duckdb"
-    small = make_registry(tmp_path / "small", patients=[patient("Q1"), patient("Q2")], outcomes=[outcome("Q1")],
-                          clinical=[obs("Q1", "ldh", "300", "U/L"), obs("Q2", "ldh", "oops", "U/L")])
+    small = make_registry(
+        tmp_path / "small",
+        patients=[patient("Q1"), patient("Q2")],
+        outcomes=[outcome("Q1")],
+        clinical=[obs("Q1", "ldh", "300", "U/L"), obs("Q2", "ldh", "oops", "U/L")],
+    )
     ingest_directory(small, store=store)
     return store
 
@@ -421,7 +554,8 @@ def fingerprint(store: Path, tables: tuple[str, ...] = TABLES) -> dict[str, tupl
         return {
             t: con.execute(f"""SELECT count(*), coalesce(sum(hash(r)), 0)
                                FROM (SELECT * EXCLUDE (started_at, finished_at) FROM {t}) r""").fetchone()
-            if t == "ingests" else con.execute(f"SELECT count(*), coalesce(sum(hash(r)), 0) FROM {t} r").fetchone()
+            if t == "ingests"
+            else con.execute(f"SELECT count(*), coalesce(sum(hash(r)), 0) FROM {t} r").fetchone()
             for t in tables
         }
 
@@ -440,19 +574,30 @@ DATA = tuple(t for t in TABLES if t not in ("ingests", "ingest_files"))
 
 @pytest.mark.slow
 @pytest.mark.integration
-@pytest.mark.parametrize(("hook", "delay"), [
-    ("classify_observations", 0.0),   # patients and outcomes written, observations not yet
-    ("apply_observations", 0.15),     # in the middle of the big insert
-    ("_record", 0.0),                 # just before the commit
-    ("_record", 0.25),                # during the commit (~0.3-0.5 s here), or just after: all or nothing
-])
+@pytest.mark.parametrize(
+    ("hook", "delay"),
+    [
+        ("classify_observations", 0.0),  # patients and outcomes written, observations not yet
+        ("apply_observations", 0.15),  # in the middle of the big insert
+        ("_record", 0.0),  # just before the commit
+        ("_record", 0.25),  # during the commit (~0.3-0.5 s here), or just after: all or nothing
+    ],
+)
 def test_a_killed_ingest_leaves_the_store_as_before_and_the_next_one_succeeds(
-    registry, prior, tmp_path, hook, delay,
+    registry,
+    prior,
+    tmp_path,
+    hook,
+    delay,
 ) -> None:
     before = snapshot(prior)
     complete = reference(prior, tmp_path, registry)
-    proc = subprocess.Popen([sys.executable, "-c", _HOOKED_INGEST, hook, str(registry), str(prior)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOOKED_INGEST, hook, str(registry), str(prior)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert _read_until(proc, "inside"), proc.stderr.read()
         time.sleep(delay)
@@ -477,32 +622,49 @@ def _holds_lock(pid: int, path: Path) -> bool:
     inode = f":{path.stat().st_ino}" if path.exists() else None
     for line in Path("/proc/locks").read_text().splitlines():
         fields = line.split()  # "1: POSIX ADVISORY WRITE <pid> <major>:<minor>:<inode> <start> <end>"
-        if len(fields) >= 6 and fields[1] == "POSIX" and fields[4] == str(pid) and fields[5].endswith(inode or "?"):
+        if (
+            len(fields) >= 6
+            and fields[1] == "POSIX"
+            and fields[4] == str(pid)
+            and fields[5].endswith(inode or "?")
+        ):
             return True
     return False
 
 
 @pytest.mark.slow
 @pytest.mark.integration
-@pytest.mark.skipif(not Path("/proc/locks").exists() or not CLI.exists(), reason="needs Linux /proc/locks and the CLI")
+@pytest.mark.skipif(
+    not Path("/proc/locks").exists() or not CLI.exists(), reason="needs Linux /proc/locks and the CLI"
+)
 def test_a_second_concurrent_ingest_fails_cleanly_and_the_store_keeps_one_complete_copy(
-    registry, prior, tmp_path,
+    registry,
+    prior,
+    tmp_path,
 ) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
-    for directory, tables in ((first, ("patients", "outcomes", "clinical")),
-                              (second, ("patients", "imaging", "ctdna", "cellular"))):
+    for directory, tables in (
+        (first, ("patients", "outcomes", "clinical")),
+        (second, ("patients", "imaging", "ctdna", "cellular")),
+    ):
         directory.mkdir()
         for table in tables:
             shutil.copy(registry / f"{table}.csv", directory / f"{table}.csv")
     after_first, after_both = reference(prior, tmp_path, first), reference(prior, tmp_path, first, second)
     env = os.environ | {"COLUMNS": "400"}
     # the first ingest pauses once it holds the store (however fast this machine ingests)
-    one = subprocess.Popen([sys.executable, "-c", _PAUSED_INGEST, str(first), str(prior)], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    one = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_INGEST, str(first), str(prior)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert _read_until(one, "inside") and _holds_lock(one.pid, prior), one.stderr.read()
-        two = subprocess.run([CLI, "ingest", second, "--store", prior], capture_output=True, text=True, env=env,
-                             timeout=120)
+        two = subprocess.run(
+            [CLI, "ingest", second, "--store", prior], capture_output=True, text=True, env=env, timeout=120
+        )
         out, err = one.communicate("go\n", timeout=300)
     finally:
         one.kill()

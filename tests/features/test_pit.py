@@ -26,50 +26,72 @@ def frame_of(raw, store, landmark: str = "preinfusion", **tables) -> pd.DataFram
 
 
 @pytest.mark.parametrize("landmark", ["preinfusion", "day30"])
-def test_values_reported_after_the_landmark_or_collected_outside_the_window_never_appear(raw, store, landmark) -> None:
+def test_values_reported_after_the_landmark_or_collected_outside_the_window_never_appear(
+    raw, store, landmark
+) -> None:
     last_day = load_catalogue().landmarks[landmark].day
-    frame = frame_of(raw, store, landmark, clinical=[
-        obs("P1", "ldh", "300", "U/L", collected=-5),
-        obs("P1", "ldh", "29999", "U/L", collected=-4, reported=last_day + 1),  # reported the day after
-        obs("P1", "ldh", "29998", "U/L", collected=-2),  # after the pre-LD window, before any other
-        obs("P2", "ldh", "29997", "U/L", collected=-4, reported=day(last_day + 1, "00:00:00")),
-        obs("P2", "ldh", "410", "U/L", collected=-6, reported=day(last_day, "23:59:59")),
-        obs("P3", "crp", "59", "mg/dL", collected=1, reported=1),  # day 1: in no window
-    ])
+    frame = frame_of(
+        raw,
+        store,
+        landmark,
+        clinical=[
+            obs("P1", "ldh", "300", "U/L", collected=-5),
+            obs("P1", "ldh", "29999", "U/L", collected=-4, reported=last_day + 1),  # reported the day after
+            obs("P1", "ldh", "29998", "U/L", collected=-2),  # after the pre-LD window, before any other
+            obs("P2", "ldh", "29997", "U/L", collected=-4, reported=day(last_day + 1, "00:00:00")),
+            obs("P2", "ldh", "410", "U/L", collected=-6, reported=day(last_day, "23:59:59")),
+            obs("P3", "crp", "59", "mg/dL", collected=1, reported=1),  # day 1: in no window
+        ],
+    )
     assert frame.loc["P1", "ldh_preld"] == 300.0 and frame.loc["P2", "ldh_preld"] == 410.0
     assert frame.filter(like="ldh").max().max() < 29000
     assert frame.loc["P3", ["crp_preld", "crp_infusion"]].isna().all()
 
 
 def test_window_ends_are_inclusive_and_use_calendar_days(raw, store) -> None:
-    frame = frame_of(raw, store, clinical=[
-        obs("P1", "ldh", "100", "U/L", collected=-14),
-        obs("P2", "ldh", "200", "U/L", collected=day(-3, "23:30:00")),
-        obs("P3", "ldh", "300", "U/L", collected=-15),
-    ])
+    frame = frame_of(
+        raw,
+        store,
+        clinical=[
+            obs("P1", "ldh", "100", "U/L", collected=-14),
+            obs("P2", "ldh", "200", "U/L", collected=day(-3, "23:30:00")),
+            obs("P3", "ldh", "300", "U/L", collected=-15),
+        ],
+    )
     assert frame.ldh_preld.tolist()[:2] == [100.0, 200.0] and np.isnan(frame.loc["P3", "ldh_preld"])
     assert frame.loc["P3", "ldh_apheresis"] == 300.0
 
 
 def test_latest_collection_in_the_window_wins(raw, store) -> None:
-    frame = frame_of(raw, store, clinical=[
-        obs("P1", "albumin", "3.1", "g/dL", collected=-10),
-        obs("P1", "albumin", "3.5", "g/dL", collected=day(-4, "08:00")),
-        obs("P1", "albumin", "3.3", "g/dL", collected=day(-4, "07:00")),
-    ])
+    frame = frame_of(
+        raw,
+        store,
+        clinical=[
+            obs("P1", "albumin", "3.1", "g/dL", collected=-10),
+            obs("P1", "albumin", "3.5", "g/dL", collected=day(-4, "08:00")),
+            obs("P1", "albumin", "3.3", "g/dL", collected=day(-4, "07:00")),
+        ],
+    )
     assert frame.loc["P1", "albumin_preld"] == 3.5
 
 
 def test_the_latest_report_available_at_the_landmark_supersedes_earlier_ones(raw, store, tmp_path) -> None:
-    make_registry(raw, clinical=[
-        obs("P1", "ldh", "300", "U/L", collected=-5, reported=-4),
-        obs("P2", "ldh", "500", "U/L", collected=-5, reported=-4),
-    ])
+    make_registry(
+        raw,
+        clinical=[
+            obs("P1", "ldh", "300", "U/L", collected=-5, reported=-4),
+            obs("P2", "ldh", "500", "U/L", collected=-5, reported=-4),
+        ],
+    )
     ingest_directory(raw, store=store)
-    corrections = make_registry(tmp_path / "corrections", patients=[], clinical=[
-        obs("P1", "ldh", "320", "U/L", collected=-5, reported=-1),  # before the landmark: used
-        obs("P2", "ldh", "900", "U/L", collected=-5, reported=3),  # after day 0: only at day 30
-    ])
+    corrections = make_registry(
+        tmp_path / "corrections",
+        patients=[],
+        clinical=[
+            obs("P1", "ldh", "320", "U/L", collected=-5, reported=-1),  # before the landmark: used
+            obs("P2", "ldh", "900", "U/L", collected=-5, reported=3),  # after day 0: only at day 30
+        ],
+    )
     ingest_directory(corrections, store=store)
     preinfusion = build_feature_frame(store, landmark="preinfusion").set_index("patient_id")
     day30 = build_feature_frame(store, landmark="day30").set_index("patient_id")
@@ -83,10 +105,15 @@ def test_ties_are_broken_by_ingest_id_then_value(raw, store) -> None:
     insert = """INSERT INTO observations VALUES (?, 'ldh', 'clinical', ?, NULL, 'U/L', ?, 'U/L',
                 TIMESTAMP '2024-02-25', TIMESTAMP '2024-02-25', NULL, 'hand.csv', ?, ?)"""
     con = duckdb.connect(str(store))
-    con.executemany(insert, [
-        ["P1", 400.0, "400", 2, 1], ["P1", 300.0, "300", 3, 2],  # higher ingest id wins
-        ["P2", 400.0, "400", 2, 1], ["P2", 450.0, "450", 3, 1],  # same ingest: larger value wins
-    ])
+    con.executemany(
+        insert,
+        [
+            ["P1", 400.0, "400", 2, 1],
+            ["P1", 300.0, "300", 3, 2],  # higher ingest id wins
+            ["P2", 400.0, "400", 2, 1],
+            ["P2", 450.0, "450", 3, 1],  # same ingest: larger value wins
+        ],
+    )
     con.close()
     frame = build_feature_frame(store, landmark="preinfusion").set_index("patient_id")
     assert frame.ldh_preld.tolist()[:2] == [300.0, 450.0]
@@ -95,8 +122,11 @@ def test_ties_are_broken_by_ingest_id_then_value(raw, store) -> None:
 def test_day30_cohort_excludes_events_on_or_before_day30(raw, store) -> None:
     patients = [patient(f"P{i}") for i in range(1, 7)] + [patient("P7", infusion_date="")]
     outcomes = [
-        outcome("P1", progression=20), outcome("P2", death=30), outcome("P3", progression=31),
-        outcome("P4", progression=-3), outcome("P5", followup=10),
+        outcome("P1", progression=20),
+        outcome("P2", death=30),
+        outcome("P3", progression=31),
+        outcome("P4", progression=-3),
+        outcome("P5", followup=10),
     ]
     make_registry(raw, patients=patients, outcomes=outcomes)
     ingest_directory(raw, store=store)
@@ -110,10 +140,16 @@ def test_day30_cohort_excludes_events_on_or_before_day30(raw, store) -> None:
 
 @pytest.mark.parametrize("landmark", ["preinfusion", "day30"])
 def test_columns_are_in_catalogue_order_with_float_and_object_dtypes(raw, store, landmark) -> None:
-    frame = frame_of(raw, store, landmark, clinical=[
-        obs("P1", "ecog", "1", collected=-20), obs("P1", "double_hit", "true", collected=-20),
-        obs("P1", "bridging_type", "steroids", collected=-5),
-    ]).reset_index()
+    frame = frame_of(
+        raw,
+        store,
+        landmark,
+        clinical=[
+            obs("P1", "ecog", "1", collected=-20),
+            obs("P1", "double_hit", "true", collected=-20),
+            obs("P1", "bridging_type", "steroids", collected=-5),
+        ],
+    ).reset_index()
     catalogue = load_catalogue()
     assert list(frame.columns) == [*ID_COLUMNS, *catalogue.feature_names(landmark)]
     for spec in catalogue.feature_specs(landmark):
@@ -126,11 +162,15 @@ def test_columns_are_in_catalogue_order_with_float_and_object_dtypes(raw, store,
 
 
 def test_the_chosen_ldh_rows_uln_reaches_the_derived_features(raw, store) -> None:
-    frame = frame_of(raw, store, clinical=[
-        obs("P1", "ldh", "500", "U/L", collected=-5, reference_high="250"),
-        obs("P1", "ldh", "900", "U/L", collected=-9, reference_high="100"),  # older: not chosen
-        obs("P2", "ldh", "500", "U/L", collected=-5),
-    ])
+    frame = frame_of(
+        raw,
+        store,
+        clinical=[
+            obs("P1", "ldh", "500", "U/L", collected=-5, reference_high="250"),
+            obs("P1", "ldh", "900", "U/L", collected=-9, reference_high="100"),  # older: not chosen
+            obs("P2", "ldh", "500", "U/L", collected=-5),
+        ],
+    )
     catalogue = load_catalogue()
     default = catalogue.biomarker("ldh").default_uln
     assert frame.loc["P1", "ldh_uln_ratio"] == 2.0
@@ -139,7 +179,7 @@ def test_the_chosen_ldh_rows_uln_reaches_the_derived_features(raw, store) -> Non
 
 
 def test_unknown_landmark_is_a_key_error_naming_the_known_ones(tmp_path) -> None:
-    with pytest.raises(KeyError, match="day90.*day30.*preinfusion"):
+    with pytest.raises(KeyError, match=r"day90.*day30.*preinfusion"):
         build_feature_frame(tmp_path / "absent.duckdb", landmark="day90")
 
 
@@ -176,12 +216,16 @@ def test_streamed_retrieval_equals_the_one_statement_reference_on_a_dirty_regist
     tables = generate_registry(n_patients=300, seed=5, dirty=True)
     write_registry(tables, tmp_path / "first", fmt="csv")
     ingest_directory(tmp_path / "first", store=store)
-    later = {name: frame.sample(frac=0.3, random_state=1) for name, frame in tables.items() if name != "patients"}
+    later = {
+        name: frame.sample(frac=0.3, random_state=1) for name, frame in tables.items() if name != "patients"
+    }
     clinical = later["clinical"]  # corrected reports of the same samples, a day later
     reported = pd.to_datetime(clinical.collected_at, errors="coerce") + pd.Timedelta(days=1)
     value = pd.to_numeric(clinical.value, errors="coerce") * 1.01
-    later["clinical"] = clinical.assign(reported_at=reported.dt.strftime("%Y-%m-%d"),
-                                        value=value.round(3).astype(str).where(value.notna(), clinical.value))
+    later["clinical"] = clinical.assign(
+        reported_at=reported.dt.strftime("%Y-%m-%d"),
+        value=value.round(3).astype(str).where(value.notna(), clinical.value),
+    )
     write_registry(later, tmp_path / "later", fmt="csv")
     ingest_directory(tmp_path / "later", store=store)
     monkeypatch.setattr(pit, "BATCH_ROWS", batch_rows)  # runs of one patient x feature span batches
@@ -197,17 +241,26 @@ def test_ties_on_every_time_and_ingest_key_go_to_the_larger_value_text_or_a_miss
     insert = """INSERT INTO observations VALUES (?, ?, 'clinical', ?, ?, '', 'x', NULL,
                 TIMESTAMP '2024-02-25', TIMESTAMP '2024-02-25', NULL, 'hand.csv', 2, 1)"""
     con = duckdb.connect(str(store))
-    con.executemany(insert, [
-        ["P1", "bridging_type", None, "chemo"], ["P1", "bridging_type", None, "steroids"],
-        ["P2", "bridging_type", None, None], ["P2", "bridging_type", None, "steroids"],
-        ["P3", "ecog", 1.0, None], ["P3", "ecog", None, None], ["P3", "ecog", 2.0, None],
-    ])
+    con.executemany(
+        insert,
+        [
+            ["P1", "bridging_type", None, "chemo"],
+            ["P1", "bridging_type", None, "steroids"],
+            ["P2", "bridging_type", None, None],
+            ["P2", "bridging_type", None, "steroids"],
+            ["P3", "ecog", 1.0, None],
+            ["P3", "ecog", None, None],
+            ["P3", "ecog", 2.0, None],
+        ],
+    )
     con.close()
     streamed = streamed_values(store, "preinfusion").set_index("patient_id")
     assert streamed.loc["P1", "bridging_type_preld"] == "steroids"
     assert streamed.loc["P2", "bridging_type_preld"] is None
     assert np.isnan(streamed.loc["P3", "ecog_preld"])
-    pd.testing.assert_frame_equal(streamed.reset_index(), reference_values(store, "preinfusion"), check_exact=True)
+    pd.testing.assert_frame_equal(
+        streamed.reset_index(), reference_values(store, "preinfusion"), check_exact=True
+    )
 
 
 def test_retrieval_reads_the_committed_store_and_leaves_the_callers_transaction_usable(raw, store) -> None:

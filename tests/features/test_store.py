@@ -53,7 +53,9 @@ def test_a_store_locked_by_another_process_gives_a_clear_error(store) -> None:
         print("locked", flush=True)
         sys.stdin.readline()
     """)
-    proc = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
         for read_only in (False, True):
@@ -92,11 +94,25 @@ def test_read_helpers_return_pandas_datetimes(raw, store) -> None:
     )
     ingest_directory(raw, store=store)
     patients = read_patients(store)
-    assert list(patients.columns) == ["patient_id", "center", "sex", "age", "product", "apheresis_date", "infusion_date"]
+    assert list(patients.columns) == [
+        "patient_id",
+        "center",
+        "sex",
+        "age",
+        "product",
+        "apheresis_date",
+        "infusion_date",
+    ]
     assert patients.infusion_date.isna().tolist() == [False, True]
     outcomes = read_outcomes(store)
     assert list(outcomes.columns) == [
-        "patient_id", "center", "product", "apheresis_date", "infusion_date", "progression_date", "death_date",
+        "patient_id",
+        "center",
+        "product",
+        "apheresis_date",
+        "infusion_date",
+        "progression_date",
+        "death_date",
         "last_followup_date",
     ]
     for column in ("apheresis_date", "infusion_date", "progression_date", "death_date", "last_followup_date"):
