@@ -15,6 +15,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PAGES = (
     "index.html",
+    "guides/index.html",
+    "guides/train-your-registry.html",
+    "guides/score-a-cohort.html",
+    "guides/integrate.html",
+    "guides/read-a-prediction.html",
     "evidence.html",
     "generated/anchors.html",
     "reference/cli.html",
@@ -23,6 +28,7 @@ PAGES = (
     "reference/catalogue.html",
     "reference/openapi.json",
     "data-format.html",
+    "platform.html",
     "security.html",
 )
 RESOURCE_ATTRIBUTES = {
