@@ -15,8 +15,14 @@ batch scoring against raw XGBoost ``pred_contribs``.
    encode, explain, top drivers, write) against raw XGBoost on the same, already-encoded float32
    matrix in memory (``DMatrix`` + ``predict(pred_contribs=True)``, all cores); best of
    ``--repeats`` alternating runs each.
+4. Engines (``--engines``): ``--engine-patients`` (default 1M) patients with every TreeSHAP
+   contribution through both engines of ``cart-relapse score``: local (``serving.batch.score_cohort``,
+   2 worker threads, as the CLI runs it) and Spark ``local[2]`` (``serving.spark_scoring``, the
+   pyfunc in ``mlflow.pyfunc.spark_udf``), Parquet in and out, same model, side by side; the
+   outputs are compared value by value. Spark's session start is timed apart from the scoring.
 
-Usage: ``python bench/bench_serving.py [--requests 500] [--clients 8] [--patients 100000]``.
+Usage: ``python bench/bench_serving.py [--requests 500] [--clients 8] [--patients 100000]
+[--engines [--engine-patients 1000000]]``.
 Targets: API p50 <= 5 ms with the full explanation and >= 3x faster than MLflow's server; batch
 scoring >= 80% of raw pred_contribs throughput.
 """
@@ -66,7 +72,10 @@ def main() -> None:
             frame, _ = random_feature_frame(args.requests, LANDMARK, seed=args.seed, missing=0.15)
             latency = _latency_benchmarks(args, uri, frame, workdir, console)
         batch = _batch_benchmark(args, uri, workdir, console)
+        engines = _engine_benchmark(args, uri, workdir, console) if args.engines else None
     console.print(_results_table(latency, batch, origin))
+    if engines is not None:
+        console.print(_engines_table(engines))
     console.print(
         f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)"
     )
@@ -376,7 +385,91 @@ def _batch_benchmark(args: argparse.Namespace, uri: str, workdir: Path, console:
     }
 
 
+def _engine_benchmark(args: argparse.Namespace, uri: str, workdir: Path, console: Console) -> dict[str, Any]:
+    """Local engine vs Spark local[2] on the same Parquet cohort, with the largest output difference."""
+    from features.frame import write_frame
+    from serving.batch import parquet_chunks, score_cohort
+    from serving.loader import LoadFailure, load_landmark
+    from serving.model_ref import resolve_model_ref
+    from serving.spark_scoring import score_with_spark
+    from serving.spark_session import local_spark_session
+
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    model_uri = f"models:/cart-relapse-{LANDMARK}@champion"
+    model = load_landmark(LANDMARK, model_uri)
+    if isinstance(model, LoadFailure):
+        raise RuntimeError(model.reason)
+    n = args.engine_patients
+    source = workdir / "engine_features.parquet"
+    with console.status(f"writing {n:,} patients as a feature frame"):
+        frame, _ = random_feature_frame(n, LANDMARK, seed=args.seed + 2)
+        write_frame(frame, source)
+        del frame
+    local_out, spark_out = workdir / "engine_local.parquet", workdir / "engine_spark"
+    with console.status(f"local engine: {n:,} patients"):
+        start = time.perf_counter()
+        _, chunks = parquet_chunks(source, model.predictor)
+        rows = score_cohort(model.predictor, chunks, local_out, workers=2)
+        local_s = time.perf_counter() - start
+    assert rows == n
+    ref = resolve_model_ref(model_uri)
+    with console.status("starting Spark local[2]"):
+        start = time.perf_counter()
+        session = local_spark_session(master="local[2]")
+        start_s = time.perf_counter() - start
+    try:
+        with console.status(f"Spark local[2]: {n:,} patients"):
+            start = time.perf_counter()
+            run = score_with_spark(ref, out=spark_out, input_path=source, spark=session)
+            spark_s = time.perf_counter() - start
+    finally:
+        session.stop()
+    assert run.rows == n
+    return {
+        "patients": n,
+        "local_s": local_s,
+        "spark_s": spark_s,
+        "spark_start_s": start_s,
+        "max_diff": _largest_difference(local_out, spark_out),
+    }
+
+
+def _largest_difference(local_out: Path, spark_out: Path) -> float:
+    """The largest absolute difference over every numeric output column, rows matched on patient_id."""
+    local = pd.read_parquet(local_out).set_index("patient_id").sort_index()
+    spark = pd.read_parquet(spark_out).set_index("patient_id").sort_index()
+    numeric = [c for c in local.columns if pd.api.types.is_float_dtype(local[c]) and c in spark.columns]
+    if not local.index.equals(spark.index) or not numeric:
+        raise RuntimeError("local and Spark outputs do not hold the same patients and numeric columns")
+    diff = local[numeric].to_numpy(np.float64) - spark[numeric].to_numpy(np.float64)
+    return float(np.nanmax(np.abs(diff)))
+
+
 # ---------------------------------------------------------------------------------------- report
+
+
+def _engines_table(engines: dict[str, Any]) -> Table:
+    n = engines["patients"]
+    table = Table(
+        title=f"batch scoring of {n:,} patients with every TreeSHAP contribution, Parquet in and out"
+    )
+    for column in ("engine", "seconds", "patients/s", "time vs local"):
+        table.add_column(column, justify="left" if column == "engine" else "right")
+    table.add_row(
+        "local (score_cohort, 2 threads)",
+        f"{engines['local_s']:.1f}",
+        f"{n / engines['local_s']:,.0f}",
+        "1.00x",
+    )
+    table.add_row(
+        "Spark local[2] (spark_udf)",
+        f"{engines['spark_s']:.1f}",
+        f"{n / engines['spark_s']:,.0f}",
+        f"{engines['spark_s'] / engines['local_s']:.2f}x",
+    )
+    table.add_row("Spark session start (once)", f"{engines['spark_start_s']:.1f}", "", "")
+    table.caption = f"largest absolute difference between the engines' outputs: {engines['max_diff']:.3g}"
+    return table
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -469,6 +562,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds of concurrent requests")
     parser.add_argument("--repeats", type=int, default=3, help="alternating batch runs (best of each)")
     parser.add_argument("--batch-only", action="store_true", help="skip the HTTP latency part")
+    parser.add_argument(
+        "--engines", action="store_true", help="also score a cohort with the local engine and Spark local[2]"
+    )
+    parser.add_argument(
+        "--engine-patients", type=int, default=1_000_000, help="cohort size of the engine comparison"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--tracking-uri",

@@ -27,21 +27,48 @@ import pandas as pd
 
 from synth import generate_registry
 
-LABS = {"ldh": "LDH", "crp": "CRP", "albumin": "Albumin", "platelets": "Platelets", "anc": "ANC", "alc": "ALC",
-        "hemoglobin": "Hb", "creatinine": "Creatinine", "bilirubin": "Bilirubin", "il6": "IL-6"}
+LABS = {
+    "ldh": "LDH",
+    "crp": "CRP",
+    "albumin": "Albumin",
+    "platelets": "Platelets",
+    "anc": "ANC",
+    "alc": "ALC",
+    "hemoglobin": "Hb",
+    "creatinine": "Creatinine",
+    "bilirubin": "Bilirubin",
+    "il6": "IL-6",
+}
 LAB_UNIT_SPELLINGS = {"umol/L": "µmol/L", "10^9/L": "x10^9/L"}
 """How the laboratory system spells some units (at every site)."""
 LOWERCASE_SITE = "C02"
 """The site whose laboratory system writes ``mg/dl`` for mg/dL."""
-ASSAYS = {"ctdna": "ctDNA", "cd3_count": "CD3 abs", "cd4_count": "CD4 abs", "cd8_count": "CD8 abs",
-          "cd8_naive_pct": "CD8 naive %", "monocyte_pct": "Monocytes % (product)",
-          "product_tn_pct": "Product naive T %", "car_peak": "CAR-T peak", "car_day28": "CAR-T day 28",
-          "car_treg_pct": "CAR-Treg %", "pd1_pct": "PD-1+ CAR %"}
-HISTORY = {"ecog": "ECOG (apheresis)", "stage": "Stage", "extranodal_sites": "Extranodal sites",
-           "prior_lines": "Prior lines", "primary_refractory": "Primary refractory",
-           "bendamustine_exposed": "Bendamustine", "bendamustine_washout": "Months since bendamustine",
-           "cirs": "CIRS", "cell_of_origin": "Cell of origin", "double_hit": "Double hit",
-           "tp53_altered": "TP53 altered"}
+ASSAYS = {
+    "ctdna": "ctDNA",
+    "cd3_count": "CD3 abs",
+    "cd4_count": "CD4 abs",
+    "cd8_count": "CD8 abs",
+    "cd8_naive_pct": "CD8 naive %",
+    "monocyte_pct": "Monocytes % (product)",
+    "product_tn_pct": "Product naive T %",
+    "car_peak": "CAR-T peak",
+    "car_day28": "CAR-T day 28",
+    "car_treg_pct": "CAR-Treg %",
+    "pd1_pct": "PD-1+ CAR %",
+}
+HISTORY = {
+    "ecog": "ECOG (apheresis)",
+    "stage": "Stage",
+    "extranodal_sites": "Extranodal sites",
+    "prior_lines": "Prior lines",
+    "primary_refractory": "Primary refractory",
+    "bendamustine_exposed": "Bendamustine",
+    "bendamustine_washout": "Months since bendamustine",
+    "cirs": "CIRS",
+    "cell_of_origin": "Cell of origin",
+    "double_hit": "Double hit",
+    "tp53_altered": "TP53 altered",
+}
 PRE_LD = {"ecog": "ECOG (pre-LD)", "bridging_type": "Bridging", "bridging_response": "Bridging response"}
 YES_NO = ("primary_refractory", "bendamustine_exposed", "double_hit", "tp53_altered")
 BRANDS = {"axi-cel": "Yescarta", "tisa-cel": "Kymriah", "liso-cel": "Breyanzi"}
@@ -49,8 +76,8 @@ ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
 PRE_LD_DAYS = (-14, -3)
 PROBLEMS = {
     "labs": "haemolysed LDH samples (text as the value); results dated before the sample; a report exported "
-            "twice; reports for a patient id with a typo; albumin in g/L written under g/dL; CRP in mg/dl at "
-            f"site {LOWERCASE_SITE}",
+    "twice; reports for a patient id with a typo; albumin in g/L written under g/dL; CRP in mg/dl at "
+    f"site {LOWERCASE_SITE}",
     "patients": "one infusion date typed a year early (before the apheresis)",
     "pet": "scan dates that do not exist (31/02)",
     "assays": "an assay the catalogue does not have (CD19 abs)",
@@ -90,14 +117,19 @@ def patient_sheet(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per patient: demographics, product brand, dates (dd/mm/yyyy), history and pre-LD items."""
     p = tables["patients"]
     apheresis = pd.to_datetime(p["apheresis_date"])
-    sheet = pd.DataFrame({
-        "Study ID": p["patient_id"], "Site": p["center"],
-        "Sex": p["sex"].map({"F": "Female", "M": "Male"}).fillna(""),
-        "Date of birth": [_birth_date(day, age, i)
-                          for i, (day, age) in enumerate(zip(apheresis, p["age"], strict=True))],
-        "Product": p["product"].map(BRANDS), "Apheresis date": _dmy(apheresis),
-        "Infusion date": _dmy(pd.to_datetime(p["infusion_date"])),
-    })
+    sheet = pd.DataFrame(
+        {
+            "Study ID": p["patient_id"],
+            "Site": p["center"],
+            "Sex": p["sex"].map({"F": "Female", "M": "Male"}).fillna(""),
+            "Date of birth": [
+                _birth_date(day, age, i) for i, (day, age) in enumerate(zip(apheresis, p["age"], strict=True))
+            ],
+            "Product": p["product"].map(BRANDS),
+            "Apheresis date": _dmy(apheresis),
+            "Infusion date": _dmy(pd.to_datetime(p["infusion_date"])),
+        }
+    )
     items = _clinical_items(tables["clinical"], p)
     history = _spread(items[~items["pre_ld"] & items["biomarker"].isin(HISTORY)], HISTORY, "Baseline date")
     pre_ld = _spread(items[items["pre_ld"] & items["biomarker"].isin(PRE_LD)], PRE_LD, "Pre-LD date")
@@ -105,40 +137,54 @@ def patient_sheet(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def lab_sheet(clinical: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
-    """One row per laboratory report, ``<analyte>``, ``<analyte> unit`` and (where known) ``<analyte> ULN``."""
+    """One row per laboratory report: ``<analyte>``, ``<analyte> unit`` and (if known) ``<analyte> ULN``."""
     rows = clinical[clinical["biomarker"].isin(LABS)].copy()
     rows["unit"] = rows["unit"].replace(LAB_UNIT_SPELLINGS)
     rows["reference_high"] = [None if pd.isna(v) else f"{float(v):.4g}" for v in rows["reference_high"]]
     site = rows["patient_id"].map(patients.set_index("patient_id")["center"])
-    rows.loc[(site == LOWERCASE_SITE) & (rows["unit"] == "mg/dL") & (rows["biomarker"] == "crp"), "unit"] = "mg/dl"
+    rows.loc[(site == LOWERCASE_SITE) & (rows["unit"] == "mg/dL") & (rows["biomarker"] == "crp"), "unit"] = (
+        "mg/dl"
+    )
     keys = ["patient_id", "collected_at", "reported_at"]
-    wide = rows.pivot_table(index=keys, columns="biomarker", values=["value", "unit", "reference_high"],
-                            aggfunc="first")
+    wide = rows.pivot_table(
+        index=keys, columns="biomarker", values=["value", "unit", "reference_high"], aggfunc="first"
+    )
     sheet = pd.DataFrame(index=wide.index)
     for biomarker, label in LABS.items():
         sheet[label] = wide["value"].get(biomarker)
         sheet[f"{label} unit"] = wide["unit"].get(biomarker)
         if "reference_high" in wide and biomarker in wide["reference_high"]:
             sheet[f"{label} ULN"] = wide["reference_high"][biomarker]
-    sheet = sheet.reset_index().rename(columns={"patient_id": "Study ID", "collected_at": "Sample date",
-                                                "reported_at": "Result date"})
+    sheet = sheet.reset_index().rename(
+        columns={"patient_id": "Study ID", "collected_at": "Sample date", "reported_at": "Result date"}
+    )
     return sheet.sort_values(["Study ID", "Sample date"], kind="stable").fillna("")
 
 
 def pet_sheet(imaging: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     """One row per PET report: dates (dd/mm/yyyy), timepoint, SUVmax, MTV and its unit, TLG, Deauville."""
-    wide = imaging.pivot_table(index=["patient_id", "collected_at", "reported_at"], columns="biomarker",
-                               values=["value", "unit"], aggfunc="first").reset_index()
+    wide = imaging.pivot_table(
+        index=["patient_id", "collected_at", "reported_at"],
+        columns="biomarker",
+        values=["value", "unit"],
+        aggfunc="first",
+    ).reset_index()
     value, unit = wide["value"], wide["unit"]
     scan = pd.to_datetime(wide["collected_at"])
     infusion = pd.to_datetime(wide["patient_id"].map(patients.set_index("patient_id")["infusion_date"]))
-    sheet = pd.DataFrame({
-        "Study ID": wide["patient_id"], "Scan date": _dmy(scan),
-        "Report date": _dmy(pd.to_datetime(wide["reported_at"])),
-        "Timepoint": np.where(scan > infusion, "Day 30", "Baseline"),
-        "SUVmax": value.get("suvmax"), "MTV": value.get("tmtv"), "MTV unit": unit.get("tmtv"),
-        "TLG": value.get("tlg"), "Deauville": value.get("deauville"),
-    })
+    sheet = pd.DataFrame(
+        {
+            "Study ID": wide["patient_id"],
+            "Scan date": _dmy(scan),
+            "Report date": _dmy(pd.to_datetime(wide["reported_at"])),
+            "Timepoint": np.where(scan > infusion, "Day 30", "Baseline"),
+            "SUVmax": value.get("suvmax"),
+            "MTV": value.get("tmtv"),
+            "MTV unit": unit.get("tmtv"),
+            "TLG": value.get("tlg"),
+            "Deauville": value.get("deauville"),
+        }
+    )
     return sheet.fillna("")
 
 
@@ -146,20 +192,31 @@ def assay_sheet(ctdna: pd.DataFrame, cellular: pd.DataFrame) -> pd.DataFrame:
     """CtDNA and cellular assays, long, with the laboratory's assay names; undetectable ctDNA as ``<LOD``."""
     rows = pd.concat([ctdna, cellular], ignore_index=True)
     value = rows["value"].where(~((rows["biomarker"] == "ctdna") & (rows["value"] == "0")), "<LOD")
-    return pd.DataFrame({"Study ID": rows["patient_id"], "Assay": rows["biomarker"].map(ASSAYS), "Result": value,
-                         "Unit": rows["unit"], "Sample date": rows["collected_at"],
-                         "Result date": rows["reported_at"]}).fillna("")
+    return pd.DataFrame(
+        {
+            "Study ID": rows["patient_id"],
+            "Assay": rows["biomarker"].map(ASSAYS),
+            "Result": value,
+            "Unit": rows["unit"],
+            "Sample date": rows["collected_at"],
+            "Result date": rows["reported_at"],
+        }
+    ).fillna("")
 
 
 def outcome_sheet(outcomes: pd.DataFrame) -> pd.DataFrame:
     """Progression Yes/No and date, vital status and date of death, last contact (dd/mm/yyyy)."""
     progressed, died = outcomes["progression_date"].notna(), outcomes["death_date"].notna()
-    return pd.DataFrame({
-        "Study ID": outcomes["patient_id"], "Progression": np.where(progressed, "Yes", "No"),
-        "Progression date": _dmy(pd.to_datetime(outcomes["progression_date"])),
-        "Vital status": np.where(died, "Dead", "Alive"), "Date of death": _dmy(pd.to_datetime(outcomes["death_date"])),
-        "Last contact": _dmy(pd.to_datetime(outcomes["last_followup_date"])),
-    })
+    return pd.DataFrame(
+        {
+            "Study ID": outcomes["patient_id"],
+            "Progression": np.where(progressed, "Yes", "No"),
+            "Progression date": _dmy(pd.to_datetime(outcomes["progression_date"])),
+            "Vital status": np.where(died, "Dead", "Alive"),
+            "Date of death": _dmy(pd.to_datetime(outcomes["death_date"])),
+            "Last contact": _dmy(pd.to_datetime(outcomes["last_followup_date"])),
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -175,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _clinical_items(clinical: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
-    """History and pre-LD rows with ``pre_ld``: collected in the pre-lymphodepletion window (days -14 to -3)."""
+    """History and pre-LD rows, with ``pre_ld`` true if collected on day -14 to -3 (pre-lymphodepletion)."""
     items = clinical[clinical["biomarker"].isin({*HISTORY, *PRE_LD})].copy()
     infusion = pd.to_datetime(items["patient_id"].map(patients.set_index("patient_id")["infusion_date"]))
     day = (pd.to_datetime(items["collected_at"]) - infusion).dt.days
@@ -185,10 +242,14 @@ def _clinical_items(clinical: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFr
 
 def _spread(items: pd.DataFrame, labels: dict[str, str], date_column: str) -> pd.DataFrame:
     """One row per patient, one column per item (export spellings), and the earliest collection date."""
-    values = items.assign(value=[_export_value(b, v) for b, v in zip(items["biomarker"], items["value"], strict=True)])
+    values = items.assign(
+        value=[_export_value(b, v) for b, v in zip(items["biomarker"], items["value"], strict=True)]
+    )
     wide = values.pivot_table(index="patient_id", columns="biomarker", values="value", aggfunc="last")
     wide = wide.reindex(columns=list(labels)).rename(columns=labels)
-    wide[date_column] = _dmy(pd.to_datetime(items.groupby("patient_id")["collected_at"].min())).reindex(wide.index)
+    wide[date_column] = _dmy(pd.to_datetime(items.groupby("patient_id")["collected_at"].min())).reindex(
+        wide.index
+    )
     return wide.rename_axis(None, axis=1).reset_index().rename(columns={"patient_id": "Study ID"})
 
 
@@ -221,12 +282,15 @@ def _with_lab_problems(sheet: pd.DataFrame, rng: np.random.Generator) -> pd.Data
     pick = lambda column, k: rng.choice(sheet.index[sheet[column] != ""], size=k, replace=False)  # noqa: E731
     sheet.loc[pick("LDH", 3), "LDH"] = "haemolysed"
     early = pick("Sample date", 3)
-    sheet.loc[early, "Result date"] = (pd.to_datetime(sheet.loc[early, "Sample date"])
-                                       - pd.Timedelta(days=2)).dt.strftime("%Y-%m-%d")
+    sheet.loc[early, "Result date"] = (
+        pd.to_datetime(sheet.loc[early, "Sample date"]) - pd.Timedelta(days=2)
+    ).dt.strftime("%Y-%m-%d")
     albumin = rng.choice(sheet.index[sheet["Albumin unit"] == "g/dL"], size=3, replace=False)
     grams_per_litre = pd.to_numeric(sheet.loc[albumin, "Albumin"]) * 10
     sheet.loc[albumin, "Albumin"] = grams_per_litre.round(1).astype(str)  # written under g/dL
-    typo = sheet.loc[pick("Study ID", 2)].assign(**{"Study ID": lambda s: s["Study ID"].str.replace("P00", "P0O")})
+    typo = sheet.loc[pick("Study ID", 2)].assign(
+        **{"Study ID": lambda s: s["Study ID"].str.replace("P00", "P0O")}
+    )
     return pd.concat([sheet, sheet.loc[pick("LDH", 2)], typo], ignore_index=True)
 
 
@@ -253,10 +317,14 @@ def _with_outcome_problems(sheet: pd.DataFrame, rng: np.random.Generator) -> pd.
     progressed = sheet.index[sheet["Progression"] == "Yes"]
     undated = rng.choice(progressed, size=2, replace=False)
     sheet.loc[undated, "Progression date"] = ""
-    both = sheet.index[(sheet["Progression"] == "Yes") & (sheet["Vital status"] == "Dead")].difference(undated)
+    both = sheet.index[(sheet["Progression"] == "Yes") & (sheet["Vital status"] == "Dead")].difference(
+        undated
+    )
     late = rng.choice(both)
-    sheet.loc[late, "Progression date"] = _dmy(pd.to_datetime(pd.Series([sheet.loc[late, "Date of death"]]),
-                                                              format="%d/%m/%Y") + pd.Timedelta(days=10)).iloc[0]
+    sheet.loc[late, "Progression date"] = _dmy(
+        pd.to_datetime(pd.Series([sheet.loc[late, "Date of death"]]), format="%d/%m/%Y")
+        + pd.Timedelta(days=10)
+    ).iloc[0]
     return sheet
 
 

@@ -91,11 +91,14 @@ def guide_paths() -> list[Path]:
 def guide_blocks(path: Path) -> list[Block]:
     """The fenced blocks of ``path`` that start at the beginning of a line, in page order."""
     text = path.read_text(encoding="utf-8")
-    return [Block(path.name, text.count("\n", 0, m.start()) + 1, m["lang"], m["body"]) for m in FENCE.finditer(text)]
+    return [
+        Block(path.name, text.count("\n", 0, m.start()) + 1, m["lang"], m["body"])
+        for m in FENCE.finditer(text)
+    ]
 
 
 def indented_code_fences(path: Path) -> list[int]:
-    """Line numbers of indented ``bash``/``python`` fences (in lists or admonitions), which would escape the runner."""
+    """Line numbers of indented ``bash``/``python`` fences (lists, admonitions), which escape the runner."""
     text = path.read_text(encoding="utf-8")
     return [text.count("\n", 0, m.start()) + 1 for m in INDENTED_FENCE.finditer(text)]
 
@@ -143,14 +146,27 @@ class GuideSession:
         script = self._script(block)
         # `python` is the venv's (first on PATH), as the reader types it
         command = ["bash" if block.lang == "bash" else "python", str(script)]
-        result = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True, text=True,
-                                timeout=BLOCK_TIMEOUT, check=False)
+        result = subprocess.run(
+            command,
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=BLOCK_TIMEOUT,
+            check=False,
+        )
         return BlockRun(block, result.returncode, result.stdout + result.stderr)
 
     def _environment(self, block: Block) -> BlockRun:
         script = self._script(block, suffix=".sh")
-        result = subprocess.run(["bash", "-c", f"set -euo pipefail; source {script}; env -0"], cwd=self.workdir,
-                                env=self.env, capture_output=True, timeout=60, check=False)
+        result = subprocess.run(
+            ["bash", "-c", f"set -euo pipefail; source {script}; env -0"],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         if result.returncode == 0:
             pairs = (item.split("=", 1) for item in result.stdout.decode().split("\0") if "=" in item)
             self.env = dict(pairs)
@@ -162,8 +178,14 @@ class GuideSession:
         script = self._script(block)
         log_path = script.with_suffix(".log")
         with log_path.open("wb") as log:
-            self._server = subprocess.Popen(["bash", str(script)], cwd=self.workdir, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self._server = subprocess.Popen(
+                ["bash", str(script)],
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._server_url = url
         ready = self._wait_for(url)
         output = log_path.read_text(errors="replace")
@@ -193,8 +215,14 @@ class GuideSession:
         return False
 
     def _expand(self, text: str) -> str:
-        result = subprocess.run(["bash", "-c", f'set -u; printf %s "{text}"'], env=self.env, capture_output=True,
-                                text=True, check=True, timeout=30)
+        result = subprocess.run(
+            ["bash", "-c", f'set -u; printf %s "{text}"'],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
         return result.stdout
 
     def _script(self, block: Block, suffix: str | None = None) -> Path:
