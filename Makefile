@@ -50,7 +50,7 @@ browser: ## install Debian's chromium (and fonts) for the browser test when it i
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core fonts-liberation; \
 	fi
 
-demo: $(STAMP) ## synthetic registry -> ingest -> features (end to end, on embedded defaults)
+demo: $(STAMP) ## synthetic registry -> ingest -> features -> train -> serve -> score (end to end, embedded defaults)
 	@mkdir -p $(DATA)
 	$(CLI) demo --patients $(PATIENTS) --seed $(SEED) --data-dir $(DATA)
 
