@@ -111,3 +111,17 @@ def test_the_catalogue_features_give_a_finite_matrix():
     frame, _ = random_feature_frame(80, "day30", seed=2, missing=0.3)
     X = make_preprocessor(specs).fit_transform(frame)
     assert X.shape[0] == 80 and np.isfinite(X).all()
+
+
+def test_none_and_nan_are_the_same_missing_category():
+    """The feature store writes a missing category as None (features/frame.py); pandas often gives NaN."""
+    with_none = TRAIN.assign(product=["axi-cel", "tisa-cel", None, "axi-cel", None])
+    with_nan = TRAIN.assign(product=["axi-cel", "tisa-cel", np.nan, "axi-cel", np.nan])
+    fitted = make_preprocessor(SPECS).fit(with_none)
+    names = list(fitted.get_feature_names_out())
+    assert [n for n in names if n.startswith("cat__")] == [
+        "cat__product_axi-cel",
+        "cat__product_missing",
+        "cat__product_tisa-cel",
+    ]
+    np.testing.assert_array_equal(fitted.transform(with_nan), fitted.transform(with_none))
