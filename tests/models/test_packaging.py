@@ -69,7 +69,12 @@ def test_the_input_example_is_one_plausible_row(small_predictor):
 @pytest.mark.integration
 def test_logged_model_loads_in_mlflow_and_scores_as_the_predictor(small_predictor, tmp_path, monkeypatch):
     import mlflow
+    import mlflow.tracking._model_registry.utils as registry_utils
+    import mlflow.tracking._tracking_service.utils as tracking_utils
 
+    # MLflow's process-wide URIs are put back after the test
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)  # nothing may land in the repository's ./mlruns
