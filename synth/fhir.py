@@ -372,10 +372,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {len(export.paths)} files to {args.out}: {export.resources}; irregular: {export.irregular}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The frame's rows as dicts by column name."""
     return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+if __name__ == "__main__":
+    main()
