@@ -33,3 +33,12 @@ def test_sql_and_python_round_the_same(numbers, factor):
 def test_conversion_keeps_the_value_a_person_would_write():
     assert to_canonical(12.0, 0.1) == 1.2 and 12.0 * 0.1 != 1.2
     assert to_canonical(7.0, 1.0) == 7.0 and round_significant(0.0) == 0.0
+
+
+def test_a_halfway_thirteenth_digit_rounds_as_duckdb_does():
+    # 6.103515625e-05 x 1.6114 = 9.835205078125e-05 as a double: DuckDB rounds the scaled value half away
+    # from zero (...813); Python's round() rounded the exact binary value down (...812) before the fix.
+    with duckdb.connect() as con:
+        con.execute(ROUND_SIG_SQL)
+        sql = con.execute("SELECT round_sig(6.103515625e-05::DOUBLE * 1.6114::DOUBLE)").fetchone()[0]
+    assert to_canonical(6.103515625e-05, 1.6114) == sql == 9.83520507813e-05
