@@ -31,7 +31,7 @@ def round_significant(value: float) -> float:
         return value
     digits = SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value)))
     if digits < 0:
-        modifier = 10.0 ** -digits
+        modifier = 10.0**-digits
         rounded = _half_away_from_zero(value / modifier) * modifier
     else:
         modifier = 10.0**digits

@@ -10,7 +10,17 @@ from pathlib import Path
 def test_the_module_runs_as_a_script(tmp_path: Path) -> None:
     out = tmp_path / "fhir"
     result = subprocess.run(
-        [sys.executable, "-m", "synth.fhir", str(out), "--patients", "5", "--layout", "bundle", "--irregular"],
+        [
+            sys.executable,
+            "-m",
+            "synth.fhir",
+            str(out),
+            "--patients",
+            "5",
+            "--layout",
+            "bundle",
+            "--irregular",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
