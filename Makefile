@@ -60,7 +60,8 @@ test: $(PLATFORM_STAMP) ## all tests, slow ones included (what CI runs)
 test-fast: $(PLATFORM_STAMP) ## tests without the slow ones
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
-lint: $(STAMP) ## ruff (rules in pyproject.toml) and its formatter, the import-layer contracts, mypy (strict on models/ and serving/), deptry (imports = declared dependencies)
+# lint needs the platform extras too: mypy reads pyspark's types (serving's Spark engine).
+lint: $(PLATFORM_STAMP) ## ruff (rules in pyproject.toml) and its formatter, the import-layer contracts, mypy (strict on models/ and serving/), deptry (imports = declared dependencies)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
