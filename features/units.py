@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 
 SIGNIFICANT_DIGITS = 12
+_LARGEST_POWER = 308
+"""10**308 is the largest power of ten a double holds."""
 
 ROUND_SIG_SQL = f"""CREATE OR REPLACE TEMP MACRO round_sig(x) AS
     CASE WHEN x = 0 OR NOT isfinite(x) THEN x
@@ -30,12 +32,14 @@ def round_significant(value: float) -> float:
     if value == 0.0 or not math.isfinite(value):
         return value
     digits = SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value)))
-    if digits < 0:
-        modifier = 10.0**-digits
-        rounded = _half_away_from_zero(value / modifier) * modifier
-    else:
-        modifier = 10.0**digits
-        rounded = _half_away_from_zero(value * modifier) / modifier
+    if abs(digits) > _LARGEST_POWER:  # subnormal values: 10**digits is not a double, DuckDB keeps the input
+        return value
+    modifier = 10.0 ** abs(digits)
+    scaled = value * modifier if digits >= 0 else value / modifier
+    if not math.isfinite(scaled):
+        return value
+    whole = _half_away_from_zero(scaled)
+    rounded = whole / modifier if digits >= 0 else whole * modifier
     return rounded if math.isfinite(rounded) else value
 
 
