@@ -10,12 +10,53 @@ cores when folds already run in parallel).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import xgboost as xgb
 
 BoosterParams = dict[str, str | float]
 """XGBoost training parameters by name (strings such as the objective, numbers for the rest)."""
+
+
+class TreeHyperparameters(Protocol):
+    """The scikit-learn-style hyperparameters every boosted estimator of the project exposes."""
+
+    max_depth: int
+    learning_rate: float
+    subsample: float
+    colsample_bytree: float
+    min_child_weight: float
+    reg_lambda: float
+    n_jobs: int
+    random_state: int
+
+
+def booster_params(model: TreeHyperparameters, *, objective: str, eval_metric: str) -> BoosterParams:
+    """XGBoost training parameters of ``model`` for ``objective`` (histogram trees, 128 bins).
+
+    Args:
+        model: an estimator with the project's boosting hyperparameters.
+        objective: XGBoost objective, e.g. ``survival:cox`` or ``binary:logistic``.
+        eval_metric: the metric matching the objective.
+
+    Returns:
+        The parameters ``xgb.train`` takes.
+    """
+    return {
+        "objective": objective,
+        "eval_metric": eval_metric,
+        "tree_method": "hist",
+        "max_bin": 128,
+        "max_depth": model.max_depth,
+        "eta": model.learning_rate,
+        "subsample": model.subsample,
+        "colsample_bytree": model.colsample_bytree,
+        "min_child_weight": model.min_child_weight,
+        "lambda": model.reg_lambda,
+        "nthread": model.n_jobs,
+        "seed": model.random_state,
+    }
 
 
 def train_booster(

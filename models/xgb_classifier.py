@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from features.catalogue import FeatureSpec
 
-from .boosting import BoosterParams, predict_margin, train_booster
+from .boosting import BoosterParams, booster_params, predict_margin, train_booster
 from .encode import encode_features
 
 
@@ -77,20 +77,7 @@ class XGBRelapseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc
 
     def booster_params(self) -> BoosterParams:
         """The XGBoost training parameters built from the hyperparameters."""
-        return {
-            "objective": "binary:logistic",
-            "eval_metric": "logloss",
-            "tree_method": "hist",
-            "max_bin": 128,
-            "max_depth": self.max_depth,
-            "eta": self.learning_rate,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "min_child_weight": self.min_child_weight,
-            "lambda": self.reg_lambda,
-            "nthread": self.n_jobs,
-            "seed": self.random_state,
-        }
+        return booster_params(self, objective="binary:logistic", eval_metric="logloss")
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities: column 0 no event, column 1 the event, one row per row of ``X``."""

@@ -27,7 +27,7 @@ from sklearn.model_selection import KFold
 from features.catalogue import FeatureSpec
 
 from .baseline import breslow_cumulative_hazard, cumulative_hazard_at, risk_from_margin, survival_arrays
-from .boosting import BoosterParams, predict_margin, train_booster
+from .boosting import BoosterParams, booster_params, predict_margin, train_booster
 from .encode import encode_features
 
 
@@ -107,20 +107,7 @@ class XGBCoxSurvival(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships
 
     def booster_params(self) -> BoosterParams:
         """The XGBoost training parameters."""
-        return {
-            "objective": "survival:cox",
-            "eval_metric": "cox-nloglik",
-            "tree_method": "hist",
-            "max_bin": 128,
-            "max_depth": self.max_depth,
-            "eta": self.learning_rate,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "min_child_weight": self.min_child_weight,
-            "lambda": self.reg_lambda,
-            "nthread": self.n_jobs,
-            "seed": self.random_state,
-        }
+        return booster_params(self, objective="survival:cox", eval_metric="cox-nloglik")
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Margin (log relative hazard: ``slope_`` times the booster's margin) of each row."""
